@@ -1,0 +1,92 @@
+"""Regenerate the brand images and the music bed (deterministic; run from the repo root).
+
+    python assets/make_assets.py
+
+Everything it writes is original work of this repository, released under CC0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+HERE = Path(__file__).resolve().parent
+FONT = HERE / "fonts" / "DejaVuSans-Bold.ttf"
+
+
+def logo() -> None:
+    S = 4
+    W, H = 720 * S, 200 * S
+    img = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    cx, cy, r = 100 * S, 100 * S, 58 * S
+    for i in range(12):  # sun rays
+        a = np.pi * 2 * i / 12
+        x0, y0 = cx + np.cos(a) * (r + 12 * S), cy + np.sin(a) * (r + 12 * S)
+        x1, y1 = cx + np.cos(a) * (r + 34 * S), cy + np.sin(a) * (r + 34 * S)
+        d.line([(x0, y0), (x1, y1)], fill=(255, 183, 3, 255), width=9 * S)
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, 183, 3, 255))
+    d.ellipse([cx - r * 0.55, cy - r * 0.55, cx + r * 0.55, cy + r * 0.55], fill=(255, 255, 255, 255))
+    font = ImageFont.truetype(str(FONT), 92 * S)
+    d.text((200 * S, 100 * S), "Lumen", font=font, fill=(255, 255, 255, 255), anchor="lm")
+    small = ImageFont.truetype(str(FONT), 40 * S)
+    d.text((205 * S, 160 * S), "ENERGY", font=small, fill=(255, 183, 3, 255), anchor="lm")
+    img.resize((W // S, H // S), Image.Resampling.LANCZOS).save(HERE / "brand" / "lumen-logo.png", optimize=True)
+
+
+def backgrounds() -> None:
+    W, H = 1280, 1280
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    t = (x / W * 0.6 + y / H * 0.4)[..., None]
+    a = np.array([11, 61, 120], np.float32)
+    b = np.array([20, 110, 170], np.float32)
+    img = (a * (1 - t) + b * t).astype(np.uint8)
+    base = Image.fromarray(img, "RGB")
+    glow = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(glow).ellipse([W * 0.55, -H * 0.25, W * 1.25, H * 0.45], fill=90)
+    glow = glow.filter(ImageFilter.GaussianBlur(120))
+    base = Image.composite(Image.new("RGB", (W, H), (255, 183, 3)), base, glow)
+    base.save(HERE / "brand" / "bg-blue.png", optimize=True)
+
+
+def music(seconds: float = 40.0, rate: int = 48000) -> None:
+    """A calm four-chord pad with a soft pulse: C - G - Am - F, 4 s each."""
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    chords = [(261.63, 329.63, 392.00), (196.00, 246.94, 293.66), (220.00, 261.63, 329.63), (174.61, 220.00, 261.63)]
+    out = np.zeros((n, 2), np.float64)
+    bar = 4.0
+    for i in range(int(np.ceil(seconds / bar))):
+        s, e = int(i * bar * rate), min(int((i + 1) * bar * rate), n)
+        tt = t[s:e] - i * bar
+        env = np.minimum(1, tt / 0.6) * np.minimum(1, (bar - tt) / 0.6)
+        for k, f in enumerate(chords[i % 4]):
+            tone = np.sin(2 * np.pi * f * tt) + 0.3 * np.sin(4 * np.pi * f * tt)
+            out[s:e, 0] += tone * env * (0.5 + 0.2 * k)
+            out[s:e, 1] += tone * env * (0.9 - 0.2 * k)
+        pulse = np.sin(2 * np.pi * 2 * tt) ** 8 * np.exp(-3 * (tt % 0.5))
+        bass = np.sin(2 * np.pi * chords[i % 4][0] / 2 * tt) * pulse * 0.8
+        out[s:e] += bass[:, None]
+    out /= np.abs(out).max() * 1.6
+    pcm = (out * 32767).astype("<i2")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "bed.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.tobytes())
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "96k",
+                        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / "soft-bed.m4a")], check=True)
+
+
+if __name__ == "__main__":
+    logo()
+    backgrounds()
+    music()

@@ -1,0 +1,227 @@
+"""Segments and the final mp4: ffmpeg for personal scenes, MoviePy for shared ones and the music bed.
+
+Every segment is encoded with the same ``encoder_args`` (codec, preset, crf,
+profile, pixel format, GOP, timescale) and starts on a keyframe, so segments
+join by stream copy. The music bed is encoded once and muxed without
+re-encoding. Every command is an argument list built by a pure function.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import ffmpeg
+import imageio_ffmpeg
+import numpy as np
+
+from tailorcast.errors import RenderError
+from tailorcast.spec import EncoderProfile, Music
+
+from .scenes import ResolvedScene, Sprite
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def profile_key(profile: EncoderProfile, fps: int) -> str:
+    """Everything about the encoder that segments must share to join by stream copy."""
+    return f"x264:{profile.preset}:{profile.crf}:{profile.profile}:yuv420p:g{_gop(fps)}:ts{fps * 512}"
+
+
+def _gop(fps: int) -> int:
+    return fps * 10
+
+
+def encoder_args(profile: EncoderProfile, fps: int, threads: int = 1) -> dict:
+    """Output options for every video segment (ffmpeg-python keyword form)."""
+    return {
+        "c:v": "libx264",
+        "preset": profile.preset,
+        "crf": profile.crf,
+        "profile:v": profile.profile,
+        "pix_fmt": "yuv420p",
+        "g": _gop(fps),
+        "threads": threads,
+        "video_track_timescale": fps * 512,
+        "an": None,
+        "f": "mp4",
+    }
+
+
+def run(args: list[str], stage: str, stdin: bytes | None = None) -> None:
+    proc = subprocess.run(args, input=stdin, capture_output=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-8:]
+        raise RenderError(stage, f"ffmpeg exited with {proc.returncode}", "\n".join(tail))
+
+
+# --- personal scenes: one ffmpeg filter graph ------------------------------------------------------
+
+
+def _write_frames(path: Path, frames) -> None:
+    with path.open("wb") as fh:
+        for img in frames:
+            fh.write(img.tobytes())
+
+
+def _sprite_inputs(s: Sprite, work: Path, tag: str) -> list[tuple[Path, int, int, str]]:
+    """Raw RGBA files for a sprite: (path, first frame, last frame inclusive, part)."""
+    hold = s.state(s.start + s.enter_frames) if s.end - s.start > s.enter_frames else None
+    parts = []
+    enter = [s.state(s.start + k) for k in range(s.enter_frames)]
+    a = work / f"{tag}-in.rgba"
+    _write_frames(a, enter + ([hold] if hold is not None else []))
+    hold_end = s.end - s.exit_frames  # first frame of the exit
+    parts.append((a, s.start, hold_end - 1, "in"))
+    if s.exit_frames:
+        b = work / f"{tag}-out.rgba"
+        _write_frames(b, [s.state(f) for f in range(hold_end, s.end)])
+        parts.append((b, hold_end, s.end - 1, "out"))
+    return parts
+
+
+def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProfile, threads: int = 1) -> list[str]:
+    """Write the scene's stills to ``work`` and return the ffmpeg command that encodes it."""
+    fps, W, H = rs.fps, rs.width, rs.height
+    bg_path = work / "background.rgb"
+    bg_path.write_bytes(rs.background.tobytes())
+    video = (
+        ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgb24", s=f"{W}x{H}", framerate=fps)
+        .filter("format", "yuv420p")
+        .filter("loop", loop=rs.frames - 1, size=1, start=0)
+        .filter("setpts", f"N/({fps}*TB)")
+    )
+    for i, s in enumerate(rs.sprites):
+        ox, oy = s.origin
+        for path, first, last, part in _sprite_inputs(s, work, f"sprite{i}"):
+            if last < first:
+                continue
+            sprite = (
+                ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{s.canvas.width}x{s.canvas.height}", framerate=fps)
+                .filter("format", "yuva420p")
+                .filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
+            )
+            video = ffmpeg.overlay(video, sprite, x=ox, y=oy, eof_action="repeat", enable=f"between(n,{first},{last})")
+    stream = video.filter("format", "yuv420p").output(str(out), vframes=rs.frames, **encoder_args(profile, fps, threads))
+    return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
+
+
+def encode_personal(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads: int = 1) -> None:
+    with tempfile.TemporaryDirectory(prefix="tc-scene-") as tmp:
+        run(scene_command(rs, Path(tmp), out, profile, threads), f"scene '{rs.id}'")
+
+
+# --- shared scenes: composed with MoviePy, encoded with the same settings ---------------------------
+
+
+def moviepy_clip(rs: ResolvedScene):
+    """The scene as a MoviePy composition: background ImageClip + one clip per sprite."""
+    from moviepy import CompositeVideoClip, ImageClip, VideoClip
+
+    fps = rs.fps
+    layers = [ImageClip(np.asarray(rs.background)).with_duration(rs.duration)]
+    for s in rs.sprites:
+        cache: dict[int, np.ndarray] = {}
+
+        def rgba(t: float, s: Sprite = s, cache: dict = cache) -> np.ndarray:
+            f = min(int(round(t * fps)) + s.start, s.end - 1)
+            if f not in cache:
+                cache.clear()
+                cache[f] = np.asarray(s.state(f))
+            return cache[f]
+
+        clip = VideoClip(lambda t, rgba=rgba: rgba(t)[:, :, :3], duration=(s.end - s.start) / fps)
+        mask = VideoClip(lambda t, rgba=rgba: rgba(t)[:, :, 3] / 255.0, is_mask=True, duration=(s.end - s.start) / fps)
+        layers.append(clip.with_mask(mask).with_start(s.start / fps).with_position(s.origin))
+    return CompositeVideoClip(layers, size=(rs.width, rs.height)).with_duration(rs.duration)
+
+
+def pipe_command(width: int, height: int, out: Path, profile: EncoderProfile, fps: int, frames: int, threads: int = 1) -> list[str]:
+    stream = (
+        ffmpeg.input("pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)
+        .filter("format", "yuv420p")
+        .output(str(out), vframes=frames, **encoder_args(profile, fps, threads))
+    )
+    return stream.global_args("-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
+
+
+def encode_shared(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads: int = 2) -> None:
+    clip = moviepy_clip(rs)
+    args = pipe_command(rs.width, rs.height, out, profile, rs.fps, rs.frames, threads)
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for n in range(rs.frames):
+            frame = clip.get_frame(n / rs.fps)
+            proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.wait() != 0:
+        raise RenderError(f"shared scene '{rs.id}'", f"ffmpeg exited with {proc.returncode}", err[-2000:])
+
+
+# --- the music bed: once per template and duration --------------------------------------------------
+
+
+def encode_music(music: Music, duration: float, out: Path, bitrate: str) -> None:
+    from moviepy import AudioFileClip, afx
+
+    clip = AudioFileClip(str(music.path))
+    try:
+        if clip.duration < duration:
+            clip = clip.with_effects([afx.AudioLoop(duration=duration)])
+        effects = [afx.MultiplyVolume(music.volume)]
+        if music.fade_in:
+            effects.append(afx.AudioFadeIn(music.fade_in))
+        if music.fade_out:
+            effects.append(afx.AudioFadeOut(music.fade_out))
+        clip = clip.subclipped(0, duration).with_effects(effects)
+        clip.write_audiofile(str(out), fps=48000, codec="aac", bitrate=bitrate, logger=None, ffmpeg_params=["-f", "mp4"])
+    finally:
+        clip.close()
+
+
+def silence_command(duration: float, out: Path, bitrate: str) -> list[str]:
+    return (
+        ffmpeg.input(f"anullsrc=r=48000:cl=stereo", f="lavfi", t=f"{duration:.6f}")
+        .output(str(out), **{"c:a": "aac", "b:a": bitrate, "f": "mp4"})
+        .global_args("-nostdin", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_exe())
+    )
+
+
+# --- joining ------------------------------------------------------------------------------------------
+
+
+def join_command(list_file: Path, audio: Path, out: Path) -> list[str]:
+    """Concat segments by stream copy and mux the audio as is, moov atom first."""
+    video = ffmpeg.input(str(list_file), f="concat", safe=0)
+    sound = ffmpeg.input(str(audio))
+    return (
+        ffmpeg.output(video["v:0"], sound["a:0"], str(out), c="copy", movflags="+faststart", f="mp4")
+        .global_args("-nostdin", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_exe())
+    )
+
+
+def join(segments: list[Path], audio: Path, out: Path, expected_frames: int) -> None:
+    from .probe import probe
+
+    with tempfile.TemporaryDirectory(prefix="tc-join-") as tmp:
+        list_file = Path(tmp) / "segments.txt"
+        # absolute paths: the concat demuxer resolves entries relative to the list file
+        list_file.write_text("".join(f"file '{Path(p).resolve()}'\n" for p in segments))
+        for p in segments:
+            if not Path(p).is_file():
+                raise RenderError("join", f"segment {p} is missing")
+        run(join_command(list_file, audio, out), "join")
+    info = probe(out)
+    # the concat demuxer exits 0 with a short file when an entry cannot be opened: count frames
+    if info.video_frames != expected_frames:
+        raise RenderError("join", f"joined video has {info.video_frames} frames, expected {expected_frames}")

@@ -1,0 +1,171 @@
+"""A scene resolved for one customer (or one locale): a background still plus timed sprites.
+
+Layers that are visible for the whole scene and never animate are painted into
+the background still; the others become sprites with their own timing. The
+scene's key hashes every pixel and timing that reaches the video, so equal
+keys mean equal segments (that is what makes shared scenes shared).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from PIL import Image
+
+from tailorcast import expressions
+from tailorcast.errors import RenderError
+from tailorcast.formatting import month_labels
+from tailorcast.spec import NO_ANIMATION, Animation, Layer, Scene, Template
+
+from . import RENDERER_VERSION
+from .animation import Canvas, appearance, canvas_for
+from .overlays import LayerInput, paint_background, render_layer
+from .text import fonts_digest
+
+
+@dataclass(frozen=True, eq=False)
+class Sprite:
+    layer: int
+    image: Image.Image  # RGBA, the still in place
+    x: int
+    y: int
+    start: int  # first frame shown
+    end: int  # first frame no longer shown
+    enter: Animation
+    exit: Animation
+    enter_frames: int
+    exit_frames: int
+    canvas: Canvas
+    short_side: int
+    rtl: bool
+
+    def state(self, frame: int) -> Image.Image | None:
+        """The sprite's canvas at ``frame`` (scene-relative), or None when not shown."""
+        if frame < self.start or frame >= self.end:
+            return None
+        k = frame - self.start
+        if self.enter_frames and k < self.enter_frames:
+            return appearance(self.image, self.enter.effect, k / self.enter_frames, self.canvas, self.short_side, self.rtl)
+        left = self.end - frame  # frames left, ≥ 1
+        if self.exit_frames and left <= self.exit_frames:
+            return appearance(self.image, self.exit.effect, (left - 1) / self.exit_frames, self.canvas, self.short_side, self.rtl)
+        return appearance(self.image, "none", 1.0, self.canvas, self.short_side, self.rtl)
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        return self.x - self.canvas.ox, self.y - self.canvas.oy
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedScene:
+    scene: Scene
+    width: int
+    height: int
+    fps: int
+    frames: int
+    background: Image.Image  # RGB, with the static layers painted in
+    sprites: tuple[Sprite, ...]
+    captions: tuple[str, ...]
+    key: str
+
+    @property
+    def id(self) -> str:
+        return self.scene.id
+
+    @property
+    def shared(self) -> bool:
+        return self.scene.shared
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+    def frame(self, n: int) -> Image.Image:
+        """The finished frame ``n`` as RGB (poster, previews, reference renders)."""
+        img = self.background.convert("RGBA")
+        for s in self.sprites:
+            st = s.state(n)
+            if st is not None:
+                img.alpha_composite(st, s.origin)
+        return img.convert("RGB")
+
+
+def _resolved_style(layer: Layer, ctx: Mapping[str, Any]) -> dict:
+    style = dict(layer.style)
+    for key in ("color", "fill"):
+        if key in style:
+            style[key] = expressions.render_text(str(style[key]), ctx).strip()
+    return style
+
+
+def _resolved_params(template: Template, layer: Layer, ctx: Mapping[str, Any]) -> dict:
+    p = dict(layer.params)
+    for key in ("text", "data"):
+        if key in p:
+            p[key] = expressions.render_text(p[key], ctx)
+    if layer.type == "chart":
+        p["values"] = tuple(ctx[p["values"]] or ())
+        if p.get("labels", "months") == "months":
+            last = ctx.get(p.get("last_month", ""))
+            p["labels"] = tuple(month_labels(last, len(p["values"]), ctx["locale"])) if last else ()
+        else:
+            p["labels"] = ()
+    return p
+
+
+def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], profile_key: str = "") -> ResolvedScene | None:
+    """Evaluate a scene for one context; None when its ``when:`` is false."""
+    v = template.video
+    W, H, fps = v.width, v.height, v.fps
+    short = min(W, H)
+    try:
+        if scene.when and not expressions.evaluate_condition(scene.when, ctx):
+            return None
+        frames = round(scene.duration * fps)
+        bg_spec = dict(scene.background)
+        if "color" in bg_spec:
+            bg_spec["color"] = expressions.render_text(bg_spec["color"], ctx).strip()
+        background = paint_background(W, H, bg_spec).convert("RGBA")
+        rtl = ctx.get("dir") == "rtl"
+        sprites = []
+        for layer in scene.layers:
+            if layer.when and not expressions.evaluate_condition(layer.when, ctx):
+                continue
+            x, y, w, h = layer.box.rect(W, H)
+            li = LayerInput(layer.type, w, h, short, _resolved_style(layer, ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
+            still = render_layer(li)
+            start = round(layer.start * fps)
+            end = round(layer.end * fps) if layer.end is not None else frames
+            static = start == 0 and end == frames and layer.enter.effect == "none"
+            if static and layer.exit.effect == "none":
+                _paste(background, still, x, y)
+                continue
+            enter = layer.enter if layer.enter.effect != "none" else NO_ANIMATION
+            exit_ = layer.exit if layer.exit.effect != "none" else NO_ANIMATION
+            canvas = canvas_for((enter.effect, exit_.effect), w, h, short)
+            sprites.append(Sprite(layer.index, still, x, y, start, end, enter, exit_, round(enter.duration * fps), round(exit_.duration * fps), canvas, short, rtl))
+        say = tuple(expressions.render_text(line, ctx).strip() for line in scene.say)
+    except expressions.ExpressionError as exc:
+        raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
+    bg = background.convert("RGB")
+    key = _scene_key(scene, W, H, fps, frames, bg, sprites, profile_key)
+    return ResolvedScene(scene, W, H, fps, frames, bg, tuple(sprites), say, key)
+
+
+def _paste(background: Image.Image, still: Image.Image, x: int, y: int) -> None:
+    """alpha_composite that tolerates a still partly outside the frame."""
+    layer = Image.new("RGBA", background.size, (0, 0, 0, 0))
+    layer.paste(still, (x, y))
+    background.alpha_composite(layer)
+
+
+def _scene_key(scene: Scene, W: int, H: int, fps: int, frames: int, bg: Image.Image, sprites: list[Sprite], profile_key: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"scene/v{RENDERER_VERSION}/{fonts_digest()}/{profile_key}/{W}x{H}@{fps}/{frames}\0".encode())
+    h.update(bg.tobytes())
+    for s in sprites:
+        h.update(f"{s.x},{s.y},{s.start},{s.end},{s.enter},{s.exit},{s.rtl},{s.image.size}\0".encode())
+        h.update(s.image.tobytes())
+    return h.hexdigest()

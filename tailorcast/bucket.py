@@ -1,0 +1,105 @@
+"""Where results are published: a local folder or an S3-compatible bucket.
+
+``Bucket`` is the small interface the pipeline writes through; ``LocalBucket``
+is the default, ``S3Bucket`` (in :mod:`tailorcast.s3`, the only module that
+imports boto3) the production one. Content-Type and Cache-Control come from
+:mod:`tailorcast.keys`, so both behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from . import keys
+from .errors import StorageError
+
+
+class Bucket(Protocol):
+    def check(self) -> None:
+        """Raise StorageError when the bucket cannot be written."""
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def describe(self, key: str = "") -> str:
+        """A human-readable location (folder path or s3:// URL)."""
+
+
+class LocalBucket:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+
+    def __reduce__(self):
+        return (LocalBucket, (str(self.root),))
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(str(self.root), f"refusing key {key!r} outside the bucket")
+        return self.root / key
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise StorageError(
+                str(self.root), f"cannot write there ({exc.strerror}); choose another --out folder"
+            ) from exc
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.put_bytes(key, Path(path).read_bytes())
+
+    def get_bytes(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def describe(self, key: str = "") -> str:
+        return str(self.root / key) if key else str(self.root)
+
+
+def open_bucket(out: str, endpoint_url: str | None = None) -> Bucket:
+    """``public/`` → LocalBucket; ``s3://bucket/prefix`` → S3Bucket."""
+    if out.startswith("s3://"):
+        from .s3 import S3Bucket
+
+        rest = out[len("s3://") :]
+        name, _, prefix = rest.partition("/")
+        if not name:
+            raise StorageError(out, "no bucket name; write it as s3://BUCKET/PREFIX")
+        return S3Bucket(name, prefix, endpoint_url=endpoint_url)
+    if "://" in out:
+        raise StorageError(out, "unknown scheme; use a folder path or s3://BUCKET/PREFIX")
+    return LocalBucket(out)
+
+
+__all__ = ["Bucket", "LocalBucket", "open_bucket", "keys"]

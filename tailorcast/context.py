@@ -1,0 +1,32 @@
+"""What a template's expressions can see, for one customer or for one locale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import expressions, formatting
+from .customers import Customer
+from .spec import Template
+
+
+def locale_context(template: Template, locale: str, strings_locale: str | None = None) -> dict[str, Any]:
+    """Names shared by every customer of a locale (enough for a shared scene)."""
+    sl = strings_locale or template.strings_locale(locale) or template.locales[0]
+    return {
+        "t": expressions.Strings(sl, template.strings[sl]),
+        "brand": {k: v for k, v in template.brand.items() if not k.endswith("_path")},
+        "locale": locale,
+        "lang": formatting.language(locale),
+        "dir": formatting.direction(locale),
+        "contact": dict(template.contact),
+        "template": {"name": template.name, "title": template.title, "version": template.version},
+    }
+
+
+def customer_context(template: Template, customer: Customer) -> dict[str, Any]:
+    ctx = locale_context(template, customer.locale, customer.strings_locale)
+    ctx.update(customer.values)
+    ctx["row_number"] = customer.row
+    link = template.payment.get("link")
+    ctx["pay_link"] = expressions.render_text(link, ctx).strip() if link else ""
+    return ctx

@@ -1,0 +1,116 @@
+"""Every error Tailorcast raises on purpose, in one place.
+
+    TailorcastError                 base; expected errors print without a traceback
+    ├── ConfigError                 settings or secret unusable
+    ├── TemplateError               a template breaks a rule (carries every problem found)
+    ├── InputError                  the customers file cannot be read at all
+    ├── RowError                    one customer row is invalid (row, customer id, column)
+    ├── RenderError                 making pixels, video or a page failed for one customer
+    └── StorageError                the bucket refused or cannot be reached
+        └── TransientError          worth retrying (network, throttling)
+
+Exceptions must survive pickling (Ray ships them between processes): every
+constructor argument goes to ``super().__init__`` and the text is built in
+``__str__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TailorcastError(Exception):
+    """Base of every expected error."""
+
+    retryable = False
+
+
+class ConfigError(TailorcastError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a template: where it is and how to fix it."""
+
+    where: str  # e.g. "template.yaml:42 scenes[2].layers[1].box"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class TemplateError(TailorcastError):
+    def __init__(self, template: str, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        super().__init__(template, tuple(problems))
+        self.template = template
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"template '{self.template}': {n} problem{'s' if n != 1 else ''}"
+        return head + "".join(f"\n  - {p}" for p in self.problems)
+
+
+class InputError(TailorcastError):
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message)
+        self.source = source
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"customers '{self.source}': {self.message}"
+
+
+class RowError(TailorcastError):
+    """A customer row that cannot be used; the run records it and goes on."""
+
+    def __init__(self, row: int, customer_id: str, column: str, reason: str) -> None:
+        super().__init__(row, customer_id, column, reason)
+        self.row = row
+        self.customer_id = customer_id
+        self.column = column
+        self.reason = reason
+
+    def __str__(self) -> str:
+        who = f" (customer {self.customer_id})" if self.customer_id else ""
+        col = f", column '{self.column}'" if self.column else ""
+        return f"row {self.row}{who}{col}: {self.reason}"
+
+    def public_str(self) -> str:
+        """The same without the customer id, for logs above debug level."""
+        col = f", column '{self.column}'" if self.column else ""
+        return f"row {self.row}{col}: {self.reason}"
+
+
+class RenderError(TailorcastError):
+    def __init__(self, stage: str, message: str, detail: str = "") -> None:
+        super().__init__(stage, message, detail)
+        self.stage = stage
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        text = f"{self.stage}: {self.message}"
+        if self.detail:
+            text += f"\n{self.detail}"
+        return text
+
+
+class StorageError(TailorcastError):
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(target, message)
+        self.target = target
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"bucket '{self.target}': {self.message}"
+
+
+class TransientError(StorageError):
+    retryable = True

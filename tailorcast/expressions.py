@@ -1,0 +1,157 @@
+"""The sandbox every template expression and page runs in.
+
+Marketing writes Jinja2; it runs in ``ImmutableSandboxedEnvironment`` with no
+access to Python internals, no imports and no file access (the page loader
+only sees the template folder). Filters format in the customer's locale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Mapping
+
+from jinja2 import StrictUndefined, meta, pass_context
+from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import formatting
+
+# Names a scene may use and still be the same for every customer of a locale.
+SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template"})
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@pass_context
+def _money(ctx, value, currency: str | None = None) -> str:
+    if value is None or value == "":
+        return ""
+    return formatting.money(Decimal(str(value)), currency or ctx.get("currency") or "EUR", ctx["locale"])
+
+
+@pass_context
+def _date(ctx, value, form: str = "long") -> str:
+    if not isinstance(value, dt.date):
+        return ""
+    return formatting.date(value, ctx["locale"], form)
+
+
+@pass_context
+def _number(ctx, value, digits: int | None = None) -> str:
+    return formatting.number(value, ctx["locale"], digits)
+
+
+@pass_context
+def _percent(ctx, value) -> str:
+    return formatting.percent(value, ctx["locale"])
+
+
+FILTERS = {"money": _money, "date": _date, "number": _number, "percent": _percent}
+
+
+class Strings:
+    """``t('key', name=...)``: a locale's strings with ``{placeholder}`` and plural forms.
+
+    A plural string is a mapping of CLDR categories (``one``, ``other``, …) and
+    takes its category from the ``count`` argument.
+    """
+
+    def __init__(self, locale: str, table: Mapping[str, Any]) -> None:
+        self.locale = locale
+        self.table = dict(table)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        if key not in self.table:
+            raise KeyError(f"no string {key!r} for locale {self.locale!r}")
+        text = self.table[key]
+        if isinstance(text, Mapping):
+            count = values.get("count", 0)
+            category = formatting.parse_locale(self.locale).plural_form(abs(count))
+            text = text.get(category, text.get("other", ""))
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(text))
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@lru_cache(maxsize=4)
+def _base_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize)
+    env.filters.update(FILTERS)
+    return env
+
+
+def text_env() -> ImmutableSandboxedEnvironment:
+    """For video text and captions (plain text, no escaping)."""
+    return _base_env(False)
+
+
+def page_env(loader) -> ImmutableSandboxedEnvironment:
+    """For microsite HTML: autoescape on, templates only from ``loader``."""
+    env = ImmutableSandboxedEnvironment(
+        autoescape=True, undefined=StrictUndefined, finalize=_finalize, loader=loader
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+class ExpressionError(Exception):
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message)
+        self.source = source
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.message} in {self.source!r}"
+
+
+@lru_cache(maxsize=4096)
+def compile_text(source: str):
+    try:
+        return text_env().from_string(source)
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, f"cannot parse ({exc.message})") from exc
+
+
+@lru_cache(maxsize=4096)
+def compile_condition(source: str):
+    try:
+        return text_env().compile_expression(source)
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, f"cannot parse condition ({exc.message})") from exc
+
+
+def render_text(source: str, context: Mapping[str, Any]) -> str:
+    if "{" not in source:
+        return source
+    try:
+        return compile_text(source).render(context)
+    except SecurityError as exc:
+        raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, exc.message or type(exc).__name__) from exc
+    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
+        raise ExpressionError(source, str(exc)) from exc
+
+
+def evaluate_condition(source: str, context: Mapping[str, Any]) -> bool:
+    try:
+        return bool(compile_condition(source)(**context))
+    except SecurityError as exc:
+        raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, exc.message or type(exc).__name__) from exc
+    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
+        raise ExpressionError(source, str(exc)) from exc
+
+
+def names_used(source: str, condition: bool = False) -> frozenset[str]:
+    """Top-level names an expression reads (for deciding shared vs personal)."""
+    body = "{{ " + source + " }}" if condition else source
+    try:
+        return frozenset(meta.find_undeclared_variables(text_env().parse(body)))
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, f"cannot parse ({exc.message})") from exc

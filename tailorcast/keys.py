@@ -1,0 +1,97 @@
+"""Every bucket key Tailorcast writes is built here, and nowhere else.
+
+Layout::
+
+    c/<token>/index.html              the customer's microsite (short cache)
+    c/<token>/video.mp4               baked personal video
+    c/<token>/poster.jpg              video poster
+    c/<token>/captions.<lang>.vtt     WebVTT captions
+    shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, images, segments)
+    runs/<run_id>/manifest.csv        private: one row per customer
+    runs/<run_id>/errors.csv          private: rows that could not be used, and why
+    runs/<run_id>/summary.json        private: counts and timings
+
+Only ``c/`` and ``shared/`` are public; ``runs/`` must never be exposed by the CDN.
+No key contains a name, an id, an e-mail or an amount: customer folders are tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+PUBLIC_PREFIXES = ("c/", "shared/")
+IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT = "public, max-age=300"
+PRIVATE = "private, no-store"
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+_HASH = re.compile(r"^[0-9a-f]{16,64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,40}$")
+_RUN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".csv": "text/csv; charset=utf-8",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+}
+
+
+def _check(pattern: re.Pattern, value: str, what: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"{what} {value!r} is not allowed in a bucket key")
+    return value
+
+
+def customer_prefix(token: str) -> str:
+    return f"c/{_check(_TOKEN, token, 'token')}/"
+
+
+def customer_file(token: str, name: str) -> str:
+    return customer_prefix(token) + _check(_NAME, name, "file name")
+
+
+def captions_name(lang: str) -> str:
+    return f"captions.{_check(_NAME, lang.lower(), 'language')}.vtt"
+
+
+def shared_object(kind: str, digest: str, ext: str) -> str:
+    return f"shared/{_check(_NAME, kind, 'kind')}/{_check(_HASH, digest, 'hash')}.{_check(_NAME, ext, 'extension')}"
+
+
+def run_file(run_id: str, name: str) -> str:
+    return f"runs/{_check(_RUN, run_id, 'run id')}/{_check(_NAME, name, 'file name')}"
+
+
+def content_type(key: str) -> str:
+    for ext, ctype in CONTENT_TYPES.items():
+        if key.endswith(ext):
+            return ctype
+    return "application/octet-stream"
+
+
+def cache_control(key: str) -> str:
+    if key.startswith("shared/"):
+        return IMMUTABLE
+    if key.startswith("c/"):
+        return SHORT
+    return PRIVATE
+
+
+def is_public(key: str) -> bool:
+    return key.startswith(PUBLIC_PREFIXES) and ".." not in key
+
+
+def relative_url(from_key: str, to_key: str) -> str:
+    """URL of ``to_key`` relative to the page at ``from_key`` (both in one bucket)."""
+    depth = from_key.count("/")
+    return "../" * depth + to_key
