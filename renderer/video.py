@@ -1,0 +1,121 @@
+"""One customer's video: resolve scenes, reuse or encode segments, join, mux, poster, captions.
+
+``render_video(template, ctx, out_dir, cache)`` is the stage's one public
+function. Shared scenes (nothing personal in them) come from the segment cache;
+personal scenes are composited from Pillow stills by one ffmpeg graph each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from tailorcast.spec import Template
+
+from . import RENDERER_VERSION
+from .cache import SegmentCache
+from .captions import Cue, cues_for, to_webvtt
+from .encode import encode_music, encode_personal, encode_shared, join, profile_key, run, silence_command
+from .scenes import ResolvedScene, resolve_scene
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Where each played scene starts, for chapters and captions."""
+
+    scenes: tuple[tuple[str, float, float, str], ...]  # (id, start, end, title)
+
+
+@dataclass
+class VideoResult:
+    video: Path
+    poster: Path
+    captions: str  # WebVTT text
+    cues: list[Cue]
+    timeline: Timeline
+    duration: float
+    frames: int
+    segments: list[tuple[str, bool, bool]] = field(default_factory=list)  # (scene id, shared, cache hit)
+    seconds: dict[str, float] = field(default_factory=dict)  # stills / encode / join
+
+
+def resolve_all(template: Template, ctx: Mapping[str, Any]) -> list[ResolvedScene]:
+    pk = profile_key(template.video.profile, template.video.fps)
+    out = []
+    for scene in template.scenes:
+        rs = resolve_scene(template, scene, ctx, pk)
+        if rs is not None:
+            out.append(rs)
+    return out
+
+
+def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads: int = 1) -> tuple[Path, bool]:
+    prof = template.video.profile
+    if rs.shared:
+        return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_shared(rs, p, prof, max(threads, 1)))
+    return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
+
+
+def audio_bed(template: Template, duration: float, cache: SegmentCache) -> Path:
+    v = template.video
+    bitrate = v.profile.audio_bitrate
+    h = hashlib.sha256(f"audio/v{RENDERER_VERSION}/{duration:.6f}/{bitrate}".encode())
+    if v.music:
+        h.update(f"{v.music.volume}/{v.music.fade_in}/{v.music.fade_out}".encode() + v.music.path.read_bytes())
+        make = lambda p: encode_music(v.music, duration, p, bitrate)  # noqa: E731
+    else:
+        make = lambda p: run(silence_command(duration, p, bitrate), "audio")  # noqa: E731
+    path, _ = cache.get_or_make("audio", h.hexdigest(), "m4a", make)
+    return path
+
+
+def poster_frame(template: Template, scenes: list[ResolvedScene]) -> tuple[ResolvedScene, int]:
+    v = template.video
+    chosen = next((s for s in scenes if s.id == v.poster_scene), None) or next((s for s in scenes if not s.shared), scenes[0])
+    at = v.poster_at if v.poster_at is not None else chosen.duration * 0.75
+    return chosen, min(round(at * chosen.fps), chosen.frames - 1)
+
+
+def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cache: SegmentCache, threads: int = 1) -> VideoResult:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    scenes = resolve_all(template, ctx)
+    t1 = time.perf_counter()
+    paths, segs = [], []
+    for rs in scenes:
+        path, hit = segment(rs, template, cache, threads)
+        paths.append(path)
+        segs.append((rs.id, rs.shared, hit))
+    t2 = time.perf_counter()
+    frames = sum(s.frames for s in scenes)
+    duration = frames / template.video.fps
+    audio = audio_bed(template, duration, cache)
+    video = out_dir / "video.mp4"
+    join(paths, audio, video, frames)
+    t3 = time.perf_counter()
+    scene, n = poster_frame(template, scenes)
+    poster = out_dir / "poster.jpg"
+    scene.frame(n).save(poster, "JPEG", quality=82, optimize=True, progressive=True)
+    cues = cues_for(scenes)
+    starts, t = [], 0.0
+    for rs in scenes:
+        title = rs.scene.title or rs.id
+        from tailorcast.expressions import render_text
+
+        starts.append((rs.id, round(t, 3), round(t + rs.duration, 3), render_text(title, ctx).strip()))
+        t += rs.duration
+    return VideoResult(
+        video=video,
+        poster=poster,
+        captions=to_webvtt(cues, ctx.get("lang", "en")),
+        cues=cues,
+        timeline=Timeline(tuple(starts)),
+        duration=duration,
+        frames=frames,
+        segments=segs,
+        seconds={"stills": t1 - t0, "encode": t2 - t1, "join": t3 - t2, "poster": time.perf_counter() - t3},
+    )
