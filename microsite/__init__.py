@@ -1,0 +1,1 @@
+"""Everything the customer opens: the static page builder, its assets, and the small servers."""

@@ -1,0 +1,81 @@
+"""The customer's microsite: one static ``index.html`` per customer, from the template's page.
+
+The page is rendered in the sandbox with autoescape on; it links only to its
+own folder and to content-addressed shared files, so it needs no server and
+makes no request to any other host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import FileSystemLoader
+from jinja2.exceptions import TemplateError as JinjaTemplateError
+from markupsafe import Markup
+
+from tailorcast import expressions, keys
+from tailorcast.errors import RenderError
+from tailorcast.formatting import month_labels, number
+from tailorcast.spec import Template
+
+from .payment import epc_qr, epc_svg
+from .svgchart import bar_chart_svg
+
+STATIC = Path(__file__).resolve().parent / "static"
+# Everything the page needs comes from its own origin; inline SVG needs no script or style.
+CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'"
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    key: str
+    data: bytes
+
+
+def shared_files(template: Template) -> dict[str, SharedFile]:
+    """Content-addressed files every page of the template links to (published once per run)."""
+    out = {}
+    css = (STATIC / "site.css").read_bytes()
+    out["css"] = SharedFile(keys.shared_object("css", hashlib.sha256(css).hexdigest()[:32], "css"), css)
+    logo = template.brand.get("logo_path")
+    if logo:
+        data = Path(logo).read_bytes()
+        out["logo"] = SharedFile(keys.shared_object("img", hashlib.sha256(data).hexdigest()[:32], Path(logo).suffix.lstrip(".")), data)
+    return out
+
+
+def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dict]]:
+    layer = next((l for s in template.scenes for l in s.layers if l.type == "chart"), None)
+    if layer is None:
+        return Markup(""), []
+    values = list(ctx.get(layer.params["values"]) or [])
+    last = ctx.get(layer.params.get("last_month", ""))
+    labels = month_labels(last, len(values), ctx["locale"]) if last else [str(i + 1) for i in range(len(values))]
+    t = ctx["t"]
+    title = t("chart_title") if "chart_title" in t.table else ""
+    desc = t("chart_caption") if "chart_caption" in t.table else ""
+    svg = bar_chart_svg(values, labels, title, desc, accent="#B36B00", bar="#8FA8C8", ink="#1B2B3A")
+    usage = [{"label": lab, "value": number(v, ctx["locale"], 0)} for lab, v in zip(labels, values)]
+    return svg, usage
+
+
+def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, str], chapters: list[dict], transcript: list[str]) -> str:
+    """``media``: relative URLs of video, poster, captions, css and logo as seen from the page."""
+    chart_svg, usage = _chart(template, ctx)
+    epc = template.payment.get("epc")
+    qr_markup = Markup("")
+    if epc and ctx.get("amount_due") is not None and str(ctx.get("currency", "EUR")).upper() == "EUR":
+        qr = epc_qr(epc["name"], epc["iban"], ctx["amount_due"], str(ctx.get("invoice_id", "")), epc.get("bic"))
+        qr_markup = epc_svg(qr, ctx["t"]("pay_bank") if "pay_bank" in ctx["t"].table else "SEPA")
+    env = expressions.page_env(FileSystemLoader(str(template.root)))
+    page_ctx = dict(ctx)
+    page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, csp=CSP)
+    try:
+        return env.get_template(template.page.name).render(page_ctx)
+    except JinjaTemplateError as exc:
+        raise RenderError("page", f"{template.page.name}: {exc.message or type(exc).__name__}") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RenderError("page", f"{template.page.name}: {exc}") from exc

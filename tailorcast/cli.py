@@ -1,0 +1,180 @@
+"""The ``tailorcast`` command: a thin layer over the library.
+
+Expected errors print one clear message (what, where, how to fix) and exit
+with status 2, without a traceback; ``--debug`` shows the traceback anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import TailorcastError
+
+console = Console(stderr=True)
+EXIT_USAGE = 2
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TailorcastError as exc:
+            if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
+                raise
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="tailorcast")
+@click.option("-v", "--verbose", count=True, help="More log lines: -v per-customer progress, -vv debug (may show personal data).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for expected errors too.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, debug: bool) -> None:
+    """Personalized bill videos and pay-now microsites from a CRM export.
+
+    \b
+    Example:
+      tailorcast run templates/bill-explainer \\
+          --customers templates/bill-explainer/sample-customers.csv --out public/
+      tailorcast serve public/
+    """
+    ctx.obj = {"debug": debug}
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.argument("template", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--customers", "customers", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CRM export: .csv (header row) or .jsonl.")
+@click.option("--out", default="public/", show_default=True, help="Where to publish: a folder, or s3://BUCKET/PREFIX.")
+@click.option("--endpoint-url", default=None, help="S3-compatible endpoint (MinIO, R2, a local test server); AWS when omitted.")
+@click.option("--run-id", default=None, help="Name of the run; default: derived from the template and the input, so a rerun resumes.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for the local Ray instance (default: all).")
+@click.option("--ray-address", default=None, help="Join a running Ray cluster (e.g. 'auto') instead of starting one.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, segment cache); default .tailorcast or $TAILORCAST_STATE.")
+def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
+        workers: int | None, ray_address: str | None, state: Path | None) -> None:
+    """Render and publish every customer of a CRM export (a billing run).
+
+    Each customer gets a video, a poster, captions and a microsite under an
+    unguessable folder c/<token>/. The manifest, the error report (bad rows with
+    their row number and reason) and a summary are written last under
+    runs/<run-id>/, which must stay private.
+
+    \b
+    Example:
+      tailorcast run templates/bill-explainer \\
+          --customers templates/bill-explainer/sample-customers.csv --out public/
+      tailorcast run templates/bill-explainer --customers export.csv \\
+          --out s3://my-bucket/bills --endpoint-url http://127.0.0.1:9000
+    """
+    from workers.run import run_billing
+
+    from .bucket import open_bucket
+    from .settings import load_settings
+    from .spec import load_template
+
+    settings = load_settings(state_dir=state)
+    if workers:
+        settings = settings.with_(num_cpus=workers)
+    tmpl = load_template(template)
+    bucket = open_bucket(out, endpoint_url)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
+        task = progress.add_task(f"rendering {tmpl.name}", total=None, status="starting Ray…")
+        counts = {"ok": 0, "skipped": 0, "failed": 0, "invalid": 0}
+
+        def on_progress(done: int, total: int | None, item) -> None:
+            status = getattr(item, "status", "invalid")
+            counts[status] += 1
+            progress.update(task, completed=done, total=total,
+                            status=f"[green]{counts['ok']} ok[/] {counts['skipped']} skipped [red]{counts['failed']} failed[/] [yellow]{counts['invalid']} invalid[/]")
+
+        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=on_progress)
+
+    table = Table(title=f"run {summary.run_id}", show_header=False)
+    for label, value in (("rows", summary.rows), ("ok", summary.ok), ("skipped (already published)", summary.skipped),
+                         ("failed", summary.failed), ("invalid rows", summary.invalid), ("seconds", summary.seconds)):
+        table.add_row(label, str(value))
+    console.print(table)
+    console.print(f"Manifest:     {bucket.describe(summary.manifest)}")
+    console.print(f"Error report: {bucket.describe(summary.errors)}  ({summary.failed + summary.invalid} rows)")
+    if summary.example_page:
+        console.print(f"Published to: {bucket.describe()}")
+        if not out.startswith("s3://"):
+            page = summary.example_page.removesuffix("index.html")
+            console.print(f"Open one microsite:  tailorcast serve {out}  →  http://127.0.0.1:8000/{page}")
+    if summary.ok + summary.skipped == 0 and summary.rows:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(folder: Path, host: str, port: int) -> None:
+    """Serve a published folder as the CDN would: only c/ and shared/, with their cache headers.
+
+    \b
+    Example:
+      tailorcast serve public/    # then open http://127.0.0.1:8000/c/<token>/
+    """
+    from microsite.static_server import create_app
+
+    console.print(f"Serving {folder} on http://{host}:{port}/ (Ctrl+C to stop)")
+    create_app(folder).run(host=host, port=port)
+
+
+@main.command()
+@click.argument("template", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--customers", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also check every row of this file.")
+def validate(template: Path, customers: Path | None) -> None:
+    """Check a template (and optionally a customers file); report every problem at once.
+
+    Exit status 0 when everything is valid, 1 otherwise.
+
+    \b
+    Example:
+      tailorcast validate templates/bill-explainer --customers templates/bill-explainer/sample-customers.csv
+    """
+    from .customers import read_customers
+    from .errors import RowError, TemplateError
+    from .spec import load_template
+
+    try:
+        tmpl = load_template(template)
+    except TemplateError as exc:
+        console.print(f"[bold red]invalid:[/] {exc}", highlight=False)
+        sys.exit(1)
+    console.print(f"template '{tmpl.name}' v{tmpl.version}: valid ({len(tmpl.scenes)} scenes, locales {', '.join(tmpl.locales)})")
+    if customers is None:
+        return
+    bad = total = 0
+    for item in read_customers(tmpl, customers):
+        total += 1
+        if isinstance(item, RowError):
+            bad += 1
+            console.print(f"  {item}", highlight=False)
+    console.print(f"customers: {total - bad} valid, {bad} invalid of {total} rows")
+    if bad:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,241 @@
+"""The billing run: validate everything up front, then one Ray task per customer.
+
+    template ─ load + validate ──┐
+    customers ─ stream + validate ┼─► shared scenes (one Ray task per locale)
+    bucket ─ reachable? ─────────┘          │ ObjectRef
+                                            ▼
+                         one Ray task per customer (bounded in flight)
+                                            ▼
+                         manifest + error report + summary, written last
+
+Expected failures of the run itself (bad template, unreadable input,
+unreachable bucket) raise before any rendering; a failing customer is a row in
+the manifest and the error report.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from renderer.cache import SegmentCache
+from renderer.scenes import resolve_scene
+from renderer.video import segment
+from renderer.encode import profile_key
+from tailorcast import keys
+from tailorcast.bucket import Bucket
+from tailorcast.context import locale_context
+from tailorcast.customers import Customer, read_customers
+from tailorcast.errors import RowError
+from tailorcast.settings import Settings
+from tailorcast.spec import Template
+from tailorcast.tokens import customer_token
+
+from microsite.build import shared_files
+
+from .job import CustomerResult, JobSpec, render_customer
+
+log = logging.getLogger("tailorcast.run")
+MANIFEST_FIELDS = ["row", "customer_id", "status", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
+ERROR_FIELDS = ["row", "customer_id", "column", "reason"]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    template: str
+    template_version: int
+    rows: int = 0
+    ok: int = 0
+    skipped: int = 0
+    failed: int = 0
+    invalid: int = 0
+    seconds: float = 0.0
+    manifest: str = ""
+    errors: str = ""
+    summary: str = ""
+    example_page: str = ""
+    locales: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def derive_run_id(template: Template, customers_path: Path) -> str:
+    """Same template and same input file → same run id, so a rerun resumes the same run."""
+    h = hashlib.sha256(template.content_hash.encode())
+    with open(customers_path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return f"{template.name}-{h.hexdigest()[:12]}"
+
+
+def count_rows(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            n = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return None
+    return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
+
+
+def render_shared(template: Template, locale: str, strings_locale: str, cache_root: str) -> dict[str, bytes]:
+    """Every shared scene of one locale, encoded once: {scene key: mp4 bytes}."""
+    cache = SegmentCache(cache_root)
+    ctx = locale_context(template, locale, strings_locale)
+    pk = profile_key(template.video.profile, template.video.fps)
+    out = {}
+    for scene in template.scenes:
+        if not scene.shared or scene.when:
+            continue
+        rs = resolve_scene(template, scene, ctx, pk)
+        if rs is None:
+            continue
+        path, _ = segment(rs, template, cache, threads=2)
+        out[rs.key] = path.read_bytes()
+    return out
+
+
+def customer_task(spec: JobSpec, customer: Customer, token: str, shared: dict[str, bytes]) -> CustomerResult:
+    cache = SegmentCache(spec.cache_root)
+    for key, data in shared.items():
+        if cache.get("segments", key, "mp4") is None:
+            cache.put_bytes("segments", key, "mp4", data)
+    return render_customer(spec, customer, token)
+
+
+def _ray_init(settings: Settings, address: str | None):
+    import ray
+
+    if ray.is_initialized():
+        return ray, False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local, single user: no token file
+    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="tailorcast")
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=settings.num_cpus, object_store_memory=512 * 1024 * 1024, **kwargs)
+    return ray, True
+
+
+def _csv_bytes(fields: list[str], rows: Iterable[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue().encode()
+
+
+def run_billing(
+    template: Template,
+    customers_path: Path,
+    bucket: Bucket,
+    settings: Settings,
+    run_id: str | None = None,
+    limit: int | None = None,
+    ray_address: str | None = None,
+    on_progress: Callable[[int, int | None, CustomerResult | RowError], None] | None = None,
+) -> RunSummary:
+    started = time.perf_counter()
+    customers_path = Path(customers_path)
+    rows = read_customers(template, customers_path)  # InputError here, before any work
+    bucket.check()  # StorageError here, before any work
+    run_id = run_id or derive_run_id(template, customers_path)
+    keys.run_file(run_id, "summary.json")  # validates the run id early
+    total = count_rows(customers_path)
+    if limit is not None and total is not None:
+        total = min(total, limit)
+    summary = RunSummary(run_id, template.name, template.version)
+    log.info("run %s: template %s v%s, %s rows", run_id, template.name, template.version, total if total is not None else "?")
+
+    shared_media = {}
+    for name, f in shared_files(template).items():
+        if not bucket.exists(f.key):
+            bucket.put_bytes(f.key, f.data)
+        shared_media[name] = f.key
+
+    ray, owned = _ray_init(settings, ray_address)
+    try:
+        spec = JobSpec(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads)
+        spec_ref = ray.put(spec)
+        shared_task = ray.remote(num_cpus=1, max_retries=2)(render_shared)
+        job = ray.remote(num_cpus=1, max_retries=2)(customer_task)
+        template_ref = ray.put(template)
+        shared_refs: dict[tuple[str, str], object] = {}
+        in_flight: dict = {}
+        max_in_flight = max(4, 4 * int(ray.available_resources().get("CPU", 2)))
+        results: list[dict] = []
+        errors: list[dict] = []
+        done = 0
+
+        def collect(ready) -> None:
+            nonlocal done
+            for ref in ready:
+                row, cid = in_flight.pop(ref)
+                try:
+                    r: CustomerResult = ray.get(ref)
+                except Exception as exc:  # worker crashed twice, or the shared render failed
+                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                    r = CustomerResult(row, cid, "failed", error=f"worker error: {reason}")
+                setattr(summary, r.status, getattr(summary, r.status) + 1)
+                if r.status == "ok" and not summary.example_page:
+                    summary.example_page = r.page
+                if r.status == "failed":
+                    errors.append({"row": r.row, "customer_id": r.customer_id, "column": "", "reason": r.error})
+                    log.warning("run %s row %s: failed: %s", run_id, r.row, r.error)
+                else:
+                    log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds)
+                results.append(asdict(r))
+                done += 1
+                if on_progress:
+                    on_progress(done, total, r)
+
+        for n, item in enumerate(rows):
+            if limit is not None and n >= limit:
+                break
+            summary.rows += 1
+            if isinstance(item, RowError):
+                summary.invalid += 1
+                errors.append({"row": item.row, "customer_id": item.customer_id, "column": item.column, "reason": item.reason})
+                log.warning("run %s %s", run_id, item.public_str())
+                done += 1
+                if on_progress:
+                    on_progress(done, total, item)
+                continue
+            lk = (item.locale, item.strings_locale)
+            if lk not in shared_refs:
+                shared_refs[lk] = shared_task.remote(template_ref, item.locale, item.strings_locale, spec.cache_root)
+            summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
+            token = customer_token(settings.secret, template.name, run_id, item.customer_id)
+            ref = job.remote(spec_ref, item, token, shared_refs[lk])
+            in_flight[ref] = (item.row, item.customer_id)
+            while len(in_flight) >= max_in_flight:
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                collect(ready)
+        while in_flight:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            collect(ready)
+    finally:
+        if owned:
+            ray.shutdown()
+
+    results.sort(key=lambda r: r["row"])
+    errors.sort(key=lambda r: r["row"])
+    summary.seconds = round(time.perf_counter() - started, 2)
+    summary.manifest = keys.run_file(run_id, "manifest.csv")
+    summary.errors = keys.run_file(run_id, "errors.csv")
+    summary.summary = keys.run_file(run_id, "summary.json")
+    bucket.put_bytes(summary.errors, _csv_bytes(ERROR_FIELDS, errors))
+    bucket.put_bytes(summary.manifest, _csv_bytes(MANIFEST_FIELDS, results))
+    bucket.put_bytes(summary.summary, summary.to_json().encode())
+    log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid, summary.seconds)
+    return summary
