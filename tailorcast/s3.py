@@ -7,7 +7,7 @@ from pathlib import Path
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, NoCredentialsError
 
 from . import keys
 from .errors import StorageError, TransientError
@@ -50,6 +50,8 @@ class S3Bucket:
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 return StorageError(where, f"access denied ({code}); check the credentials and the bucket policy")
             return StorageError(where, f"{code}: {msg}")
+        if isinstance(exc, NoCredentialsError):
+            return StorageError(where, "no credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) where the run and its workers start")
         if isinstance(exc, BotoConnectionError):
             return TransientError(where, f"cannot connect ({exc}); check --endpoint-url and the network")
         return StorageError(where, str(exc))

@@ -1,0 +1,184 @@
+"""The whole path, real at every step: sample template → Ray → local folder / S3 over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ffmpeg_decode_errors
+from renderer.probe import probe
+
+
+def _manifest(out: Path, summary) -> list[dict]:
+    return list(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
+
+
+def _errors(out: Path, summary) -> list[dict]:
+    return list(csv.DictReader(io.StringIO((out / summary.errors).read_text())))
+
+
+def test_run_counts_good_and_bad_rows(local_run):
+    out, summary = local_run
+    assert (summary.ok, summary.failed, summary.invalid) == (4, 0, 4)
+    assert summary.rows == 8
+
+
+def test_every_ok_customer_has_video_poster_captions_and_page(local_run):
+    out, summary = local_run
+    rows = _manifest(out, summary)
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    for r in rows:
+        folder = out / "c" / r["token"]
+        names = sorted(p.name for p in folder.iterdir())
+        assert names == sorted(["index.html", "video.mp4", "poster.jpg", next(n for n in names if n.startswith("captions."))])
+        vtt = next(folder.glob("captions.*.vtt")).read_text()
+        assert vtt.startswith("WEBVTT") and "-->" in vtt
+
+
+def test_videos_are_h264_aac_faststart_exact_duration_and_decode_clean(local_run, template):
+    out, summary = local_run
+    expected = sum(s.duration for s in template.scenes)
+    for r in _manifest(out, summary):
+        video = out / r["video"]
+        info = probe(video)
+        assert info.video_codec == "h264" and info.profile in ("Main", "High")
+        assert info.pix_fmt == "yuv420p"
+        assert (info.width, info.height) == (1280, 720)
+        assert info.audio_codec == "aac"
+        assert abs(info.duration - expected) <= 0.1
+        assert abs(info.audio_duration - expected) <= 0.1
+        assert info.video_frames == round(expected * template.video.fps)
+        assert info.faststart, info.atoms
+        assert ffmpeg_decode_errors(video) == ""
+
+
+def test_page_references_only_its_own_and_shared_files(local_run):
+    out, summary = local_run
+    for r in _manifest(out, summary):
+        html = (out / r["page"]).read_text()
+        refs = re.findall(r'(?:src|href|poster)="([^"]+)"', html)
+        assert refs
+        for ref in refs:
+            if ref.startswith(("https://pay.lumen-energy.example/", "tel:", "mailto:", "data:")):
+                continue  # the pay link and contact links are navigations, not requests
+            if ref.startswith("video.mp4#t="):
+                continue
+            assert "://" not in ref and not ref.startswith("//"), ref
+            target = (out / r["page"]).parent / ref
+            assert target.resolve().is_file(), ref
+            assert target.resolve().relative_to(out.resolve()).parts[0] in ("c", "shared")
+
+
+def test_page_has_pay_link_epc_qr_noindex_and_no_personal_data_in_keys(local_run):
+    out, summary = local_run
+    rows = _manifest(out, summary)
+    for r in rows:
+        html = (out / r["page"]).read_text()
+        assert 'name="robots" content="noindex' in html
+        assert "https://pay.lumen-energy.example/checkout?ref=2026-10-" in html
+        assert "<svg" in html and 'class="epc"' in html
+    # keys are tokens and content hashes only
+    all_keys = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] != "runs"]
+    for key in all_keys:
+        assert "CUST-" not in key and "@" not in key
+        for name in ("Giulia", "Olivia", "script", "128.48"):
+            assert name not in key
+
+
+def test_bad_rows_are_in_the_error_report_with_row_id_and_reason(local_run):
+    out, summary = local_run
+    errors = _errors(out, summary)
+    by_id = {(e["customer_id"], e["column"]): e for e in errors}
+    assert set(by_id) == {("CUST-00052", "amount_due"), ("CUST-00053", "kwh"), ("CUST-00054", "locale"), ("CUST-00003", "customer_id")}
+    assert by_id[("CUST-00052", "amount_due")]["row"] == "6"
+    assert "empty" in by_id[("CUST-00052", "amount_due")]["reason"]
+    assert "not a number" in by_id[("CUST-00053", "kwh")]["reason"]
+    assert "unknown locale 'xx'" in by_id[("CUST-00054", "locale")]["reason"]
+    assert "duplicate customer id, first seen in row 3" in by_id[("CUST-00003", "customer_id")]["reason"]
+
+
+def test_hostile_name_is_escaped_in_page_and_captions(local_run):
+    out, summary = local_run
+    row = next(r for r in _manifest(out, summary) if r["customer_id"] == "CUST-00051")
+    folder = out / "c" / row["token"]
+    html = (folder / "index.html").read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    vtt = (folder / "captions.en.vtt").read_text()
+    assert "<script>" not in vtt and "&lt;script&gt;alert(1)&lt;/script&gt;" in vtt
+
+
+def test_rerun_skips_customers_already_published(local_run, template, e2e_csv, settings):
+    from tailorcast.bucket import LocalBucket
+    from workers.run import run_billing
+
+    out, first = local_run
+    before = (out / first.manifest).read_text()
+    again = run_billing(template, e2e_csv, LocalBucket(out), settings)
+    assert again.run_id == first.run_id
+    assert (again.ok, again.skipped, again.invalid) == (0, 4, 4)
+    after = _manifest(out, again)
+    assert [r["token"] for r in after] == [r["token"] for r in csv.DictReader(io.StringIO(before))]
+
+
+def test_s3_publish_sets_content_type_and_cache_control(s3_server, template, e2e_csv, settings, ray_session):
+    import boto3
+
+    from tailorcast.bucket import open_bucket
+    from workers.run import run_billing
+
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3.create_bucket(Bucket="bills")
+    bucket = open_bucket("s3://bills/october", endpoint_url=s3_server)
+    summary = run_billing(template, e2e_csv, bucket, settings, run_id="s3-test", limit=3)
+    assert summary.ok == 3 and summary.invalid == 0 and summary.rows == 3
+    objects = {o["Key"]: o for o in s3.list_objects_v2(Bucket="bills", Prefix="october/")["Contents"]}
+    expect = {
+        "index.html": ("text/html; charset=utf-8", "public, max-age=300"),
+        "video.mp4": ("video/mp4", "public, max-age=300"),
+        "poster.jpg": ("image/jpeg", "public, max-age=300"),
+        ".vtt": ("text/vtt; charset=utf-8", "public, max-age=300"),
+        ".css": ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
+        "manifest.csv": ("text/csv; charset=utf-8", "private, no-store"),
+    }
+    seen = set()
+    for key in objects:
+        for suffix, (ctype, cache) in expect.items():
+            if key.endswith(suffix):
+                head = s3.head_object(Bucket="bills", Key=key)
+                assert head["ContentType"] == ctype, key
+                assert head["CacheControl"] == cache, key
+                seen.add(suffix)
+    assert seen == set(expect)
+    # the published video is complete and plays
+    video_key = next(k for k in objects if k.endswith("video.mp4"))
+    body = s3.get_object(Bucket="bills", Key=video_key)["Body"].read()
+    assert probe_bytes(body).video_frames == round(sum(s.duration for s in template.scenes) * template.video.fps)
+
+
+def probe_bytes(data: bytes):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as fh:
+        fh.write(data)
+        fh.flush()
+        return probe(fh.name)
+
+
+def test_s3_video_uploads_use_multipart_above_threshold(s3_server, tmp_path):
+    import boto3
+
+    from tailorcast.s3 import S3Bucket
+
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3.create_bucket(Bucket="big")
+    big = tmp_path / "video.mp4"
+    big.write_bytes(bytes(range(256)) * (12 * 1024 * 1024 // 256))
+    S3Bucket("big", "", endpoint_url=s3_server).put_file("c/" + "A" * 32 + "/video.mp4", big)
+    head = s3.head_object(Bucket="big", Key="c/" + "A" * 32 + "/video.mp4")
+    assert head["ETag"].strip('"').endswith("-3")  # three 5 MiB parts
+    assert head["ContentType"] == "video/mp4"
