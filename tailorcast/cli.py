@@ -87,6 +87,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     from workers.run import run_billing
 
     from .bucket import open_bucket
+    from .customers import read_customers
     from .settings import load_settings
     from .spec import load_template
 
@@ -95,6 +96,8 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
         settings = settings.with_(num_cpus=workers)
     tmpl = load_template(template)
     bucket = open_bucket(out, endpoint_url)
+    read_customers(tmpl, customers)  # preflight: unreadable input fails here, before Ray starts
+    bucket.check()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task(f"rendering {tmpl.name}", total=None, status="starting Ray…")

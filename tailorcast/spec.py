@@ -376,7 +376,8 @@ def _build(root: Path, doc: Located) -> Template:
             if stop > duration + 1e-9:
                 problems.append(Problem(doc.where(lp + ("end",)), f"layer {li} ends at {stop:g} s but scene '{s['id']}' lasts {duration:g} s; shorten the layer or lengthen the scene"))
             if start >= stop:
-                problems.append(Problem(doc.where(lp + ("start",)), f"layer {li} starts at {start:g} s, not before its end ({stop:g} s)"))
+                what = f"its end ({stop:g} s); start it earlier or end it later" if end is not None else f"scene '{s['id']}' ends ({duration:g} s); start it earlier or lengthen the scene"
+                problems.append(Problem(doc.where(lp + ("start",)), f"layer {li} starts at {start:g} s, not before {what}"))
             elif enter.duration + exit_.duration > stop - start + 1e-9:
                 problems.append(Problem(doc.where(lp), f"layer {li}: enter ({enter.duration:g} s) and exit ({exit_.duration:g} s) animations are longer than the layer is shown ({stop - start:g} s); shorten them"))
             box = Box(**raw["box"])

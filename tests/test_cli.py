@@ -1,0 +1,66 @@
+"""The command line: clear errors without tracebacks, documented commands."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from tailorcast.cli import main
+
+from conftest import SAMPLE_CSV, TEMPLATE_DIR
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAILORCAST_STATE", str(tmp_path / "state"))
+    return CliRunner()
+
+
+def test_every_command_is_documented_with_an_example(cli):
+    for name, cmd in main.commands.items():
+        assert cmd.help and "Example:" in cmd.help, name
+        result = cli.invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_invalid_template_fails_before_any_work_with_one_clear_message(cli, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(TEMPLATE_DIR, broken, ignore=shutil.ignore_patterns("*.csv"))
+    (broken / "template.yaml").write_text((broken / "template.yaml").read_text().replace("duration: 8", "duration: 1"))
+    result = cli.invoke(main, ["run", str(broken), "--customers", str(SAMPLE_CSV), "--out", str(tmp_path / "pub")])
+    assert result.exit_code == 2
+    assert "error: template 'bill-explainer'" in result.output or "error: template 'broken'" in result.output
+    assert "start it earlier or lengthen the scene" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "pub").exists()
+
+
+def test_unreadable_customers_file(cli, tmp_path):
+    result = cli.invoke(main, ["run", str(TEMPLATE_DIR), "--customers", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "pub")])
+    assert result.exit_code == 2
+    assert "file not found; pass the CRM export with --customers" in " ".join(result.output.split())
+    assert "rendering" not in result.output  # failed before the progress bar
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_bucket_fails_before_rendering(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = cli.invoke(main, ["run", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV), "--out", "s3://bills/x", "--endpoint-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "error: bucket 's3://bills/x/'" in text and "check --endpoint-url" in text
+    assert "Traceback" not in result.output
+
+
+def test_validate_reports_bad_rows_and_exits_1(cli):
+    result = cli.invoke(main, ["validate", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV)])
+    assert result.exit_code == 1
+    assert "51 valid, 4 invalid of 55 rows" in result.output
+    assert "row 55 (customer CUST-00054), column 'locale'" in " ".join(result.output.split())
+
+
+def test_validate_good_template_exits_0(cli):
+    result = cli.invoke(main, ["validate", str(TEMPLATE_DIR)])
+    assert result.exit_code == 0 and "valid" in result.output

@@ -1,0 +1,161 @@
+"""Renderer on tiny media: stills, animation, exact joins, segment cache."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import ffmpeg_decode_errors
+from renderer import animation
+from renderer.cache import SegmentCache
+from renderer.probe import probe
+from renderer.text import Shaper, TextStyle, layout, paragraph_direction, render_text, split_runs
+
+TINY = textwrap.dedent("""
+    name: tiny
+    version: 1
+    locales: [en]
+    brand: {name: Tiny, color: "#102030", accent: "#FFB703"}
+    fields:
+      customer_id: {type: text, required: true}
+      locale: {type: locale, required: true}
+      first_name: {type: text, required: true}
+    page: page.html
+    video:
+      width: 96
+      height: 64
+      fps: 10
+      profile: {preset: ultrafast, crf: 30}
+    scenes:
+      - id: hello
+        duration: 0.6
+        layers:
+          - {type: text, text: "{{ t('hi') }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}, enter: fade}
+        say: ["{{ t('hi') }}"]
+      - id: name
+        duration: 0.8
+        background: {color: "#203040"}
+        layers:
+          - {type: text, text: "{{ first_name }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}, enter: {effect: pop, duration: 0.3}, exit: {effect: fade, duration: 0.3}}
+          - {type: shape, box: {x: 0.5, y: 0.9, w: 1, h: 0.1}, style: {fill: "#FFB703"}}
+        say: ["{{ first_name }}"]
+""")
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    from tailorcast.spec import load_template
+
+    root = tmp_path / "tiny"
+    (root / "strings").mkdir(parents=True)
+    (root / "template.yaml").write_text(TINY)
+    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
+    (root / "page.html").write_text("<p>{{ first_name }}</p>")
+    return load_template(root)
+
+
+def _ctx(tpl, name="Ann", cid="C1"):
+    from tailorcast.context import customer_context
+    from tailorcast.customers import validate_row
+
+    return customer_context(tpl, validate_row(tpl, 2, {"customer_id": cid, "locale": "en", "first_name": name}))
+
+
+def test_tiny_video_has_exact_frames_and_decodes_clean(tiny, tmp_path):
+    from renderer.video import render_video
+
+    res = render_video(tiny, _ctx(tiny), tmp_path / "out", SegmentCache(tmp_path / "cache"))
+    info = probe(res.video)
+    assert info.video_frames == 14 == res.frames
+    assert abs(info.duration - 1.4) < 0.01
+    assert info.audio_codec == "aac" and info.faststart
+    assert ffmpeg_decode_errors(res.video) == ""
+    assert [(s, shared) for s, shared, _ in res.segments] == [("hello", True), ("name", False)]
+    assert "00:00:00.600 --> 00:00:01.400\nAnn" in res.captions
+
+
+def test_cache_reuses_shared_and_renders_only_changed_personal_scenes(tiny, tmp_path):
+    from renderer.video import render_video
+
+    cache = SegmentCache(tmp_path / "cache")
+    first = render_video(tiny, _ctx(tiny, "Ann"), tmp_path / "a", cache)
+    again = render_video(tiny, _ctx(tiny, "Ann", "C2"), tmp_path / "b", cache)
+    other = render_video(tiny, _ctx(tiny, "Bob", "C3"), tmp_path / "c", cache)
+    assert [hit for *_, hit in first.segments] == [False, False]
+    assert [hit for *_, hit in again.segments] == [True, True]  # same pixels, other customer
+    assert [hit for *_, hit in other.segments] == [True, False]  # only the personal scene re-renders
+
+
+def test_personal_frames_match_the_python_reference(tiny, tmp_path):
+    """The ffmpeg compositor draws what ResolvedScene.frame() (the poster/preview path) draws."""
+    import av
+    import numpy as np
+
+    from renderer.encode import encode_personal
+    from renderer.video import resolve_all
+
+    rs = next(s for s in resolve_all(tiny, _ctx(tiny)) if not s.shared)
+    out = tmp_path / "name.mp4"
+    encode_personal(rs, out, tiny.video.profile.__class__(preset="veryfast", crf=10))
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
+    assert len(frames) == rs.frames
+    for n in (0, 2, 4, 7):
+        ref = np.asarray(rs.frame(n)).astype(float)
+        assert np.abs(frames[n] - ref).mean() < 6, n
+
+
+def test_ffmpeg_command_is_a_list_with_the_shared_encoder_profile(tiny, tmp_path):
+    from renderer.encode import encoder_args, scene_command
+    from renderer.video import resolve_all
+
+    rs = next(s for s in resolve_all(tiny, _ctx(tiny)) if not s.shared)
+    args = scene_command(rs, tmp_path, tmp_path / "o.mp4", tiny.video.profile)
+    assert isinstance(args, list) and all(isinstance(a, str) for a in args)
+    out = args[args.index("-map"):]  # output options come after the filter graph
+    for flag, value in (("-c:v", "libx264"), ("-pix_fmt", "yuv420p"), ("-preset", "ultrafast"), ("-vframes", "8"), ("-video_track_timescale", "5120")):
+        assert out[out.index(flag) + 1] == value
+    assert "Ann" not in " ".join(args)  # no file name from customer data
+    assert encoder_args(tiny.video.profile, 30)["g"] == 300
+
+
+def test_runs_pick_a_font_per_script():
+    runs = split_runs("Hi שלום, مرحبا İşğ Γειά Привет", "regular")
+    fonts = {r.text.strip(): r.font for r in runs}
+    assert any("Hebrew" in f for f in fonts.values()) and any("Arabic" in f for f in fonts.values())
+    assert paragraph_direction("مرحبا John") == "rtl" and paragraph_direction("John مرحبا") == "ltr"
+
+
+def test_a_60_character_name_fits_its_box():
+    name = "Wolfeschlegelsteinhausenbergerdorff Bartholomew Alexanderson"
+    assert len(name) >= 60
+    style = TextStyle(size=80, color=(255, 255, 255, 255), weight="bold", max_lines=1)
+    size, lines = layout(f"Hello {name},", 1100, 144, style)
+    assert len(lines) == 1 and size < 80
+    assert Shaper(size, "bold").width(lines[0]) <= 1100
+    img = render_text(f"Hello {name},", 1100, 144, style)
+    bbox = img.getbbox()
+    assert bbox[0] >= 0 and bbox[2] <= 1100 and bbox[3] <= 144
+
+
+def test_overflowing_text_ends_with_an_ellipsis():
+    style = TextStyle(size=40, color=(0, 0, 0, 255), max_lines=1, overflow="ellipsis")
+    _, lines = layout("a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3, 300, 60, style)
+    assert len(lines) == 1 and lines[0].endswith("…")
+
+
+def test_animation_progress():
+    still = Image.new("RGBA", (40, 20), (255, 0, 0, 255))
+    canvas = animation.canvas_for(("fade",), 40, 20, 720)
+    assert animation.appearance(still, "fade", 0.5, canvas, 720).getpixel((10, 10))[3] in (127, 128)
+    assert animation.appearance(still, "fade", 0.0, canvas, 720).getbbox() is None
+    pop = animation.canvas_for(("pop",), 40, 20, 720)
+    assert pop.width > 40 and pop.height > 20
+    half = animation.appearance(still, "wipe", 0.5, animation.canvas_for(("wipe",), 40, 20, 720), 720)
+    assert 0 < half.getbbox()[2] < 40
+    slide = animation.canvas_for(("slide-left",), 40, 20, 720)
+    assert slide.ox == animation.slide_distance(720) and slide.width == 40 + slide.ox

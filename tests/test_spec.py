@@ -1,0 +1,98 @@
+"""Template loading: the sample is valid; a broken template reports every problem with its place."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tailorcast.errors import TemplateError
+from tailorcast.spec import load_template
+
+from conftest import TEMPLATE_DIR
+
+
+def test_sample_template_loads_with_shared_and_personal_scenes(template):
+    assert template.name == "bill-explainer"
+    assert [s.id for s in template.scenes] == ["intro", "greeting", "amount", "tip", "pay"]
+    assert {s.id: s.shared for s in template.scenes} == {"intro": True, "greeting": False, "amount": False, "tip": True, "pay": False}
+    assert 25 <= sum(s.duration for s in template.scenes) <= 35
+    assert set(template.locales) >= {"it", "fr", "tr", "id", "en"}
+
+
+@pytest.fixture
+def broken(tmp_path):
+    """A copy of the sample template to break, one edit per test."""
+    dst = tmp_path / "bill-explainer"
+    shutil.copytree(TEMPLATE_DIR, dst, ignore=shutil.ignore_patterns("*.csv", "__pycache__"))
+    return dst
+
+
+def _edit(folder: Path, old: str, new: str, name: str = "template.yaml") -> None:
+    path = folder / name
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _problems(folder: Path) -> list[str]:
+    with pytest.raises(TemplateError) as err:
+        load_template(folder)
+    return [str(p) for p in err.value.problems]
+
+
+def test_layer_longer_than_its_scene_is_reported_with_line_and_fix(broken):
+    _edit(broken, "        start: 0.6\n        enter: slide-up", "        start: 0.6\n        end: 9\n        enter: slide-up")
+    (msg,) = _problems(broken)
+    assert msg.startswith("template.yaml:")
+    assert "scenes[0].layers[1].end" in msg
+    assert "ends at 9 s but scene 'intro' lasts 4 s; shorten the layer or lengthen the scene" in msg
+
+
+def test_unknown_field_in_expression_names_the_field(broken):
+    _edit(broken, "name=first_name) }}\"\n        box: {x: 0.5, y: 0.4", "name=frist_name) }}\"\n        box: {x: 0.5, y: 0.4")
+    (msg,) = _problems(broken)
+    assert "uses 'frist_name', which is not a field" in msg
+    assert "scenes[1].layers[0].text" in msg
+
+
+def test_schema_errors_carry_yaml_line_numbers(broken):
+    _edit(broken, "enter: pop\n      - type: text", "enter: explode\n      - type: text")
+    problems = _problems(broken)
+    assert any("scenes[0].layers[0].enter" in p and "explode" in p and "fade" in p for p in problems), problems
+    line = int(problems[0].split(":")[1].split()[0])
+    assert "explode" in (broken / "template.yaml").read_text().splitlines()[line - 1]
+
+
+def test_missing_string_in_one_locale_is_reported(broken):
+    _edit(broken, "pay_now: Şimdi öde\n", "", "strings/tr.yaml")
+    (msg,) = _problems(broken)
+    assert msg.startswith("strings/tr.yaml") and "pay_now" in msg
+
+
+def test_asset_paths_cannot_leave_their_folder(broken):
+    _edit(broken, "logo: assets:brand/lumen-logo.png", "logo: ../../../../etc/passwd")
+    problems = _problems(broken)
+    assert any("leaves the template folder" in p for p in problems), problems
+
+
+def test_missing_asset_is_reported(broken):
+    _edit(broken, "src: assets:brand/lumen-logo.png", "src: assets:brand/nope.png")
+    (msg,) = _problems(broken)
+    assert "asset 'assets:brand/nope.png' not found" in msg
+
+
+def test_all_problems_are_reported_at_once(broken):
+    _edit(broken, "duration: 8", "duration: 0.5")
+    _edit(broken, "pay_now: Pay now\n", "", "strings/en.yaml")
+    problems = _problems(broken)
+    assert len(problems) >= 3  # layers past the end of 'amount', and the missing key
+    assert any("strings/en.yaml" in p for p in problems)
+
+
+def test_sandbox_refuses_python_internals(template):
+    from tailorcast.expressions import ExpressionError, render_text
+
+    with pytest.raises(ExpressionError):
+        render_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", {"locale": "en"})
