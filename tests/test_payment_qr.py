@@ -1,0 +1,66 @@
+"""QR codes a phone or a bank app must be able to read: decoded with zxing-cpp."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import numpy as np
+import zxingcpp
+from PIL import Image
+
+from microsite.payment import epc_qr
+
+
+def _decode(img: Image.Image) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(np.asarray(img.convert("L")))]
+
+
+def test_epc_qr_decodes_to_a_sepa_transfer():
+    qr = epc_qr("Lumen Energy S.p.A.", "IT60X0542811101000000123456", Decimal("128.48"), "2026-10-000001", "BPMOIT22XXX")
+    buf = io.BytesIO()
+    qr.save(buf, kind="png", scale=6, border=4)
+    (text,) = _decode(Image.open(io.BytesIO(buf.getvalue())))
+    lines = text.split("\n")
+    assert lines[:4] == ["BCD", "002", "1", "SCT"]
+    assert lines[4] == "BPMOIT22XXX" and lines[5] == "Lumen Energy S.p.A."
+    assert lines[6] == "IT60X0542811101000000123456"
+    assert lines[7] == "EUR128.48"
+    assert "2026-10-000001" in lines
+
+
+def _customer(template, **over):
+    from tailorcast.context import customer_context
+    from tailorcast.customers import validate_row
+
+    row = dict(customer_id="C1", first_name="Giulia", email="g@example.com", locale="it", invoice_id="2026-10-000001",
+               amount_due="128.48", due_date="2026-12-15", period_end="2026-10-31", kwh=";".join(["100"] * 12))
+    row.update(over)
+    return customer_context(template, validate_row(template, 2, row))
+
+
+def test_video_pay_scene_qr_decodes_to_the_customer_pay_link(template):
+    from renderer.video import resolve_all
+
+    ctx = _customer(template)
+    pay = next(s for s in resolve_all(template, ctx) if s.id == "pay")
+    frame = pay.frame(pay.frames - 1)
+    assert _decode(frame) == [ctx["pay_link"]]
+    assert ctx["pay_link"] == "https://pay.lumen-energy.example/checkout?ref=2026-10-000001"
+
+
+def test_hostile_name_is_drawn_as_literal_text_in_the_video(template):
+    from renderer.text import render_text
+    from renderer.video import resolve_all
+
+    ctx = _customer(template, first_name="<script>alert(1)</script>", locale="en")
+    greeting = next(s for s in resolve_all(template, ctx) if s.id == "greeting")
+    layer = template.scene("greeting").layers[0]
+    sprite = next(sp for sp in greeting.sprites if sp.layer == 0)
+    x, y, w, h = layer.box.rect(template.video.width, template.video.height)
+    from renderer.overlays import _text_style, LayerInput
+
+    li = LayerInput("text", w, h, 720, dict(layer.style), {"text": "Hello <script>alert(1)</script>,"}, "ltr", ctx["brand"])
+    expected = render_text("Hello <script>alert(1)</script>,", w, h, _text_style(li))
+    assert sprite.image.tobytes() == expected.tobytes()
+    assert "Hello <script>alert(1)</script>," in greeting.captions
