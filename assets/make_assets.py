@@ -47,7 +47,7 @@ def backgrounds() -> None:
     a = np.array([11, 61, 120], np.float32)
     b = np.array([20, 110, 170], np.float32)
     img = (a * (1 - t) + b * t).astype(np.uint8)
-    base = Image.fromarray(img, "RGB")
+    base = Image.fromarray(img)
     glow = Image.new("L", (W, H), 0)
     ImageDraw.Draw(glow).ellipse([W * 0.55, -H * 0.25, W * 1.25, H * 0.45], fill=90)
     glow = glow.filter(ImageFilter.GaussianBlur(120))

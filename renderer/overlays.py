@@ -115,7 +115,7 @@ def qr_layer(li: LayerInput) -> Image.Image:
     side = min(li.width, li.height)
     module = max(1, side // matrix.shape[0])
     pixels = np.where(matrix == 1, 17, 255).astype(np.uint8)
-    code = Image.fromarray(pixels, "L").resize((matrix.shape[1] * module, matrix.shape[0] * module), Image.Resampling.NEAREST)
+    code = Image.fromarray(pixels).resize((matrix.shape[1] * module, matrix.shape[0] * module), Image.Resampling.NEAREST)
     card = Image.new("RGBA", (li.width, li.height), (0, 0, 0, 0))
     ox, oy = (li.width - code.width) // 2, (li.height - code.height) // 2
     ImageDraw.Draw(card).rounded_rectangle([ox - 4, oy - 4, ox + code.width + 3, oy + code.height + 3], radius=8, fill=(255, 255, 255, 255))
