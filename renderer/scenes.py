@@ -92,8 +92,8 @@ class ResolvedScene:
         return img.convert("RGB")
 
 
-def _resolved_style(layer: Layer, ctx: Mapping[str, Any]) -> dict:
-    style = dict(layer.style)
+def _resolved_style(style: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict:
+    style = dict(style)
     for key in ("color", "fill"):
         if key in style:
             style[key] = expressions.render_text(str(style[key]), ctx).strip()
@@ -115,10 +115,18 @@ def _resolved_params(template: Template, layer: Layer, ctx: Mapping[str, Any]) -
     return p
 
 
-def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], profile_key: str = "") -> ResolvedScene | None:
-    """Evaluate a scene for one context; None when its ``when:`` is false."""
+_MIRROR = {"slide-left": "slide-right", "slide-right": "slide-left"}
+
+
+def _mirrored(anim: Animation) -> Animation:
+    return Animation(_MIRROR.get(anim.effect, anim.effect), anim.duration)
+
+
+def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], profile_key: str = "", rendition: str | None = None) -> ResolvedScene | None:
+    """Evaluate a scene for one context and rendition; None when its ``when:`` is false."""
     v = template.video
-    W, H, fps = v.width, v.height, v.fps
+    rend = v.rendition(rendition)
+    W, H, fps = rend.width, rend.height, v.fps
     short = min(W, H)
     try:
         if scene.when and not expressions.evaluate_condition(scene.when, ctx):
@@ -133,8 +141,9 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
         for layer in scene.layers:
             if layer.when and not expressions.evaluate_condition(layer.when, ctx):
                 continue
-            x, y, w, h = layer.box.rect(W, H)
-            li = LayerInput(layer.type, w, h, short, _resolved_style(layer, ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
+            flip = rtl and layer.mirror
+            x, y, w, h = layer.box_for(rend.name, rtl).rect(W, H)
+            li = LayerInput(layer.type, w, h, short, _resolved_style(layer.style_for(rend.name), ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
             still = render_layer(li)
             start = round(layer.start * fps)
             end = round(layer.end * fps) if layer.end is not None else frames
@@ -142,8 +151,8 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
             if static and layer.exit.effect == "none":
                 _paste(background, still, x, y)
                 continue
-            enter = layer.enter if layer.enter.effect != "none" else NO_ANIMATION
-            exit_ = layer.exit if layer.exit.effect != "none" else NO_ANIMATION
+            enter = (_mirrored(layer.enter) if flip else layer.enter) if layer.enter.effect != "none" else NO_ANIMATION
+            exit_ = (_mirrored(layer.exit) if flip else layer.exit) if layer.exit.effect != "none" else NO_ANIMATION
             canvas = canvas_for((enter.effect, exit_.effect), w, h, short)
             sprites.append(Sprite(layer.index, still, x, y, start, end, enter, exit_, round(enter.duration * fps), round(exit_.duration * fps), canvas, short, rtl))
         say = tuple(expressions.render_text(line, ctx).strip() for line in scene.say)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tailorcast.expressions import render_text
 from tailorcast.spec import Template
 
 from . import RENDERER_VERSION
@@ -42,11 +43,11 @@ class VideoResult:
     seconds: dict[str, float] = field(default_factory=dict)  # stills / encode / join
 
 
-def resolve_all(template: Template, ctx: Mapping[str, Any]) -> list[ResolvedScene]:
+def resolve_all(template: Template, ctx: Mapping[str, Any], rendition: str | None = None) -> list[ResolvedScene]:
     pk = profile_key(template.video.profile, template.video.fps)
     out = []
     for scene in template.scenes:
-        rs = resolve_scene(template, scene, ctx, pk)
+        rs = resolve_scene(template, scene, ctx, pk, rendition)
         if rs is not None:
             out.append(rs)
     return out
@@ -79,11 +80,12 @@ def poster_frame(template: Template, scenes: list[ResolvedScene]) -> tuple[Resol
     return chosen, min(round(at * chosen.fps), chosen.frames - 1)
 
 
-def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cache: SegmentCache, threads: int = 1) -> VideoResult:
+def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cache: SegmentCache, threads: int = 1, rendition: str | None = None) -> VideoResult:
+    """``out_dir/video.mp4`` and ``out_dir/poster.jpg`` for one customer and one rendition."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    scenes = resolve_all(template, ctx)
+    scenes = resolve_all(template, ctx, rendition)
     t1 = time.perf_counter()
     paths, segs = [], []
     for rs in scenes:
@@ -103,10 +105,8 @@ def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cach
     cues = cues_for(scenes)
     starts, t = [], 0.0
     for rs in scenes:
-        title = rs.scene.title or rs.id
-        from tailorcast.expressions import render_text
-
-        starts.append((rs.id, round(t, 3), round(t + rs.duration, 3), render_text(title, ctx).strip()))
+        title = render_text(rs.scene.title, ctx).strip() if rs.scene.title else rs.id
+        starts.append((rs.id, round(t, 3), round(t + rs.duration, 3), title))
         t += rs.duration
     return VideoResult(
         video=video,

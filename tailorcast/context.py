@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from . import expressions, formatting
 from .customers import Customer
 from .spec import Template
 
 
-def locale_context(template: Template, locale: str, strings_locale: str | None = None) -> dict[str, Any]:
-    """Names shared by every customer of a locale (enough for a shared scene)."""
+def locale_context(template: Template, locale: str, strings_locale: str | None = None, variant: str | None = None) -> dict[str, Any]:
+    """Names shared by every customer of a locale and variant (enough for a shared scene)."""
     sl = strings_locale or template.strings_locale(locale) or template.locales[0]
     return {
-        "t": expressions.Strings(sl, template.strings[sl]),
+        "t": expressions.Strings(sl, template.strings[sl], variant),
         "brand": {k: v for k, v in template.brand.items() if not k.endswith("_path")},
         "locale": locale,
         "lang": formatting.language(locale),
         "dir": formatting.direction(locale),
         "contact": dict(template.contact),
         "template": {"name": template.name, "title": template.title, "version": template.version},
+        "variant": variant or "",
     }
 
 
+def choose_variant(template: Template, values: Mapping[str, Any]) -> str | None:
+    """The first variant whose rule matches the row (a rule-less variant always matches)."""
+    ctx = dict(values)
+    for v in template.variants:
+        if v.when is None or expressions.evaluate_condition(v.when, ctx):
+            return v.name
+    return None
+
+
 def customer_context(template: Template, customer: Customer) -> dict[str, Any]:
-    ctx = locale_context(template, customer.locale, customer.strings_locale)
+    variant = choose_variant(template, customer.values)
+    ctx = locale_context(template, customer.locale, customer.strings_locale, variant)
     ctx.update(customer.values)
     ctx["row_number"] = customer.row
     link = template.payment.get("link")

@@ -83,9 +83,9 @@ class RowError(TailorcastError):
         return f"row {self.row}{who}{col}: {self.reason}"
 
     def public_str(self) -> str:
-        """The same without the customer id, for logs above debug level."""
+        """For logs above debug level: no customer id and no cell value (the reason may quote one)."""
         col = f", column '{self.column}'" if self.column else ""
-        return f"row {self.row}{col}: {self.reason}"
+        return f"row {self.row}{col}: rejected; the reason is in the run's error report"
 
 
 class RenderError(TailorcastError):

@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from . import formatting
 
 # Names a scene may use and still be the same for every customer of a locale.
-SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template"})
+SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "variant", "rendition"})
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -58,11 +58,15 @@ class Strings:
     takes its category from the ``count`` argument.
     """
 
-    def __init__(self, locale: str, table: Mapping[str, Any]) -> None:
+    def __init__(self, locale: str, table: Mapping[str, Any], variant: str | None = None) -> None:
         self.locale = locale
         self.table = dict(table)
+        self.variant = variant
 
     def __call__(self, key: str, **values: Any) -> str:
+        """The string for ``key``; ``key@variant`` wins when the customer's variant has its own text."""
+        if self.variant and f"{key}@{self.variant}" in self.table:
+            key = f"{key}@{self.variant}"
         if key not in self.table:
             raise KeyError(f"no string {key!r} for locale {self.locale!r}")
         text = self.table[key]

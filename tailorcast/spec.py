@@ -31,7 +31,7 @@ EFFECTS = ("none", "fade", "slide-left", "slide-right", "slide-up", "slide-down"
 LAYER_TYPES = ("text", "image", "chart", "qr", "button", "shape")
 DEFAULT_ANIMATION_S = 0.5
 # Names every expression may use besides the template's fields.
-CONTEXT_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "pay_link", "row_number"})
+CONTEXT_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "pay_link", "row_number", "variant", "rendition"})
 _T_KEY = re.compile(r"""\bt\(\s*['"]([A-Za-z0-9_.-]+)['"]""")
 
 
@@ -53,12 +53,24 @@ class Box:
     h: float
     anchor: str = "center"
 
+    def mirrored(self) -> "Box":
+        """The same box in a right-to-left layout: x flipped, left and right anchors swapped."""
+        swap = {"left": "right", "right": "left"}
+        anchor = "-".join(swap.get(part, part) for part in self.anchor.split("-"))
+        return Box(1.0 - self.x, self.y, self.w, self.h, anchor)
+
+    def fractions(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) as fractions of the frame."""
+        ax = 0.0 if "left" in self.anchor else 1.0 if "right" in self.anchor else 0.5
+        ay = 0.0 if "top" in self.anchor else 1.0 if "bottom" in self.anchor else 0.5
+        left, top = self.x - ax * self.w, self.y - ay * self.h
+        return left, top, left + self.w, top + self.h
+
     def rect(self, width: int, height: int) -> tuple[int, int, int, int]:
         """(left, top, w, h) in pixels for a frame of ``width`` x ``height``."""
         w, h = round(self.w * width), round(self.h * height)
-        ax = 0.0 if "left" in self.anchor else 1.0 if "right" in self.anchor else 0.5
-        ay = 0.0 if "top" in self.anchor else 1.0 if "bottom" in self.anchor else 0.5
-        return round(self.x * width - ax * w), round(self.y * height - ay * h), max(1, w), max(1, h)
+        left, top, _, _ = self.fractions()
+        return round(left * width), round(top * height), max(1, w), max(1, h)
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,16 @@ class Layer:
     when: str | None
     params: Mapping[str, Any]
     names: frozenset[str]
+    layout: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # rendition → {box, style}
+    mirror: bool = True  # flip horizontally in right-to-left locales
+
+    def box_for(self, rendition: str, rtl: bool = False) -> Box:
+        over = self.layout.get(rendition, {})
+        box = Box(**over["box"]) if "box" in over else self.box
+        return box.mirrored() if rtl and self.mirror else box
+
+    def style_for(self, rendition: str) -> dict:
+        return {**self.style, **self.layout.get(rendition, {}).get("style", {})}
 
 
 @dataclass(frozen=True)
@@ -120,14 +142,38 @@ class Music:
 
 
 @dataclass(frozen=True)
-class VideoSpec:
+class Rendition:
+    name: str
     width: int
     height: int
+
+    @property
+    def orientation(self) -> str:
+        return "portrait" if self.height > self.width else "landscape" if self.width > self.height else "square"
+
+
+@dataclass(frozen=True)
+class VideoSpec:
     fps: int
     profile: EncoderProfile
     music: Music | None
     poster_scene: str | None
     poster_at: float | None
+    renditions: tuple[Rendition, ...]
+    default_rendition: str
+
+    def rendition(self, name: str | None = None) -> Rendition:
+        name = name or self.default_rendition
+        for r in self.renditions:
+            if r.name == name:
+                return r
+        raise KeyError(f"no rendition {name!r}; this template has {', '.join(r.name for r in self.renditions)}")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    when: str | None  # None: the default, chosen when no rule before it matches
 
 
 @dataclass(frozen=True)
@@ -147,6 +193,7 @@ class Template:
     scenes: tuple[Scene, ...]
     strings: Mapping[str, Mapping[str, Any]]
     content_hash: str = field(compare=False)
+    variants: tuple[Variant, ...] = ()
 
     @cached_property
     def field_map(self) -> dict[str, Field]:
@@ -309,6 +356,22 @@ def _build(root: Path, doc: Located) -> Template:
 
     v = d["video"]
     prof = EncoderProfile(**(v.get("profile") or {}))
+    renditions = tuple(Rendition(n, int(r["width"]), int(r["height"])) for n, r in v["renditions"].items())
+    rendition_names = [r.name for r in renditions]
+    default_rendition = v.get("default_rendition", rendition_names[0])
+    if default_rendition not in rendition_names:
+        problems.append(Problem(doc.where(("video", "default_rendition")), f"'{default_rendition}' is not a rendition; use one of {', '.join(rendition_names)}"))
+
+    variants = []
+    for vi, raw in enumerate(d.get("variants") or []):
+        vw = raw.get("when")
+        if vw:
+            names_of(vw, ("variants", vi, "when"), condition=True)
+        elif vi != len(d["variants"]) - 1:
+            problems.append(Problem(doc.where(("variants", vi)), f"variant '{raw['name']}' has no when: and is not last; only the last variant may be the default"))
+        variants.append(Variant(raw["name"], vw))
+    if len({x.name for x in variants}) != len(variants):
+        problems.append(Problem(doc.where(("variants",)), "variant names must be unique"))
     music = None
     if v.get("music"):
         m = v["music"]
@@ -381,7 +444,22 @@ def _build(root: Path, doc: Located) -> Template:
             elif enter.duration + exit_.duration > stop - start + 1e-9:
                 problems.append(Problem(doc.where(lp), f"layer {li}: enter ({enter.duration:g} s) and exit ({exit_.duration:g} s) animations are longer than the layer is shown ({stop - start:g} s); shorten them"))
             box = Box(**raw["box"])
-            layers.append(Layer(li, ltype, box, style, start, end, enter, exit_, lwhen, params, frozenset(lused)))
+            layout = {}
+            for rname, over in (raw.get("layout") or {}).items():
+                if rname not in rendition_names:
+                    problems.append(Problem(doc.where(lp + ("layout", rname)), f"no rendition '{rname}'; use one of {', '.join(rendition_names)}"))
+                    continue
+                layout[rname] = dict(over)
+                for key in ("color", "fill"):
+                    if key in over.get("style", {}):
+                        lused |= names_of(over["style"][key], lp + ("layout", rname, "style", key))
+            layer = Layer(li, ltype, box, style, start, end, enter, exit_, lwhen, params, frozenset(lused), layout, bool(raw.get("mirror", True)))
+            for rname in rendition_names:
+                l, t_, r, b = layer.box_for(rname).fractions()
+                if l < -0.001 or t_ < -0.001 or r > 1.001 or b > 1.001:
+                    where = lp + (("layout", rname, "box") if "box" in layout.get(rname, {}) else ("box",))
+                    problems.append(Problem(doc.where(where), f"layer {li} of scene '{s['id']}' leaves the {rname} frame (left {l:.2f}, top {t_:.2f}, right {r:.2f}, bottom {b:.2f}; each must be within 0..1); move or shrink it, or add a layout: override for {rname}"))
+            layers.append(layer)
             used |= lused
         scenes.append(Scene(si, s["id"], s.get("title"), duration, when, bg, tuple(layers), say, frozenset(used)))
 
@@ -419,8 +497,9 @@ def _build(root: Path, doc: Located) -> Template:
         payment=payment,
         contact=dict(d.get("contact") or {}),
         page=page,
-        video=VideoSpec(int(v["width"]), int(v["height"]), int(v["fps"]), prof, music, poster.get("scene"), poster.get("at")),
+        video=VideoSpec(int(v["fps"]), prof, music, poster.get("scene"), poster.get("at"), renditions, default_rendition),
         scenes=tuple(scenes),
         strings=strings,
         content_hash=_hash_tree(root, assets),
+        variants=tuple(variants),
     )

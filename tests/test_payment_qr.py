@@ -43,9 +43,10 @@ def test_video_pay_scene_qr_decodes_to_the_customer_pay_link(template):
     from renderer.video import resolve_all
 
     ctx = _customer(template)
-    pay = next(s for s in resolve_all(template, ctx) if s.id == "pay")
-    frame = pay.frame(pay.frames - 1)
-    assert _decode(frame) == [ctx["pay_link"]]
+    for rendition in ("landscape", "portrait"):
+        pay = next(s for s in resolve_all(template, ctx, rendition) if s.id == "pay")
+        frame = pay.frame(pay.frames - 1)
+        assert _decode(frame) == [ctx["pay_link"]], rendition
     assert ctx["pay_link"] == "https://pay.lumen-energy.example/checkout?ref=2026-10-000001"
 
 
@@ -54,10 +55,10 @@ def test_hostile_name_is_drawn_as_literal_text_in_the_video(template):
     from renderer.video import resolve_all
 
     ctx = _customer(template, first_name="<script>alert(1)</script>", locale="en")
-    greeting = next(s for s in resolve_all(template, ctx) if s.id == "greeting")
+    greeting = next(s for s in resolve_all(template, ctx, "landscape") if s.id == "greeting")
     layer = template.scene("greeting").layers[0]
     sprite = next(sp for sp in greeting.sprites if sp.layer == 0)
-    x, y, w, h = layer.box.rect(template.video.width, template.video.height)
+    x, y, w, h = layer.box_for("landscape").rect(1280, 720)
     from renderer.overlays import _text_style, LayerInput
 
     li = LayerInput("text", w, h, 720, dict(layer.style), {"text": "Hello <script>alert(1)</script>,"}, "ltr", ctx["brand"])

@@ -26,9 +26,10 @@ TINY = textwrap.dedent("""
       first_name: {type: text, required: true}
     page: page.html
     video:
-      width: 96
-      height: 64
       fps: 10
+      renditions:
+        wide: {width: 96, height: 64}
+        tall: {width: 64, height: 96}
       profile: {preset: ultrafast, crf: 30}
     scenes:
       - id: hello

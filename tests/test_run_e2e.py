@@ -34,7 +34,8 @@ def test_every_ok_customer_has_video_poster_captions_and_page(local_run):
     for r in rows:
         folder = out / "c" / r["token"]
         names = sorted(p.name for p in folder.iterdir())
-        assert names == sorted(["index.html", "video.mp4", "poster.jpg", next(n for n in names if n.startswith("captions."))])
+        assert names == sorted(["index.html", "video-landscape.mp4", "video-portrait.mp4", "poster-landscape.jpg",
+                                "poster-portrait.jpg", next(n for n in names if n.startswith("captions."))])
         vtt = next(folder.glob("captions.*.vtt")).read_text()
         assert vtt.startswith("WEBVTT") and "-->" in vtt
 
@@ -42,12 +43,12 @@ def test_every_ok_customer_has_video_poster_captions_and_page(local_run):
 def test_videos_are_h264_aac_faststart_exact_duration_and_decode_clean(local_run, template):
     out, summary = local_run
     expected = sum(s.duration for s in template.scenes)
-    for r in _manifest(out, summary):
-        video = out / r["video"]
+    for r, (rendition, size) in [(r, x) for r in _manifest(out, summary) for x in (("landscape", (1280, 720)), ("portrait", (720, 1280)))]:
+        video = out / "c" / r["token"] / f"video-{rendition}.mp4"
         info = probe(video)
         assert info.video_codec == "h264" and info.profile in ("Main", "High")
         assert info.pix_fmt == "yuv420p"
-        assert (info.width, info.height) == (1280, 720)
+        assert (info.width, info.height) == size
         assert info.audio_codec == "aac"
         assert abs(info.duration - expected) <= 0.1
         assert abs(info.audio_duration - expected) <= 0.1
@@ -65,7 +66,7 @@ def test_page_references_only_its_own_and_shared_files(local_run):
         for ref in refs:
             if ref.startswith(("https://pay.lumen-energy.example/", "tel:", "mailto:", "data:")):
                 continue  # the pay link and contact links are navigations, not requests
-            if ref.startswith("video.mp4#t="):
+            if re.match(r"video-\w+\.mp4#t=", ref):
                 continue
             assert "://" not in ref and not ref.startswith("//"), ref
             target = (out / r["page"]).parent / ref
@@ -139,8 +140,8 @@ def test_s3_publish_sets_content_type_and_cache_control(s3_server, template, e2e
     objects = {o["Key"]: o for o in s3.list_objects_v2(Bucket="bills", Prefix="october/")["Contents"]}
     expect = {
         "index.html": ("text/html; charset=utf-8", "public, max-age=300"),
-        "video.mp4": ("video/mp4", "public, max-age=300"),
-        "poster.jpg": ("image/jpeg", "public, max-age=300"),
+        "video-portrait.mp4": ("video/mp4", "public, max-age=300"),
+        "poster-landscape.jpg": ("image/jpeg", "public, max-age=300"),
         ".vtt": ("text/vtt; charset=utf-8", "public, max-age=300"),
         ".css": ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
         "manifest.csv": ("text/csv; charset=utf-8", "private, no-store"),
@@ -155,7 +156,7 @@ def test_s3_publish_sets_content_type_and_cache_control(s3_server, template, e2e
                 seen.add(suffix)
     assert seen == set(expect)
     # the published video is complete and plays
-    video_key = next(k for k in objects if k.endswith("video.mp4"))
+    video_key = next(k for k in objects if k.endswith("video-landscape.mp4"))
     body = s3.get_object(Bucket="bills", Key=video_key)["Body"].read()
     assert probe_bytes(body).video_frames == round(sum(s.duration for s in template.scenes) * template.video.fps)
 

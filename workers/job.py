@@ -20,7 +20,7 @@ from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import customer_context
 from tailorcast.customers import Customer
-from tailorcast.errors import StorageError, TailorcastError, TransientError
+from tailorcast.errors import TailorcastError, TransientError
 from tailorcast.expressions import ExpressionError
 from tailorcast.spec import Template
 
@@ -51,6 +51,7 @@ class CustomerResult:
     token: str = ""
     page: str = ""
     video: str = ""
+    variant: str = ""
     error: str = ""
     retryable: bool = False
     seconds: float = 0.0
@@ -77,15 +78,37 @@ def _with_retries(fn, *args):
             time.sleep(0.5 * 2**attempt)
 
 
-def _publish(spec: JobSpec, token: str, work: Path, result, page_html: str, lang: str) -> tuple[str, str]:
+def video_name(rendition: str) -> str:
+    return f"video-{rendition}.mp4"
+
+
+def poster_name(rendition: str) -> str:
+    return f"poster-{rendition}.jpg"
+
+
+def _publish(spec: JobSpec, token: str, videos: dict, captions: str, page_html: str, lang: str) -> str:
     b = spec.bucket
-    video_key = keys.customer_file(token, "video.mp4")
-    _with_retries(b.put_file, video_key, result.video)
-    _with_retries(b.put_file, keys.customer_file(token, "poster.jpg"), result.poster)
-    _with_retries(b.put_bytes, keys.customer_file(token, keys.captions_name(lang)), result.captions.encode())
+    for rendition, result in videos.items():
+        _with_retries(b.put_file, keys.customer_file(token, video_name(rendition)), result.video)
+        _with_retries(b.put_file, keys.customer_file(token, poster_name(rendition)), result.poster)
+    _with_retries(b.put_bytes, keys.customer_file(token, keys.captions_name(lang)), captions.encode())
     page_key = keys.customer_file(token, "index.html")
     _with_retries(b.put_bytes, page_key, page_html.encode())  # last: its presence means "complete"
-    return page_key, video_key
+    return page_key
+
+
+def page_media(spec: JobSpec, page_key: str, lang: str) -> dict:
+    """URLs the page uses, relative to it; the default rendition comes first."""
+    v = spec.template.video
+    order = [v.rendition()] + [r for r in v.renditions if r.name != v.default_rendition]
+    return {
+        "video": video_name(order[0].name),
+        "poster": poster_name(order[0].name),
+        "videos": [{"rendition": r.name, "src": video_name(r.name), "poster": poster_name(r.name), "width": r.width,
+                    "height": r.height, "orientation": r.orientation} for r in order],
+        "captions": keys.captions_name(lang),
+        **{name: keys.relative_url(page_key, key) for name, key in spec.shared_media.items()},
+    }
 
 
 def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerResult:
@@ -94,29 +117,28 @@ def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerRe
     try:
         digest = build_hash(spec, customer)
         page_key = keys.customer_file(token, "index.html")
+        res.video = keys.customer_file(token, video_name(spec.template.video.default_rendition))
         existing = spec.bucket.get_bytes(page_key)
         if existing is not None and BUILD_META.format(digest).encode() in existing:
-            res.status, res.page, res.video = "skipped", page_key, keys.customer_file(token, "video.mp4")
+            res.status, res.page = "skipped", page_key
             return res
         ctx = customer_context(spec.template, customer)
+        res.variant = ctx["variant"]
+        cache = SegmentCache(spec.cache_root)
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
-            work = Path(tmp)
-            video = render_video(spec.template, ctx, work, SegmentCache(spec.cache_root), spec.threads)
+            videos = {}
+            for r in spec.template.video.renditions:
+                videos[r.name] = render_video(spec.template, ctx, Path(tmp) / r.name, cache, spec.threads, r.name)
+            first = videos[spec.template.video.default_rendition]
             lang = ctx["lang"]
-            media = {
-                "video": "video.mp4",
-                "poster": "poster.jpg",
-                "captions": keys.captions_name(lang),
-                **{name: keys.relative_url(page_key, key) for name, key in spec.shared_media.items()},
-            }
-            chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in video.timeline.scenes]
-            html = build_page(spec.template, ctx, media, chapters, [c.text for c in video.cues])
+            chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in first.timeline.scenes]
+            html = build_page(spec.template, ctx, page_media(spec, page_key, lang), chapters, [c.text for c in first.cues])
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page, res.video = _publish(spec, token, work, video, html, lang)
+            res.page = _publish(spec, token, videos, first.captions, html, lang)
         res.status = "ok"
-        res.segments = len(video.segments)
-        res.cache_hits = sum(1 for _, _, hit in video.segments if hit)
-        res.timings = {k: round(v, 3) for k, v in video.seconds.items()}
+        res.segments = sum(len(v.segments) for v in videos.values())
+        res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)
+        res.timings = {k: round(sum(v.seconds.get(k, 0) for v in videos.values()), 3) for k in first.seconds}
     except (TailorcastError, ExpressionError) as exc:
         res.error = str(exc).splitlines()[0]
         res.retryable = isinstance(exc, TransientError) or getattr(exc, "retryable", False)
@@ -127,6 +149,3 @@ def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerRe
     finally:
         res.seconds = round(time.perf_counter() - t0, 3)
     return res
-
-
-__all__ = ["JobSpec", "CustomerResult", "render_customer", "build_hash", "StorageError"]

@@ -32,7 +32,8 @@ from renderer.video import segment
 from renderer.encode import profile_key
 from tailorcast import keys
 from tailorcast.bucket import Bucket
-from tailorcast.context import locale_context
+from tailorcast.context import choose_variant, locale_context
+from tailorcast.expressions import ExpressionError
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
 from tailorcast.settings import Settings
@@ -44,7 +45,7 @@ from microsite.build import shared_files
 from .job import CustomerResult, JobSpec, render_customer
 
 log = logging.getLogger("tailorcast.run")
-MANIFEST_FIELDS = ["row", "customer_id", "status", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
+MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
 ERROR_FIELDS = ["row", "customer_id", "column", "reason"]
 
 
@@ -87,20 +88,21 @@ def count_rows(path: Path) -> int | None:
     return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
 
 
-def render_shared(template: Template, locale: str, strings_locale: str, cache_root: str) -> dict[str, bytes]:
-    """Every shared scene of one locale, encoded once: {scene key: mp4 bytes}."""
+def render_shared(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str) -> dict[str, bytes]:
+    """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}."""
     cache = SegmentCache(cache_root)
-    ctx = locale_context(template, locale, strings_locale)
+    ctx = locale_context(template, locale, strings_locale, variant)
     pk = profile_key(template.video.profile, template.video.fps)
     out = {}
-    for scene in template.scenes:
-        if not scene.shared or scene.when:
-            continue
-        rs = resolve_scene(template, scene, ctx, pk)
-        if rs is None:
-            continue
-        path, _ = segment(rs, template, cache, threads=2)
-        out[rs.key] = path.read_bytes()
+    for rendition in template.video.renditions:
+        for scene in template.scenes:
+            if not scene.shared:
+                continue
+            rs = resolve_scene(template, scene, ctx, pk, rendition.name)
+            if rs is None:
+                continue
+            path, _ = segment(rs, template, cache, threads=2)
+            out[rs.key] = path.read_bytes()
     return out
 
 
@@ -172,7 +174,12 @@ def run_billing(
         template_ref = ray.put(template)
         shared_refs: dict[tuple[str, str], object] = {}
         in_flight: dict = {}
-        max_in_flight = max(4, 4 * int(ray.available_resources().get("CPU", 2)))
+
+        def max_in_flight() -> int:
+            # re-read as the cluster grows (autoscaling): four tasks queued per CPU
+            return max(4, 4 * int(ray.cluster_resources().get("CPU", 1)))
+
+        limit_in_flight, checked_at = max_in_flight(), 0
         results: list[dict] = []
         errors: list[dict] = []
         done = 0
@@ -191,7 +198,8 @@ def run_billing(
                     summary.example_page = r.page
                 if r.status == "failed":
                     errors.append({"row": r.row, "customer_id": r.customer_id, "column": "", "reason": r.error})
-                    log.warning("run %s row %s: failed: %s", run_id, r.row, r.error)
+                    log.warning("run %s row %s: failed (%s); the reason is in the run's error report", run_id, r.row, "retryable" if r.retryable else "fatal")
+                    log.debug("run %s row %s: %s", run_id, r.row, r.error)
                 else:
                     log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds)
                 results.append(asdict(r))
@@ -211,14 +219,24 @@ def run_billing(
                 if on_progress:
                     on_progress(done, total, item)
                 continue
-            lk = (item.locale, item.strings_locale)
+            try:
+                variant = choose_variant(template, item.values)
+            except ExpressionError as exc:
+                summary.invalid += 1
+                errors.append({"row": item.row, "customer_id": item.customer_id, "column": "", "reason": f"no variant: {exc}"})
+                log.warning("run %s row %s: no variant rule could be evaluated; see the error report", run_id, item.row)
+                done += 1
+                continue
+            lk = (item.locale, item.strings_locale, variant)
             if lk not in shared_refs:
-                shared_refs[lk] = shared_task.remote(template_ref, item.locale, item.strings_locale, spec.cache_root)
+                shared_refs[lk] = shared_task.remote(template_ref, item.locale, item.strings_locale, variant, spec.cache_root)
             summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
             token = customer_token(settings.secret, template.name, run_id, item.customer_id)
             ref = job.remote(spec_ref, item, token, shared_refs[lk])
             in_flight[ref] = (item.row, item.customer_id)
-            while len(in_flight) >= max_in_flight:
+            if summary.rows - checked_at >= 200:
+                limit_in_flight, checked_at = max_in_flight(), summary.rows
+            while len(in_flight) >= limit_in_flight:
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
                 collect(ready)
         while in_flight:
