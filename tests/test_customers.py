@@ -39,7 +39,7 @@ def test_bad_cells(template, column, value, reason):
     assert (e.row, e.customer_id, e.column) == (7, "C1", column)
     assert reason in e.reason
     assert str(e).startswith("row 7 (customer C1), column")
-    assert "C1" not in e.public_str() and value not in e.public_str().replace(column, "")
+    assert "C1" not in e.public_str() and (not value or value not in e.public_str())
 
 
 def test_locale_without_strings_uses_the_fallback(template):
