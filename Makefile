@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP) sysdeps
+	RAY_AUTH_MODE=disabled $(VENV)/bin/tailorcast run templates/payment-reminder \
+	    --customers templates/payment-reminder/sample-customers.csv --out public/
 	RAY_AUTH_MODE=disabled $(VENV)/bin/tailorcast run templates/bill-explainer \
 	    --customers templates/bill-explainer/sample-customers.csv --out public/
 

@@ -1,4 +1,7 @@
-"""Ways to pay from the page: the template's pay link and a SEPA EPC QR code for bank apps."""
+"""QR codes to pay from the page: SEPA EPC for bank apps, pagoPA for Italian notices.
+
+Payloads are built and validated in :mod:`microsite.payments`; this module only draws them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from decimal import Decimal
 import segno
 from markupsafe import Markup
 from segno import helpers
+
+from .payments import pagopa_payload
 
 
 def epc_qr(name: str, iban: str, amount: Decimal, reference: str, bic: str | None = None):
@@ -17,3 +22,8 @@ def epc_qr(name: str, iban: str, amount: Decimal, reference: str, bic: str | Non
 def epc_svg(qr: segno.QRCode, title: str) -> Markup:
     svg = qr.svg_inline(scale=4, border=4, dark="#111111", light="#ffffff", svgclass="epc", title=title, omitsize=True)
     return Markup(svg.replace("<svg ", '<svg role="img" aria-label="' + Markup.escape(title) + '" ', 1))
+
+
+def pagopa_qr(notice_code: str, creditor_fiscal_code: str, amount_cents: int) -> segno.QRCode:
+    """A pagoPA notice QR code: symbol version 4, error correction M, as the notice spec requires."""
+    return segno.make_qr(pagopa_payload(notice_code, creditor_fiscal_code, amount_cents), error="m", version=4, boost_error=False)

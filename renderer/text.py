@@ -113,6 +113,16 @@ def split_runs(text: str, weight: str = "regular") -> list[Run]:
     return [Run("".join(chars), name, d or "ltr") for chars, name, d in runs]
 
 
+def _flip_spaces(run: Run) -> Run:
+    """A left-to-right run inside a right-to-left line: its edge spaces belong on the other side."""
+    if run.direction != "ltr":
+        return run
+    core = run.text.strip(" ")
+    lead = run.text[: len(run.text) - len(run.text.lstrip(" "))]
+    trail = run.text[len(run.text.rstrip(" ")) :]
+    return Run(trail + core + lead, run.font, run.direction)
+
+
 class Shaper:
     """Measures and draws one line of mixed-script text at one size."""
 
@@ -130,7 +140,7 @@ class Shaper:
     def draw(self, draw: ImageDraw.ImageDraw, x: float, baseline: float, line: str, fill, base_dir: str) -> None:
         runs = split_runs(line, self.weight)
         if base_dir == "rtl":
-            runs = runs[::-1]
+            runs = [_flip_spaces(r) for r in runs[::-1]]
         for r in runs:
             draw.text((x, baseline), r.text, font=_font(r.font, self.size), fill=fill, anchor="ls", direction=r.direction)
             x += self._len(r)

@@ -94,7 +94,10 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     settings = load_settings(state_dir=state)
     if workers:
         settings = settings.with_(num_cpus=workers)
+    from renderer.checks import check_template
+
     tmpl = load_template(template)
+    check_template(tmpl)
     bucket = open_bucket(out, endpoint_url)
     read_customers(tmpl, customers)  # preflight: unreadable input fails here, before Ray starts
     bucket.check()
@@ -160,8 +163,11 @@ def validate(template: Path, customers: Path | None) -> None:
     from .errors import RowError, TemplateError
     from .spec import load_template
 
+    from renderer.checks import check_template
+
     try:
         tmpl = load_template(template)
+        check_template(tmpl)
     except TemplateError as exc:
         console.print(f"[bold red]invalid:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -177,6 +183,53 @@ def validate(template: Path, customers: Path | None) -> None:
     console.print(f"customers: {total - bad} valid, {bad} invalid of {total} rows")
     if bad:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("template", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--row", type=int, required=True, help="Row number as in error reports (CSV: the first customer is row 2).")
+@click.option("--customers", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: TEMPLATE/sample-customers.csv.")
+@click.option("--scene", default=None, help="Scene id; --at is then a time inside that scene (default: its middle).")
+@click.option("--at", "at", type=float, default=None, help="Seconds (in the whole video, or in --scene).")
+@click.option("--rendition", default=None, help="Rendition name (default: the template's default rendition).")
+@click.option("--video", is_flag=True, help="Render this customer's whole video instead of one still.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output file (default preview.png or preview.mp4).")
+def preview(template: Path, row: int, customers: Path | None, scene: str | None, at: float | None, rendition: str | None,
+            video: bool, out: Path | None) -> None:
+    """Write one customer's still (PNG) or whole video (MP4), for designing templates.
+
+    \b
+    Example:
+      tailorcast preview templates/bill-explainer --row 2 --scene amount --at 3
+      tailorcast preview templates/payment-reminder --row 6 --rendition landscape --video
+    """
+    import shutil
+    import tempfile
+    import time
+
+    from renderer.cache import SegmentCache
+    from renderer.preview import find_row, preview_still
+    from renderer.video import render_video
+
+    from .context import customer_context
+    from .settings import load_settings
+    from .spec import load_template
+
+    tmpl = load_template(template)
+    cust = find_row(tmpl, customers or Path(template) / "sample-customers.csv", row)
+    ctx = customer_context(tmpl, cust)
+    started = time.perf_counter()
+    if video:
+        out = out or Path("preview.mp4")
+        with tempfile.TemporaryDirectory(prefix="tc-preview-") as tmp:
+            result = render_video(tmpl, ctx, Path(tmp), SegmentCache(load_settings().cache_dir), 1, rendition)
+            shutil.copyfile(result.video, out)
+        console.print(f"wrote {out} ({result.duration:.1f} s, {time.perf_counter() - started:.2f} s to render)")
+        return
+    out = out or Path("preview.png")
+    img, scene_id, local = preview_still(tmpl, ctx, scene, at, rendition)
+    img.save(out, compress_level=1)
+    console.print(f"wrote {out}: scene '{scene_id}' at {local:.2f} s, {img.width}x{img.height} ({(time.perf_counter() - started) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from renderer.cache import SegmentCache
+from renderer.checks import check_template
 from renderer.scenes import resolve_scene
 from renderer.video import segment
 from renderer.encode import profile_key
@@ -148,6 +149,7 @@ def run_billing(
     on_progress: Callable[[int, int | None, CustomerResult | RowError], None] | None = None,
 ) -> RunSummary:
     started = time.perf_counter()
+    check_template(template)  # strings our fonts cannot draw: TemplateError before any work
     customers_path = Path(customers_path)
     rows = read_customers(template, customers_path)  # InputError here, before any work
     bucket.check()  # StorageError here, before any work

@@ -1,0 +1,63 @@
+"""Stills and single videos for designers: one frame of one customer in well under a second.
+
+The same functions serve ``tailorcast preview`` and the studio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from PIL import Image
+
+from tailorcast import expressions
+from tailorcast.customers import Customer, read_customers
+from tailorcast.errors import InputError, RowError
+from tailorcast.spec import Template
+
+from .encode import profile_key
+from .scenes import resolve_scene
+
+
+def find_row(template: Template, path: Path, row: int) -> Customer:
+    """The customer at ``row`` (numbered as in error reports); RowError when that row is invalid."""
+    last = 0
+    for item in read_customers(template, path):
+        last = item.row
+        if item.row == row:
+            if isinstance(item, RowError):
+                raise item
+            return item
+        if item.row > row:
+            break
+    raise InputError(str(path), f"no row {row} (rows are numbered as a spreadsheet shows them: the first customer of a CSV is row 2; the last row here is {last})")
+
+
+def playing_scenes(template: Template, ctx: Mapping[str, Any]) -> list:
+    """The scenes this customer sees, in order (their when: conditions evaluated)."""
+    return [s for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, ctx)]
+
+
+def preview_still(template: Template, ctx: Mapping[str, Any], scene_id: str | None = None, at: float | None = None,
+                  rendition: str | None = None) -> tuple[Image.Image, str, float]:
+    """(frame, scene id, time in the scene). Without a scene, ``at`` is a time in the whole video."""
+    scenes = playing_scenes(template, ctx)
+    if not scenes:
+        raise InputError("preview", "no scene plays for this customer (every when: is false)")
+    if scene_id is not None:
+        scene = template.scene(scene_id)
+        if scene not in scenes:
+            raise InputError("preview", f"scene '{scene_id}' does not play for this customer (its when: is false)")
+        local = scene.duration / 2 if at is None else at
+    else:
+        t = 0.0 if at is None else at
+        scene = scenes[-1]
+        local = scene.duration
+        for s in scenes:
+            if t < s.duration:
+                scene, local = s, t
+                break
+            t -= s.duration
+    rs = resolve_scene(template, scene, ctx, profile_key(template.video.profile, template.video.fps), rendition)
+    frame = min(max(round(local * rs.fps), 0), rs.frames - 1)
+    return rs.frame(frame), scene.id, frame / rs.fps
