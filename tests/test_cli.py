@@ -64,3 +64,21 @@ def test_validate_reports_bad_rows_and_exits_1(cli):
 def test_validate_good_template_exits_0(cli):
     result = cli.invoke(main, ["validate", str(TEMPLATE_DIR)])
     assert result.exit_code == 0 and "valid" in result.output
+
+
+def test_preview_writes_a_still_of_the_rendition(cli, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "still.png"
+    result = cli.invoke(main, ["preview", str(TEMPLATE_DIR), "--row", "2", "--scene", "amount", "--at", "3", "--rendition", "landscape", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "scene 'amount' at 3.00 s, 1280x720" in result.output
+    assert Image.open(out).size == (1280, 720)
+
+
+def test_preview_of_an_invalid_row_names_the_problem(cli, tmp_path):
+    result = cli.invoke(main, ["preview", str(TEMPLATE_DIR), "--row", "53", "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2
+    assert "row 53 (customer CUST-00052), column 'amount_due': is empty" in " ".join(result.output.split())
+    result = cli.invoke(main, ["preview", str(TEMPLATE_DIR), "--row", "999", "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "no row 999" in " ".join(result.output.split())

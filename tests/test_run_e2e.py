@@ -183,3 +183,31 @@ def test_s3_video_uploads_use_multipart_above_threshold(s3_server, tmp_path):
     head = s3.head_object(Bucket="big", Key="c/" + "A" * 32 + "/video.mp4")
     assert head["ETag"].strip('"').endswith("-3")  # three 5 MiB parts
     assert head["ContentType"] == "video/mp4"
+
+
+def test_reminder_template_renders_variants_and_conditional_scene_in_both_renditions(ray_session, settings, tmp_path):
+    from conftest import ROOT
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.spec import load_template
+    from workers.run import run_billing
+
+    tpl = load_template(ROOT / "templates" / "payment-reminder")
+    src = (ROOT / "templates" / "payment-reminder" / "sample-customers.csv").read_text().splitlines()
+    picked = [src[0]] + [line for line in src[1:] if line.startswith(("R-0005,", "R-0010,"))]  # ar friendly 189.40; ar firm 129.90
+    csv_path = tmp_path / "reminders.csv"
+    csv_path.write_text("\n".join(picked) + "\n")
+    out = tmp_path / "pub"
+    summary = run_billing(tpl, csv_path, LocalBucket(out), settings)
+    assert (summary.ok, summary.failed, summary.invalid) == (2, 0, 0)
+    rows = {r["customer_id"]: r for r in csv.DictReader(io.StringIO((out / summary.manifest).read_text()))}
+    assert rows["R-0005"]["variant"] == "friendly" and rows["R-0010"]["variant"] == "firm"
+    durations = {"R-0005": 3.5 + 5 + 5 + 5 + 3, "R-0010": 3.5 + 5 + 5 + 3}  # the instalment offer only above 150
+    for cid, expected in durations.items():
+        for rendition, size in (("portrait", (720, 1280)), ("landscape", (1280, 720))):
+            video = out / "c" / rows[cid]["token"] / f"video-{rendition}.mp4"
+            info = probe(video)
+            assert (info.width, info.height) == size
+            assert abs(info.duration - expected) <= 0.1 and info.video_frames == round(expected * 30)
+            assert info.faststart and ffmpeg_decode_errors(video) == ""
+        html = (out / rows[cid]["page"]).read_text()
+        assert 'lang="ar" dir="rtl"' in html
