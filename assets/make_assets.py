@@ -86,7 +86,32 @@ def music(seconds: float = 40.0, rate: int = 48000) -> None:
                         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / "soft-bed.m4a")], check=True)
 
 
+def background_loop(seconds: float = 4.0, fps: int = 30, size: int = 1080) -> None:
+    """A calm moving gradient that loops seamlessly (square, so every rendition can crop it)."""
+    n = int(seconds * fps)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    a = np.array([11, 61, 120], np.float32)
+    b = np.array([20, 110, 170], np.float32)
+    gold = np.array([255, 183, 3], np.float32)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
+           "-framerate", str(fps), "-i", "-", "-c:v", "libx264", "-preset", "slow", "-crf", "30", "-pix_fmt", "yuv420p",
+           "-movflags", "+faststart", "-map_metadata", "-1", "-fflags", "+bitexact", str(HERE / "brand" / "bg-loop.mp4")]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    for i in range(n):
+        ph = 2 * np.pi * i / n
+        t = (x * 0.6 + y * 0.4 + 0.08 * np.sin(ph + 3 * y))[..., None]
+        img = a * (1 - t) + b * t
+        cx, cy = 0.7 + 0.12 * np.cos(ph), 0.2 + 0.1 * np.sin(ph)
+        glow = np.exp(-(((x - cx) ** 2 + (y - cy) ** 2) / 0.05))[..., None] * 0.35
+        img = img * (1 - glow) + gold * glow
+        proc.stdin.write(np.clip(img, 0, 255).astype(np.uint8).tobytes())
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise SystemExit("ffmpeg failed")
+
+
 if __name__ == "__main__":
     logo()
     backgrounds()
     music()
+    background_loop()

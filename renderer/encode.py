@@ -88,12 +88,26 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
     fps, W, H = rs.fps, rs.width, rs.height
     bg_path = work / "background.rgb"
     bg_path.write_bytes(rs.background.tobytes())
-    video = (
-        ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgb24", s=f"{W}x{H}", framerate=fps)
-        .filter("format", "yuv420p")
-        .filter("loop", loop=rs.frames - 1, size=1, start=0)
-        .filter("setpts", f"N/({fps}*TB)")
-    )
+    if rs.background_video:
+        video = (
+            ffmpeg.input(rs.background_video, stream_loop=-1)
+            .video.filter("scale", W, H, force_original_aspect_ratio="increase", flags="bicubic")
+            .filter("crop", W, H)
+            .filter("fps", fps)
+            .filter("trim", end_frame=rs.frames)
+            .filter("setpts", f"N/({fps}*TB)")
+            .filter("format", "yuv420p")
+        )
+        if rs.background.getbbox() is not None:  # static layers, painted on a transparent plate
+            plate = ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgba", s=f"{W}x{H}", framerate=fps).filter("format", "yuva420p")
+            video = ffmpeg.overlay(video, plate, eof_action="repeat")
+    else:
+        video = (
+            ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgb24", s=f"{W}x{H}", framerate=fps)
+            .filter("format", "yuv420p")
+            .filter("loop", loop=rs.frames - 1, size=1, start=0)
+            .filter("setpts", f"N/({fps}*TB)")
+        )
     for i, s in enumerate(rs.sprites):
         ox, oy = s.origin
         for path, first, last, part in _sprite_inputs(s, work, f"sprite{i}"):
@@ -122,7 +136,17 @@ def moviepy_clip(rs: ResolvedScene):
     from moviepy import CompositeVideoClip, ImageClip, VideoClip
 
     fps = rs.fps
-    layers = [ImageClip(np.asarray(rs.background)).with_duration(rs.duration)]
+    if rs.background_video:
+        from moviepy import VideoFileClip, vfx
+
+        clip = VideoFileClip(rs.background_video, audio=False).with_effects([vfx.Loop(duration=rs.duration)])
+        scale = max(rs.width / clip.w, rs.height / clip.h)
+        clip = clip.resized(scale).cropped(x_center=clip.w * scale / 2, y_center=clip.h * scale / 2, width=rs.width, height=rs.height)
+        layers = [clip.with_duration(rs.duration)]
+        if rs.background.getbbox() is not None:
+            layers.append(ImageClip(np.asarray(rs.background), transparent=True).with_duration(rs.duration))
+    else:
+        layers = [ImageClip(np.asarray(rs.background)).with_duration(rs.duration)]
     for s in rs.sprites:
         cache: dict[int, np.ndarray] = {}
 

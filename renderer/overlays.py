@@ -16,7 +16,7 @@ import segno
 from PIL import Image, ImageDraw
 
 from .charts import ChartStyle, render_chart
-from .text import TextStyle, render_text
+from .text import TextStyle, chain_name, render_text
 
 
 def parse_color(value: str) -> tuple[int, int, int, int]:
@@ -54,7 +54,7 @@ def _text_style(li: LayerInput, default_weight: str = "regular", default_color: 
     return TextStyle(
         size=_px(li, "size", 0.06),
         color=parse_color(s.get("color", li.brand.get("ink", default_color))),
-        weight=s.get("weight", default_weight),
+        weight=chain_name(s.get("font", "sans"), s.get("weight", default_weight)),
         align=s.get("align", "center"),
         valign=s.get("valign", "middle"),
         max_lines=int(s.get("max_lines", 2)),

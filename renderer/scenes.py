@@ -21,6 +21,7 @@ from tailorcast.spec import NO_ANIMATION, Animation, Layer, Scene, Template
 
 from . import RENDERER_VERSION
 from .animation import Canvas, appearance, canvas_for
+from .clip import clip_frame, file_digest
 from .overlays import LayerInput, paint_background, render_layer
 from .text import fonts_digest
 
@@ -65,10 +66,11 @@ class ResolvedScene:
     height: int
     fps: int
     frames: int
-    background: Image.Image  # RGB, with the static layers painted in
+    background: Image.Image  # RGB with the static layers painted in; RGBA (the "plate") over a video
     sprites: tuple[Sprite, ...]
     captions: tuple[str, ...]
     key: str
+    background_video: str | None = None  # a looping clip under everything
 
     @property
     def id(self) -> str:
@@ -84,7 +86,11 @@ class ResolvedScene:
 
     def frame(self, n: int) -> Image.Image:
         """The finished frame ``n`` as RGB (poster, previews, reference renders)."""
-        img = self.background.convert("RGBA")
+        if self.background_video:
+            img = clip_frame(self.background_video, n, self.width, self.height).convert("RGBA")
+            img.alpha_composite(self.background)
+        else:
+            img = self.background.convert("RGBA")
         for s in self.sprites:
             st = s.state(n)
             if st is not None:
@@ -135,7 +141,8 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
         bg_spec = dict(scene.background)
         if "color" in bg_spec:
             bg_spec["color"] = expressions.render_text(bg_spec["color"], ctx).strip()
-        background = paint_background(W, H, bg_spec).convert("RGBA")
+        video_bg = str(bg_spec["video_path"]) if bg_spec.get("video_path") else None
+        background = Image.new("RGBA", (W, H), (0, 0, 0, 0)) if video_bg else paint_background(W, H, bg_spec).convert("RGBA")
         rtl = ctx.get("dir") == "rtl"
         sprites = []
         for layer in scene.layers:
@@ -158,9 +165,9 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
         say = tuple(expressions.render_text(line, ctx).strip() for line in scene.say)
     except expressions.ExpressionError as exc:
         raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
-    bg = background.convert("RGB")
-    key = _scene_key(scene, W, H, fps, frames, bg, sprites, profile_key)
-    return ResolvedScene(scene, W, H, fps, frames, bg, tuple(sprites), say, key)
+    bg = background if video_bg else background.convert("RGB")
+    key = _scene_key(scene, W, H, fps, frames, bg, sprites, profile_key + (f"/clip:{file_digest(video_bg)}" if video_bg else ""))
+    return ResolvedScene(scene, W, H, fps, frames, bg, tuple(sprites), say, key, video_bg)
 
 
 def _paste(background: Image.Image, still: Image.Image, x: int, y: int) -> None:

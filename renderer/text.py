@@ -19,10 +19,22 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tailorcast.paths import FONTS_DIR
 
+# A chain per (family, weight): the first font that has a letter draws it; Arabic and Hebrew
+# letters go to their script's own font first.
 CHAINS = {
     "regular": ("DejaVuSans.ttf", "NotoSansArabic-Regular.ttf", "NotoSansHebrew-Regular.ttf"),
     "bold": ("DejaVuSans-Bold.ttf", "NotoSansArabic-Bold.ttf", "NotoSansHebrew-Bold.ttf"),
+    "serif": ("DejaVuSerif.ttf", "NotoSansArabic-Regular.ttf", "NotoSansHebrew-Regular.ttf"),
+    "serif-bold": ("DejaVuSerif-Bold.ttf", "NotoSansArabic-Bold.ttf", "NotoSansHebrew-Bold.ttf"),
 }
+FAMILIES = ("sans", "serif")
+
+
+def chain_name(family: str = "sans", weight: str = "regular") -> str:
+    """The font chain for a style's ``font:`` and ``weight:``."""
+    if family == "serif":
+        return "serif-bold" if weight == "bold" else "serif"
+    return "bold" if weight == "bold" else "regular"
 ELLIPSIS = "…"
 
 

@@ -392,6 +392,8 @@ def _build(root: Path, doc: Located) -> Template:
         bg = dict(s.get("background") or {"color": brand.get("color", "#000000")})
         if "image" in bg:
             bg["image_path"] = asset(bg["image"], sp + ("background", "image"))
+        if "video" in bg:
+            bg["video_path"] = asset(bg["video"], sp + ("background", "video"))
         if "color" in bg:
             used |= names_of(bg["color"], sp + ("background", "color"))
         say = tuple(s.get("say") or ())

@@ -160,3 +160,30 @@ def test_animation_progress():
     assert 0 < half.getbbox()[2] < 40
     slide = animation.canvas_for(("slide-left",), 40, 20, 720)
     assert slide.ox == animation.slide_distance(720) and slide.width == 40 + slide.ox
+
+
+def test_both_compositors_draw_a_video_background_like_the_reference(tmp_path):
+    """MoviePy (shared scenes) and ffmpeg (personal scenes) agree with ResolvedScene.frame()."""
+    import av
+    import numpy as np
+
+    from tailorcast.spec import load_template
+    from renderer.encode import encode_personal, encode_shared
+    from renderer.video import resolve_all
+
+    root = tmp_path / "clip"
+    (root / "strings").mkdir(parents=True)
+    (root / "template.yaml").write_text(TINY.replace("  - id: hello\n    duration: 0.6\n", "  - id: hello\n    duration: 0.6\n    background: {video: assets:brand/bg-loop.mp4}\n"))
+    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
+    (root / "page.html").write_text("<p></p>")
+    tpl = load_template(root)
+    rs = resolve_all(tpl, _ctx(tpl), "wide")[0]
+    assert rs.background_video and rs.shared
+    for encode in (encode_shared, encode_personal):
+        out = tmp_path / f"{encode.__name__}.mp4"
+        encode(rs, out, tpl.video.profile.__class__(preset="veryfast", crf=12))
+        with av.open(str(out)) as c:
+            frames = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
+        assert len(frames) == rs.frames
+        for n in (0, 3, 5):
+            assert np.abs(frames[n] - np.asarray(rs.frame(n)).astype(float)).mean() < 8, (encode.__name__, n)
