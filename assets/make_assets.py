@@ -110,8 +110,33 @@ def background_loop(seconds: float = 4.0, fps: int = 30, size: int = 1080) -> No
         raise SystemExit("ffmpeg failed")
 
 
+def sound_effects(rate: int = 48000) -> None:
+    """A soft two-note chime and a short whoosh."""
+    def write(name: str, mono: np.ndarray) -> None:
+        pcm = (np.repeat(mono[:, None], 2, axis=1) * 32767 * 0.8).astype("<i2")
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "fx.wav"
+            with wave.open(str(wav), "wb") as w:
+                w.setnchannels(2)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(pcm.tobytes())
+            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "96k",
+                            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / name)], check=True)
+
+    t = np.arange(int(0.9 * rate)) / rate
+    chime = sum(np.sin(2 * np.pi * f * t) * np.exp(-4 * np.maximum(t - d, 0)) * (t >= d) for f, d in ((1046.5, 0.0), (1568.0, 0.12)))
+    write("chime.m4a", chime / np.abs(chime).max())
+    t = np.arange(int(0.6 * rate)) / rate
+    noise = np.random.default_rng(3).standard_normal(t.size)
+    env = np.sin(np.pi * t / t[-1]) ** 2
+    whoosh = np.convolve(noise, np.ones(40) / 40, mode="same") * env
+    write("whoosh.m4a", whoosh / np.abs(whoosh).max())
+
+
 if __name__ == "__main__":
     logo()
     backgrounds()
     music()
     background_loop()
+    sound_effects()

@@ -191,22 +191,40 @@ def encode_shared(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads
 # --- the music bed: once per template and duration --------------------------------------------------
 
 
-def encode_music(music: Music, duration: float, out: Path, bitrate: str) -> None:
-    from moviepy import AudioFileClip, afx
+def encode_music(music: Music | None, duration: float, out: Path, bitrate: str, sounds: tuple = ()) -> None:
+    """The music bed (looped, faded) with the scenes' sound effects mixed in at their times.
 
-    clip = AudioFileClip(str(music.path))
+    ``sounds``: (path, start seconds, volume) for each effect of the scenes that play.
+    """
+    from moviepy import AudioClip, AudioFileClip, CompositeAudioClip, afx
+
+    opened = []
     try:
-        if clip.duration < duration:
-            clip = clip.with_effects([afx.AudioLoop(duration=duration)])
-        effects = [afx.MultiplyVolume(music.volume)]
-        if music.fade_in:
-            effects.append(afx.AudioFadeIn(music.fade_in))
-        if music.fade_out:
-            effects.append(afx.AudioFadeOut(music.fade_out))
-        clip = clip.subclipped(0, duration).with_effects(effects)
-        clip.write_audiofile(str(out), fps=48000, codec="aac", bitrate=bitrate, logger=None, ffmpeg_params=["-f", "mp4"])
+        if music is not None:
+            clip = AudioFileClip(str(music.path))
+            opened.append(clip)
+            if clip.duration < duration:
+                clip = clip.with_effects([afx.AudioLoop(duration=duration)])
+            effects = [afx.MultiplyVolume(music.volume)]
+            if music.fade_in:
+                effects.append(afx.AudioFadeIn(music.fade_in))
+            if music.fade_out:
+                effects.append(afx.AudioFadeOut(music.fade_out))
+            bed = clip.subclipped(0, duration).with_effects(effects)
+        else:
+            bed = AudioClip(lambda t: np.zeros((np.size(t), 2)) if np.ndim(t) else np.zeros(2), duration=duration, fps=48000)
+        parts = [bed]
+        for path, start, volume in sounds:
+            fx = AudioFileClip(str(path))
+            opened.append(fx)
+            length = min(fx.duration, max(duration - start, 0))
+            if length > 0:
+                parts.append(fx.subclipped(0, length).with_effects([afx.MultiplyVolume(volume)]).with_start(start))
+        mix = CompositeAudioClip(parts).with_duration(duration) if len(parts) > 1 else bed
+        mix.write_audiofile(str(out), fps=48000, codec="aac", bitrate=bitrate, logger=None, ffmpeg_params=["-f", "mp4", "-ac", "2"])
     finally:
-        clip.close()
+        for clip in opened:
+            clip.close()
 
 
 def silence_command(duration: float, out: Path, bitrate: str) -> list[str]:

@@ -19,6 +19,7 @@ from tailorcast.spec import Template
 from . import RENDERER_VERSION
 from .cache import SegmentCache
 from .captions import Cue, cues_for, to_webvtt
+from .clip import file_digest
 from .encode import encode_music, encode_personal, encode_shared, join, profile_key, run, silence_command
 from .scenes import ResolvedScene, resolve_scene
 
@@ -60,17 +61,32 @@ def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads:
     return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
 
 
-def audio_bed(template: Template, duration: float, cache: SegmentCache) -> Path:
+def audio_bed(template: Template, duration: float, cache: SegmentCache, sounds: tuple = ()) -> Path:
+    """The audio track, encoded once per distinct (music, duration, sound effects) and cached."""
     v = template.video
     bitrate = v.profile.audio_bitrate
     h = hashlib.sha256(f"audio/v{RENDERER_VERSION}/{duration:.6f}/{bitrate}".encode())
-    if v.music:
-        h.update(f"{v.music.volume}/{v.music.fade_in}/{v.music.fade_out}".encode() + v.music.path.read_bytes())
-        make = lambda p: encode_music(v.music, duration, p, bitrate)  # noqa: E731
+    for path, start, volume in sounds:
+        h.update(f"/{start:.4f}/{volume}/{file_digest(str(path))}".encode())
+    if v.music or sounds:
+        if v.music:
+            h.update(f"{v.music.volume}/{v.music.fade_in}/{v.music.fade_out}/{file_digest(str(v.music.path))}".encode())
+        make = lambda p: encode_music(v.music, duration, p, bitrate, sounds)  # noqa: E731
     else:
         make = lambda p: run(silence_command(duration, p, bitrate), "audio")  # noqa: E731
     path, _ = cache.get_or_make("audio", h.hexdigest(), "m4a", make)
     return path
+
+
+def scene_sounds(scenes: list[ResolvedScene]) -> tuple:
+    """(path, start in the video, volume) of every sound effect of the scenes that play."""
+    out, t = [], 0.0
+    for rs in scenes:
+        for snd in rs.scene.sounds:
+            if snd.at < rs.duration:
+                out.append((snd.path, round(t + snd.at, 4), snd.volume))
+        t += rs.duration
+    return tuple(out)
 
 
 def poster_frame(template: Template, scenes: list[ResolvedScene]) -> tuple[ResolvedScene, int]:
@@ -95,7 +111,7 @@ def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cach
     t2 = time.perf_counter()
     frames = sum(s.frames for s in scenes)
     duration = frames / template.video.fps
-    audio = audio_bed(template, duration, cache)
+    audio = audio_bed(template, duration, cache, scene_sounds(scenes))
     video = out_dir / "video.mp4"
     join(paths, audio, video, frames)
     t3 = time.perf_counter()

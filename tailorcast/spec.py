@@ -108,6 +108,13 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Sound:
+    path: Path
+    at: float = 0.0  # seconds into the scene
+    volume: float = 1.0
+
+
+@dataclass(frozen=True)
 class Scene:
     index: int
     id: str
@@ -118,6 +125,7 @@ class Scene:
     layers: tuple[Layer, ...]
     say: tuple[str, ...]
     names: frozenset[str]
+    sounds: tuple["Sound", ...] = ()
 
     @property
     def shared(self) -> bool:
@@ -463,7 +471,13 @@ def _build(root: Path, doc: Located) -> Template:
                     problems.append(Problem(doc.where(where), f"layer {li} of scene '{s['id']}' leaves the {rname} frame (left {l:.2f}, top {t_:.2f}, right {r:.2f}, bottom {b:.2f}; each must be within 0..1); move or shrink it, or add a layout: override for {rname}"))
             layers.append(layer)
             used |= lused
-        scenes.append(Scene(si, s["id"], s.get("title"), duration, when, bg, tuple(layers), say, frozenset(used)))
+        sounds = []
+        for k, snd in enumerate(s.get("sounds") or []):
+            at = float(snd.get("at", 0.0))
+            if at >= duration:
+                problems.append(Problem(doc.where(sp + ("sounds", k, "at")), f"sound starts at {at:g} s but scene '{s['id']}' lasts {duration:g} s; start it earlier"))
+            sounds.append(Sound(asset(snd["src"], sp + ("sounds", k, "src")), at, float(snd.get("volume", 1.0))))
+        scenes.append(Scene(si, s["id"], s.get("title"), duration, when, bg, tuple(layers), say, frozenset(used), tuple(sounds)))
 
     payment = dict(d.get("payment") or {})
     if "link" in payment:

@@ -187,3 +187,26 @@ def test_both_compositors_draw_a_video_background_like_the_reference(tmp_path):
         assert len(frames) == rs.frames
         for n in (0, 3, 5):
             assert np.abs(frames[n] - np.asarray(rs.frame(n)).astype(float)).mean() < 8, (encode.__name__, n)
+
+
+def test_scene_sound_effects_are_mixed_at_their_time(tmp_path):
+    import av
+    import numpy as np
+
+    from tailorcast.spec import load_template
+    from renderer.video import render_video
+
+    root = tmp_path / "fx"
+    (root / "strings").mkdir(parents=True)
+    yaml = TINY.replace("    background: {color: \"#203040\"}\n", "    background: {color: \"#203040\"}\n    sounds:\n      - {src: assets:music/chime.m4a, at: 0.1}\n")
+    assert yaml != TINY
+    (root / "template.yaml").write_text(yaml)
+    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
+    (root / "page.html").write_text("<p></p>")
+    tpl = load_template(root)
+    res = render_video(tpl, _ctx(tpl), tmp_path / "out", SegmentCache(tmp_path / "cache"))
+    with av.open(str(res.video)) as c:
+        samples = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(c.streams.audio[0])])
+    level = lambda a, b: float(np.abs(samples[int(a * 48000):int(b * 48000)]).mean())  # noqa: E731
+    assert level(0.0, 0.5) < 0.002  # no music: silence before the 'name' scene (starts at 0.6 s)
+    assert level(0.7, 1.0) > 0.05  # the chime at 0.6 + 0.1 s
