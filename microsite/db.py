@@ -34,7 +34,7 @@ class InvoiceConflict(TailorcastError):
         self.got = got
 
     def __str__(self) -> str:
-        return f"invoice {self.ref}: {self.field} {self.got} does not match the {self.issued} issued; not marked paid"
+        return f"invoice {self.ref}: the {self.field} ({self.got}) differs from what was issued ({self.issued}); refused, the invoice is unchanged"
 
 
 class ReplayedDelivery(TailorcastError):
@@ -285,7 +285,7 @@ class Store:
             raise InvoiceConflict(row.ref, "currency", row.currency, payment.currency)
         if payment.token:
             if row.token and row.token != payment.token:
-                raise InvoiceConflict(row.ref, "token", "customer page", "another customer page")
+                raise InvoiceConflict(row.ref, "token", "the token of its page", "another token")
             row.token = payment.token
         return row
 
