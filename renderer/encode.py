@@ -8,6 +8,7 @@ re-encoding. Every command is an argument list built by a pure function.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from tailorcast.errors import RenderError
 from tailorcast.spec import EncoderProfile, Music
 
 from .scenes import ResolvedScene, Sprite
+
+log = logging.getLogger("tailorcast.encode")
 
 
 def ffmpeg_exe() -> str:
@@ -83,8 +86,8 @@ def _sprite_inputs(s: Sprite, work: Path, tag: str) -> list[tuple[Path, int, int
     return parts
 
 
-def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProfile, threads: int = 1) -> list[str]:
-    """Write the scene's stills to ``work`` and return the ffmpeg command that encodes it."""
+def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProfile, threads: int = 1, frames: int | None = None) -> list[str]:
+    """Write the scene's stills to ``work`` and return the ffmpeg command that encodes it (its first ``frames``)."""
     fps, W, H = rs.fps, rs.width, rs.height
     bg_path = work / "background.rgb"
     bg_path.write_bytes(rs.background.tobytes())
@@ -119,13 +122,43 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
                 .filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
             )
             video = ffmpeg.overlay(video, sprite, x=ox, y=oy, eof_action="repeat", enable=f"between(n,{first},{last})")
-    stream = video.filter("format", "yuv420p").output(str(out), vframes=rs.frames, **encoder_args(profile, fps, threads))
+    stream = video.filter("format", "yuv420p").output(str(out), vframes=frames or rs.frames, **encoder_args(profile, fps, threads))
     return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
 
 
+HELD_TAIL = 8  # held frames x264 still encodes, so its last mini-GOP shows only the held picture
+MIN_SAVED = 15  # fewer appendable frames than this: encode the scene whole
+
+
+def last_change(rs: ResolvedScene) -> int:
+    """Index of the first frame from which the picture no longer changes (``frames`` if it never settles)."""
+    if rs.background_video:
+        return rs.frames
+    last = 0
+    for s in rs.sprites:
+        last = max(last, s.start + s.enter_frames)
+        if s.end < rs.frames or s.exit_frames:
+            last = max(last, s.end)
+    return min(last, rs.frames)
+
+
 def encode_personal(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads: int = 1) -> None:
+    """One ffmpeg graph for the animated frames; held frames appended as skip frames (renderer.holdskip)."""
+    from .holdskip import extend_with_held_frames
+
+    encoded = last_change(rs) + HELD_TAIL
     with tempfile.TemporaryDirectory(prefix="tc-scene-") as tmp:
-        run(scene_command(rs, Path(tmp), out, profile, threads), f"scene '{rs.id}'")
+        work = Path(tmp)
+        if rs.frames - encoded < MIN_SAVED:
+            run(scene_command(rs, work, out, profile, threads), f"scene '{rs.id}'")
+            return
+        head = work / "head.mp4"
+        run(scene_command(rs, work, head, profile, threads, frames=encoded), f"scene '{rs.id}'")
+        try:
+            extend_with_held_frames(head, out, rs.frames)
+        except ValueError as exc:  # a stream layout the skip writer does not know: encode it all
+            log.debug("scene %s: held frames encoded by x264 (%s)", rs.id, exc)
+            run(scene_command(rs, work, out, profile, threads), f"scene '{rs.id}'")
 
 
 # --- shared scenes: composed with MoviePy, encoded with the same settings ---------------------------

@@ -210,3 +210,42 @@ def test_scene_sound_effects_are_mixed_at_their_time(tmp_path):
     level = lambda a, b: float(np.abs(samples[int(a * 48000):int(b * 48000)]).mean())  # noqa: E731
     assert level(0.0, 0.5) < 0.002  # no music: silence before the 'name' scene (starts at 0.6 s)
     assert level(0.7, 1.0) > 0.05  # the chime at 0.6 + 0.1 s
+
+
+def test_held_frames_appended_as_skip_frames_match_a_full_x264_encode(template, tmp_path):
+    """The hold after the last animation is appended as P_Skip frames: same frames, same decode, far less CPU."""
+    import av
+    import numpy as np
+
+    from renderer.encode import encode_personal, last_change, run, scene_command
+    from renderer.holdskip import parse_avcc
+    from renderer.video import resolve_all
+    from tailorcast.context import customer_context
+    from tailorcast.customers import validate_row
+
+    row = dict(customer_id="C1", first_name="Giulia", email="g@example.com", locale="it", invoice_id="I-1", amount_due="84.20",
+               due_date="2026-12-15", period_end="2026-10-31", kwh=";".join(str(100 + i) for i in range(12)))
+    ctx = customer_context(template, validate_row(template, 2, row))
+    rs = next(s for s in resolve_all(template, ctx, "landscape") if s.id == "amount")
+    assert last_change(rs) + 8 + 15 < rs.frames  # the fast path applies
+    fast, full = tmp_path / "fast.mp4", tmp_path / "full.mp4"
+    encode_personal(rs, fast, template.video.profile)
+    run(scene_command(rs, tmp_path, full, template.video.profile), "reference")
+    assert ffmpeg_decode_errors(fast) == ""
+    assert probe(fast).video_frames == rs.frames
+    with av.open(str(fast)) as a, av.open(str(full)) as b:
+        assert parse_avcc(bytes(a.streams.video[0].codec_context.extradata)) == parse_avcc(bytes(b.streams.video[0].codec_context.extradata))
+        fa = [f.to_ndarray(format="gray").astype(float) for f in a.decode(video=0)]
+        fb = [f.to_ndarray(format="gray").astype(float) for f in b.decode(video=0)]
+    assert len(fa) == len(fb) == rs.frames
+    worst = max(float(np.abs(x - y).mean()) for x, y in zip(fa, fb))
+    assert worst < 0.5  # grey levels out of 255: the same pictures
+
+
+def test_skip_slice_bits_are_stable(tmp_path):
+    from renderer.holdskip import StreamParams, skip_frame
+
+    params = StreamParams(3600, 9, 0, 10, True, True, False, True, 26, True, False, 4)
+    a, b = skip_frame(params, 5, 10), skip_frame(params, 6, 12)
+    assert a[4] == 0x41 and len(a) == len(b) and a != b  # same length, other frame_num and POC
+    assert b"\x00\x00\x00" not in a[4:] and b"\x00\x00\x01" not in a[4:]  # emulation prevention
