@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -135,10 +135,31 @@ class Scene:
 
 @dataclass(frozen=True)
 class EncoderProfile:
+    """H.264 settings every segment of a template shares (they join by stream copy)."""
+
     preset: str = "veryfast"
     crf: int = 23
     profile: str = "high"
     audio_bitrate: str = "128k"
+    name: str = "balanced"
+
+
+# Named starting points: quality vs size vs speed (measured in bench/README.md).
+PROFILES = {
+    "balanced": EncoderProfile(),
+    "small": EncoderProfile(preset="medium", crf=26, audio_bitrate="96k", name="small"),
+    "fast": EncoderProfile(preset="superfast", crf=23, name="fast"),
+}
+
+
+def encoder_profile(raw) -> EncoderProfile:
+    """``balanced`` / ``{name: small, crf: 24}`` / ``{preset: fast}`` → EncoderProfile."""
+    if raw is None:
+        return PROFILES["balanced"]
+    if isinstance(raw, str):
+        return PROFILES[raw]
+    base = PROFILES[raw.get("name", "balanced")]
+    return replace(base, **{k: v for k, v in raw.items() if k != "name"})
 
 
 @dataclass(frozen=True)
@@ -363,7 +384,7 @@ def _build(root: Path, doc: Located) -> Template:
         brand["logo_path"] = asset(brand["logo"], ("brand", "logo"))
 
     v = d["video"]
-    prof = EncoderProfile(**(v.get("profile") or {}))
+    prof = encoder_profile(v.get("profile"))
     renditions = tuple(Rendition(n, int(r["width"]), int(r["height"])) for n, r in v["renditions"].items())
     rendition_names = [r.name for r in renditions]
     default_rendition = v.get("default_rendition", rendition_names[0])

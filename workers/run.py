@@ -65,6 +65,7 @@ class RunSummary:
     errors: str = ""
     summary: str = ""
     example_page: str = ""
+    shared_segments: int = 0  # newly published to shared/seg/
     locales: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -105,6 +106,23 @@ def render_shared(template: Template, locale: str, strings_locale: str, variant:
             path, _ = segment(rs, template, cache, threads=2)
             out[rs.key] = path.read_bytes()
     return out
+
+
+def publish_shared_segments(ray, refs: list, bucket: Bucket) -> int:
+    """Shared segments go to the bucket once (content-addressed): the cache survives the machine."""
+    published = 0
+    for ref in refs:
+        try:
+            segments = ray.get(ref)
+        except Exception as exc:  # the customers of that locale already failed with this reason
+            log.warning("shared scenes could not be rendered: %s", str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
+            continue
+        for key, data in segments.items():
+            obj = keys.shared_object("seg", key, "mp4")
+            if not bucket.exists(obj):
+                bucket.put_bytes(obj, data)
+                published += 1
+    return published
 
 
 def customer_task(spec: JobSpec, customer: Customer, token: str, shared: dict[str, bytes]) -> CustomerResult:
@@ -244,6 +262,7 @@ def run_billing(
         while in_flight:
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             collect(ready)
+        summary.shared_segments = publish_shared_segments(ray, list(shared_refs.values()), bucket)
     finally:
         if owned:
             ray.shutdown()
