@@ -12,7 +12,7 @@ from PIL import Image
 
 from tailorcast import expressions
 from tailorcast.customers import Customer, read_customers
-from tailorcast.errors import InputError, RowError
+from tailorcast.errors import InputError, RenderError, RowError
 from tailorcast.spec import Template
 
 from .encode import profile_key
@@ -41,13 +41,17 @@ def playing_scenes(template: Template, ctx: Mapping[str, Any]) -> list:
 def preview_still(template: Template, ctx: Mapping[str, Any], scene_id: str | None = None, at: float | None = None,
                   rendition: str | None = None) -> tuple[Image.Image, str, float]:
     """(frame, scene id, time in the scene). Without a scene, ``at`` is a time in the whole video."""
+    try:
+        template.video.rendition(rendition)
+        scene = template.scene(scene_id) if scene_id is not None else None
+    except KeyError as exc:
+        raise RenderError("preview", str(exc).strip("'\"")) from None
     scenes = playing_scenes(template, ctx)
     if not scenes:
-        raise InputError("preview", "no scene plays for this customer (every when: is false)")
-    if scene_id is not None:
-        scene = template.scene(scene_id)
+        raise RenderError("preview", "no scene plays for this customer (every when: is false)")
+    if scene is not None:
         if scene not in scenes:
-            raise InputError("preview", f"scene '{scene_id}' does not play for this customer (its when: is false)")
+            raise RenderError("preview", f"scene '{scene_id}' does not play for this customer (its when: is false); pick another --row or --scene")
         local = scene.duration / 2 if at is None else at
     else:
         t = 0.0 if at is None else at

@@ -133,6 +133,7 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
     v = template.video
     rend = v.rendition(rendition)
     W, H, fps = rend.width, rend.height, v.fps
+    ctx = {**ctx, "rendition": rend.name}
     short = min(W, H)
     try:
         if scene.when and not expressions.evaluate_condition(scene.when, ctx):

@@ -235,7 +235,7 @@ def render_text(text: str, width: int, height: int, style: TextStyle) -> Image.I
     size, lines = layout(text, width, height, style)
     shaper = Shaper(size, style.weight)
     draw = ImageDraw.Draw(img)
-    base_dir = paragraph_direction(text, style.direction)
+    base_dir = style.direction  # like HTML dir=: the locale decides, not the first letter (a Latin name in Arabic text)
     line_h = size * style.line_height
     ascent, descent = shaper.metrics()
     block = line_h * (len(lines) - 1) + ascent + descent

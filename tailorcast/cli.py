@@ -212,12 +212,17 @@ def preview(template: Path, row: int, customers: Path | None, scene: str | None,
     from renderer.video import render_video
 
     from .context import customer_context
+    from .errors import RenderError
+    from .expressions import ExpressionError
     from .settings import load_settings
     from .spec import load_template
 
     tmpl = load_template(template)
     cust = find_row(tmpl, customers or Path(template) / "sample-customers.csv", row)
-    ctx = customer_context(tmpl, cust)
+    try:
+        ctx = customer_context(tmpl, cust)
+    except ExpressionError as exc:
+        raise RenderError("preview", f"row {row}: {exc}") from None
     started = time.perf_counter()
     if video:
         out = out or Path("preview.mp4")

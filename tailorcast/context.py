@@ -24,9 +24,16 @@ def locale_context(template: Template, locale: str, strings_locale: str | None =
     }
 
 
-def choose_variant(template: Template, values: Mapping[str, Any]) -> str | None:
-    """The first variant whose rule matches the row (a rule-less variant always matches)."""
-    ctx = dict(values)
+def choose_variant(template: Template, values: Mapping[str, Any], locale: str | None = None, strings_locale: str | None = None) -> str | None:
+    """The first variant whose rule matches the row (a rule-less variant always matches).
+
+    Rules see what every expression sees, except ``variant`` itself and ``pay_link``.
+    """
+    if not template.variants:
+        return None
+    loc = locale or values.get("locale") or template.locales[0]
+    ctx = {**locale_context(template, loc, strings_locale), **values}
+    ctx.pop("variant", None)
     for v in template.variants:
         if v.when is None or expressions.evaluate_condition(v.when, ctx):
             return v.name
@@ -34,7 +41,7 @@ def choose_variant(template: Template, values: Mapping[str, Any]) -> str | None:
 
 
 def customer_context(template: Template, customer: Customer) -> dict[str, Any]:
-    variant = choose_variant(template, customer.values)
+    variant = choose_variant(template, customer.values, customer.locale, customer.strings_locale)
     ctx = locale_context(template, customer.locale, customer.strings_locale, variant)
     ctx.update(customer.values)
     ctx["row_number"] = customer.row

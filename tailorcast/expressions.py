@@ -40,6 +40,8 @@ def _date(ctx, value, form: str = "long") -> str:
 
 @pass_context
 def _number(ctx, value, digits: int | None = None) -> str:
+    if value is None or value == "":
+        return ""
     return formatting.number(value, ctx["locale"], digits)
 
 
@@ -71,7 +73,9 @@ class Strings:
             raise KeyError(f"no string {key!r} for locale {self.locale!r}")
         text = self.table[key]
         if isinstance(text, Mapping):
-            count = values.get("count", 0)
+            if "count" not in values:
+                raise KeyError(f"string {key!r} has plural forms; call it with count=, e.g. t('{key}', count=n)")
+            count = values["count"]
             category = formatting.parse_locale(self.locale).plural_form(abs(count))
             text = text.get(category, text.get("other", ""))
         return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(text))

@@ -82,3 +82,11 @@ def test_preview_of_an_invalid_row_names_the_problem(cli, tmp_path):
     assert "row 53 (customer CUST-00052), column 'amount_due': is empty" in " ".join(result.output.split())
     result = cli.invoke(main, ["preview", str(TEMPLATE_DIR), "--row", "999", "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "no row 999" in " ".join(result.output.split())
+
+
+def test_preview_unknown_scene_or_rendition_is_one_clear_error(cli, tmp_path):
+    for args, text in ((["--scene", "nope"], "has no scene 'nope'"), (["--rendition", "square"], "no rendition 'square'")):
+        result = cli.invoke(main, ["preview", str(TEMPLATE_DIR), "--row", "2", "--out", str(tmp_path / "x.png"), *args])
+        assert result.exit_code == 2, result.output
+        assert "error: preview:" in result.output and text in " ".join(result.output.split())
+        assert "Traceback" not in result.output

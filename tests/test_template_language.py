@@ -256,3 +256,32 @@ def test_page_cannot_include_files_outside_the_template(tmp_path):
     (tmp_path / "page.html").write_text("{% include '../../../../etc/passwd' %}")
     with pytest.raises(TemplateNotFound):
         page_env(FileSystemLoader(str(tmp_path))).get_template("page.html").render()
+
+
+def test_variant_rules_see_the_locale_too(tmp_path):
+    root = _copy(REMINDER_DIR, tmp_path)
+    _edit(root, '  - {name: firm, when: "days_overdue >= 30"}', '  - {name: firm, when: "days_overdue >= 30 and lang != \'ar\'"}')
+    tpl = load_template(root)
+    assert _ctx(tpl, **_reminder_row(days_overdue="45"))["variant"] == "firm"
+    assert _ctx(tpl, **_reminder_row(days_overdue="45", locale="ar"))["variant"] == "friendly"
+
+
+def test_rendition_is_known_to_expressions(tmp_path):
+    from renderer.scenes import resolve_scene
+
+    root = _copy(REMINDER_DIR, tmp_path)
+    _edit(root, "        text: \"{{ t('outro') }}\"", "        text: \"{{ t('outro') }} {{ rendition }}\"")
+    tpl = load_template(root)
+    ctx = _ctx(tpl, **_reminder_row())
+    for rendition in ("portrait", "landscape"):
+        rs = resolve_scene(tpl, tpl.scene("outro"), ctx, rendition=rendition)
+        assert rs.captions == (ctx["t"]("outro"),) and rs.sprites[0].image.getbbox()
+
+
+def test_a_latin_name_first_does_not_flip_an_arabic_line():
+    from renderer.text import TextStyle, render_text
+
+    style = TextStyle(size=40, color=(255, 255, 255, 255), align="start", max_lines=1, direction="rtl")
+    img = render_text("Layla، تذكير سريع", 600, 60, style)
+    left, _, right, _ = img.getbbox()
+    assert 600 - right < 5 and left > 100  # starts at the right edge, like dir=rtl in a browser

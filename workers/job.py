@@ -118,12 +118,12 @@ def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerRe
         digest = build_hash(spec, customer)
         page_key = keys.customer_file(token, "index.html")
         res.video = keys.customer_file(token, video_name(spec.template.video.default_rendition))
+        ctx = customer_context(spec.template, customer)
+        res.variant = ctx["variant"]
         existing = spec.bucket.get_bytes(page_key)
         if existing is not None and BUILD_META.format(digest).encode() in existing:
             res.status, res.page = "skipped", page_key
             return res
-        ctx = customer_context(spec.template, customer)
-        res.variant = ctx["variant"]
         cache = SegmentCache(spec.cache_root)
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
             videos = {}

@@ -240,12 +240,15 @@ def run_billing(
                     on_progress(done, total, item)
                 continue
             try:
-                variant = choose_variant(template, item.values)
+                variant = choose_variant(template, item.values, item.locale, item.strings_locale)
             except ExpressionError as exc:
+                bad = RowError(item.row, item.customer_id, "", f"no variant: {exc}")
                 summary.invalid += 1
-                errors.append({"row": item.row, "customer_id": item.customer_id, "column": "", "reason": f"no variant: {exc}"})
+                errors.append({"row": bad.row, "customer_id": bad.customer_id, "column": "", "reason": bad.reason})
                 log.warning("run %s row %s: no variant rule could be evaluated; see the error report", run_id, item.row)
                 done += 1
+                if on_progress:
+                    on_progress(done, total, bad)
                 continue
             lk = (item.locale, item.strings_locale, variant)
             if lk not in shared_refs:
