@@ -134,8 +134,13 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
 @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(folder: Path, host: str, port: int) -> None:
+@click.option("--api/--no-api", default=True, show_default=True, help="Also answer /api/ (events, paid status, instalments) and the demo checkout, as the public server would.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database).")
+def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> None:
     """Serve a published folder as the CDN would: only c/ and shared/, with their cache headers.
+
+    With --api (the default) the public server's endpoints answer on the same
+    origin, so pages can report views and show the paid status locally.
 
     \b
     Example:
@@ -143,8 +148,46 @@ def serve(folder: Path, host: str, port: int) -> None:
     """
     from microsite.static_server import create_app
 
+    app = create_app(folder)
+    if api:
+        from microsite.public_server import create_public_app, public_config, same_origin
+
+        from .settings import load_settings
+
+        s = load_settings(state_dir=state)
+        app = same_origin(app, create_public_app(public_config(s, database_url=s.database_url, webhook_secret=s.webhook_secret, demo_checkout=True)))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print tokens
     console.print(f"Serving {folder} on http://{host}:{port}/ (Ctrl+C to stop)")
-    create_app(folder).run(host=host, port=port)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True)
+
+
+@main.command("public-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--demo-checkout", is_flag=True, help="Local demos only: enable /demo/checkout (anyone with a signed link can mark it paid).")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, default database).")
+def public_server(host: str, port: int, demo_checkout: bool, state: Path | None) -> None:
+    """Serve the public API: events, paid status, instalment requests, payment webhooks.
+
+    Configure with TAILORCAST_DATABASE_URL (default SQLite in the state folder)
+    and TAILORCAST_WEBHOOK_SECRET. In production run it behind a WSGI server:
+    microsite.public_server:create_public_app. See docs/public-server.md.
+
+    \b
+    Example:
+      tailorcast public-server --demo-checkout
+    """
+    from microsite.public_server import create_public_app, public_config
+
+    from .settings import load_settings
+
+    s = load_settings(state_dir=state)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print tokens
+    app = create_public_app(public_config(s, database_url=s.database_url, webhook_secret=s.webhook_secret, demo_checkout=demo_checkout))
+    console.print(f"Public server on http://{host}:{port}/ (Ctrl+C to stop)")
+    app.run(host=host, port=port, threaded=True)
 
 
 @main.command()

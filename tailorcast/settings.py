@@ -6,6 +6,10 @@
   Without it a random one is generated once and kept in ``<state>/secret``.
 - ``TAILORCAST_STATE``: the local state folder (default ``.tailorcast``), holding
   the secret and the segment cache. Git ignores it.
+- ``TAILORCAST_DATABASE_URL``: the public server's database (SQLAlchemy URL;
+  default SQLite in the state folder, ``postgresql+psycopg://…`` in production).
+- ``TAILORCAST_WEBHOOK_SECRET``: the payment provider's webhook signing secret
+  (default: derived from the token secret, for the local demo).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Settings:
     secret: bytes
     num_cpus: int | None = None  # None: let Ray count
     ffmpeg_threads: int = 1  # threads per x264 process; customers run in parallel instead
+    database_url: str | None = None  # public server; default SQLite in the state folder
+    webhook_secret: bytes | None = None  # the payment provider's webhook signing secret
 
     @property
     def cache_dir(self) -> Path:
@@ -66,4 +72,6 @@ def load_settings(env: Mapping[str, str] | None = None, state_dir: Path | None =
         secret = raw.encode()
     else:
         secret = _secret_from_file(state / "secret")
-    return Settings(state_dir=state, secret=secret)
+    webhook = env.get("TAILORCAST_WEBHOOK_SECRET")
+    return Settings(state_dir=state, secret=secret, database_url=env.get("TAILORCAST_DATABASE_URL") or None,
+                    webhook_secret=webhook.encode() if webhook else None)
