@@ -74,16 +74,21 @@ def music(seconds: float = 40.0, rate: int = 48000) -> None:
         bass = np.sin(2 * np.pi * chords[i % 4][0] / 2 * tt) * pulse * 0.8
         out[s:e] += bass[:, None]
     out /= np.abs(out).max() * 1.6
-    pcm = (out * 32767).astype("<i2")
+    write_aac("soft-bed.m4a", out, rate)
+
+
+def write_aac(name: str, stereo: np.ndarray, rate: int) -> None:
+    """Samples in -1..1, shape (n, 2) → music/<name> (AAC, reproducible bytes)."""
+    pcm = (stereo * 32767).astype("<i2")
     with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "bed.wav"
+        wav = Path(tmp) / "audio.wav"
         with wave.open(str(wav), "wb") as w:
             w.setnchannels(2)
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(pcm.tobytes())
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "96k",
-                        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / "soft-bed.m4a")], check=True)
+                        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / name)], check=True)
 
 
 def background_loop(seconds: float = 4.0, fps: int = 30, size: int = 1080) -> None:
@@ -113,16 +118,7 @@ def background_loop(seconds: float = 4.0, fps: int = 30, size: int = 1080) -> No
 def sound_effects(rate: int = 48000) -> None:
     """A soft two-note chime and a short whoosh."""
     def write(name: str, mono: np.ndarray) -> None:
-        pcm = (np.repeat(mono[:, None], 2, axis=1) * 32767 * 0.8).astype("<i2")
-        with tempfile.TemporaryDirectory() as tmp:
-            wav = Path(tmp) / "fx.wav"
-            with wave.open(str(wav), "wb") as w:
-                w.setnchannels(2)
-                w.setsampwidth(2)
-                w.setframerate(rate)
-                w.writeframes(pcm.tobytes())
-            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "96k",
-                            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", str(HERE / "music" / name)], check=True)
+        write_aac(name, np.repeat(mono[:, None], 2, axis=1) * 0.8, rate)
 
     t = np.arange(int(0.9 * rate)) / rate
     chime = sum(np.sin(2 * np.pi * f * t) * np.exp(-4 * np.maximum(t - d, 0)) * (t >= d) for f, d in ((1046.5, 0.0), (1568.0, 0.12)))

@@ -262,7 +262,7 @@ def encode_music(music: Music | None, duration: float, out: Path, bitrate: str, 
 
 def silence_command(duration: float, out: Path, bitrate: str) -> list[str]:
     return (
-        ffmpeg.input(f"anullsrc=r=48000:cl=stereo", f="lavfi", t=f"{duration:.6f}")
+        ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", t=f"{duration:.6f}")
         .output(str(out), **{"c:a": "aac", "b:a": bitrate, "f": "mp4"})
         .global_args("-nostdin", "-loglevel", "error")
         .overwrite_output()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Mapping
@@ -132,28 +133,29 @@ def compile_condition(source: str):
         raise ExpressionError(source, f"cannot parse condition ({exc.message})") from exc
 
 
+@contextmanager
+def _sandboxed(source: str):
+    """Every way a template expression can fail, as one ExpressionError naming the expression."""
+    try:
+        yield
+    except SecurityError as exc:
+        raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, exc.message or type(exc).__name__) from exc
+    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
+        raise ExpressionError(source, str(exc)) from exc
+
+
 def render_text(source: str, context: Mapping[str, Any]) -> str:
     if "{" not in source:
         return source
-    try:
+    with _sandboxed(source):
         return compile_text(source).render(context)
-    except SecurityError as exc:
-        raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
-    except JinjaTemplateError as exc:
-        raise ExpressionError(source, exc.message or type(exc).__name__) from exc
-    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
-        raise ExpressionError(source, str(exc)) from exc
 
 
 def evaluate_condition(source: str, context: Mapping[str, Any]) -> bool:
-    try:
+    with _sandboxed(source):
         return bool(compile_condition(source)(**context))
-    except SecurityError as exc:
-        raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
-    except JinjaTemplateError as exc:
-        raise ExpressionError(source, exc.message or type(exc).__name__) from exc
-    except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
-        raise ExpressionError(source, str(exc)) from exc
 
 
 def names_used(source: str, condition: bool = False) -> frozenset[str]:

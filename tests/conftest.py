@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -100,6 +101,21 @@ def s3_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def copy_template(src: Path, tmp_path: Path) -> Path:
+    """A copy of a template folder to break in a test (without sample data or scripts)."""
+    dst = tmp_path / src.name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.csv", "__pycache__", "*.py"))
+    return dst
+
+
+def edit_file(folder: Path, old: str, new: str, name: str = "template.yaml") -> None:
+    """Replace ``old`` (which must be there) once in a template file."""
+    path = folder / name
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
 
 
 def ffmpeg_decode_errors(path: Path) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
 from PIL import Image

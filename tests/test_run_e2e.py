@@ -7,8 +7,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
-
 from conftest import ffmpeg_decode_errors
 from renderer.probe import probe
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from tailorcast.errors import TemplateError
 from tailorcast.spec import load_template
 
-from conftest import TEMPLATE_DIR
+from conftest import TEMPLATE_DIR, copy_template, edit_file
 
 
 def test_sample_template_loads_with_shared_and_personal_scenes(template):
@@ -24,16 +23,10 @@ def test_sample_template_loads_with_shared_and_personal_scenes(template):
 @pytest.fixture
 def broken(tmp_path):
     """A copy of the sample template to break, one edit per test."""
-    dst = tmp_path / "bill-explainer"
-    shutil.copytree(TEMPLATE_DIR, dst, ignore=shutil.ignore_patterns("*.csv", "__pycache__"))
-    return dst
+    return copy_template(TEMPLATE_DIR, tmp_path)
 
 
-def _edit(folder: Path, old: str, new: str, name: str = "template.yaml") -> None:
-    path = folder / name
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+_edit = edit_file
 
 
 def _problems(folder: Path) -> list[str]:

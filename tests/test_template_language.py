@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import ROOT, TEMPLATE_DIR
+from conftest import ROOT, TEMPLATE_DIR, copy_template, edit_file
 from renderer import animation
 from renderer.overlays import LAYER_TYPES, LayerInput, render_layer
 from tailorcast.errors import TemplateError
@@ -153,17 +151,7 @@ def test_both_renditions_resolve_at_their_size(reminder, rendition, size):
 # --- validation: one broken template per error class, message and location asserted ---------------
 
 
-def _copy(src: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / src.name
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.csv", "__pycache__", "*.py"))
-    return dst
-
-
-def _edit(folder: Path, old: str, new: str, name: str = "template.yaml") -> None:
-    path = folder / name
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+_copy, _edit = copy_template, edit_file
 
 
 CASES = [
@@ -237,9 +225,6 @@ def test_strings_no_font_can_draw_are_reported(tmp_path):
     "{% include '/etc/passwd' %}",
 ])
 def test_sandbox_refuses_internals_and_files(reminder, payload):
-    from tailorcast.errors import RenderError
-    from renderer.scenes import resolve_scene
-
     root_ctx = _ctx(reminder, **_reminder_row())
     from tailorcast.expressions import ExpressionError, render_text
 
