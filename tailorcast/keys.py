@@ -6,7 +6,7 @@ Layout::
     c/<token>/video.mp4               baked personal video
     c/<token>/poster.jpg              video poster
     c/<token>/captions.<lang>.vtt     WebVTT captions
-    shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, images)
+    shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, img, seg = shared scene segments)
     runs/<run_id>/manifest.csv        private: one row per customer
     runs/<run_id>/errors.csv          private: rows that could not be used, and why
     runs/<run_id>/summary.json        private: counts and timings
