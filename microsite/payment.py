@@ -1,6 +1,6 @@
 """QR codes to pay from the page: SEPA EPC for bank apps, pagoPA for Italian notices.
 
-Payloads are built and validated in :mod:`microsite.payments`; this module only draws them.
+Payloads are built and validated in :mod:`tailorcast.payments`; this module only draws them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import segno
 from markupsafe import Markup
 from segno import helpers
 
-from .payments import pagopa_payload
+from tailorcast.payments import pagopa_payload
 
 
 def epc_qr(name: str, iban: str, amount: Decimal, reference: str, bic: str | None = None):

@@ -29,7 +29,7 @@ from tailorcast.errors import ConfigError
 from tailorcast.formatting import money
 
 from .db import InvoiceConflict, Payment, ReplayedDelivery, Store
-from .payments import (LINK_PARAMS, SIGNATURE_HEADER, LinkRejected, PaymentError, SignedLink, WebhookRejected, check_cents,
+from tailorcast.payments import (LINK_PARAMS, SIGNATURE_HEADER, LinkRejected, PaymentError, SignedLink, WebhookRejected, check_cents,
                        check_ref, derive_key, is_token, verify_signed_link, verify_webhook)
 
 log = logging.getLogger("tailorcast.public")
@@ -66,7 +66,7 @@ class PublicConfig:
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) < MIN_SECRET_BYTES:
                 raise ConfigError(f"public server: {name} must be at least {MIN_SECRET_BYTES} bytes; derive it with "
-                                  f"microsite.payments.derive_key(settings.secret, ...) or pass the provider's secret")
+                                  f"tailorcast.payments.derive_key(settings.secret, ...) or pass the provider's secret")
         for name in ("webhook_tolerance", "events_per_minute", "status_per_minute", "instalments_per_minute",
                      "checkout_per_minute", "max_body_bytes"):
             value = getattr(self, name)

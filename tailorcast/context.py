@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from . import expressions, formatting
 from .customers import Customer
+from .payments import PaymentError
 from .spec import Template
 
 
@@ -40,11 +41,16 @@ def choose_variant(template: Template, values: Mapping[str, Any], locale: str | 
     return None
 
 
-def customer_context(template: Template, customer: Customer) -> dict[str, Any]:
+def customer_context(template: Template, customer: Customer, pay_key: bytes | None = None, token: str = "") -> dict[str, Any]:
+    """Everything one customer's expressions see. ``pay_key``/``token`` sign the pay link (run time)."""
+    from .paylink import pay_link
+
     variant = choose_variant(template, customer.values, customer.locale, customer.strings_locale)
     ctx = locale_context(template, customer.locale, customer.strings_locale, variant)
     ctx.update(customer.values)
     ctx["row_number"] = customer.row
-    link = template.payment.get("link")
-    ctx["pay_link"] = expressions.render_text(link, ctx).strip() if link else ""
+    try:
+        ctx["pay_link"] = pay_link(template, ctx, pay_key, token)
+    except PaymentError as exc:
+        raise expressions.ExpressionError(template.payment.get("link", ""), f"no pay link: {exc}") from exc
     return ctx

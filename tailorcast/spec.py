@@ -503,6 +503,17 @@ def _build(root: Path, doc: Located) -> Template:
     payment = dict(d.get("payment") or {})
     if "link" in payment:
         names_of(payment["link"], ("payment", "link"))
+    provider = payment.get("provider", "url")
+    needed = {"signed": [("reference_field", "invoice_id", ("text",)), ("amount_field", "amount_due", ("money", "decimal")), ("due_field", "due_date", ("date",))],
+              "stripe": [("reference_field", "invoice_id", ("text",))]}.get(provider, [])
+    if "pagopa" in payment:
+        needed.append(("notice_field", payment["pagopa"]["notice_field"], ("text",)))
+    for key, default, types in needed:
+        fname = payment.get(key, default) if key != "notice_field" else default
+        f = fmap.get(fname)
+        if f is None or f.type not in types:
+            problems.append(Problem(doc.where(("payment", key)) if key in payment else doc.where(("payment",)),
+                                    f"the {provider if key != 'notice_field' else 'pagopa'} payment needs a {'/'.join(types)} field '{fname}' ({key}); declare it under fields: or set {key}:"))
     page = root / d.get("page", "page.html")
     if not page.is_file():
         problems.append(Problem(doc.where(("page",)) if "page" in d else "template.yaml", f"page {page.name!r} not found in the template folder"))

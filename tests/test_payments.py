@@ -14,7 +14,7 @@ import zxingcpp
 from PIL import Image
 
 from microsite.payment import epc_qr, pagopa_qr
-from microsite.payments import (LinkRejected, PaymentError, SignedLink, WebhookRejected, client_reference_id, derive_key,
+from tailorcast.payments import (LinkRejected, PaymentError, SignedLink, WebhookRejected, client_reference_id, derive_key,
                                 epc_payload, pagopa_payload, parse_pagopa_payload, sign_link, sign_webhook,
                                 stripe_payment_link, to_cents, verify_signed_link, verify_webhook)
 
@@ -265,3 +265,66 @@ def test_payment_errors_survive_pickling():
     for exc in (PaymentError("amount", "bad"), LinkRejected("expired", "exp", "late"), WebhookRejected("stale", "old")):
         copy = pickle.loads(pickle.dumps(exc))
         assert type(copy) is type(exc) and str(copy) == str(exc)
+
+
+# --- the template's payment provider → the customer's pay link (tailorcast/paylink.py) ---------
+
+
+def _reminder_ctx(**kw):
+    from conftest import ROOT
+    from tailorcast.context import customer_context
+    from tailorcast.customers import validate_row
+    from tailorcast.spec import load_template
+
+    tpl = load_template(ROOT / "templates" / "payment-reminder")
+    row = dict(customer_id="R1", first_name="Ann", email="ann@example.com", locale="en", invoice_id="2026-09-000001",
+               amount_due="189.40", due_date="2026-10-15", days_overdue="12")
+    return tpl, customer_context(tpl, validate_row(tpl, 2, row), **kw)
+
+
+def test_signed_provider_links_verify_with_the_run_key_and_cannot_be_altered():
+    from tailorcast.paylink import expiry
+    from tailorcast.payments import verify_signed_link
+    import datetime as dt
+
+    key = derive_key(b"x" * 40, "pay-link")
+    token = "A" * 32
+    tpl, ctx = _reminder_ctx(pay_key=key, token=token)
+    url = ctx["pay_link"]
+    assert url.startswith("http://127.0.0.1:8000/demo/checkout?ref=2026-09-000001&amount=18940&cur=EUR&exp=")
+    link = verify_signed_link(url, key, now=expiry(dt.date(2026, 10, 15), 30) - 1)
+    assert (link.ref, link.amount_cents, link.token) == ("2026-09-000001", 18940, token)
+    with pytest.raises(LinkRejected):
+        verify_signed_link(url.replace("amount=18940", "amount=100"), key, now=0)
+    with pytest.raises(LinkRejected):  # 30 days after the due date, end of day UTC
+        verify_signed_link(url, key, now=expiry(dt.date(2026, 10, 15), 30))
+    _, again = _reminder_ctx(pay_key=key, token=token)
+    assert again["pay_link"] == url  # no clock: same inputs, same link
+
+
+def test_stripe_provider_link(tmp_path):
+    from conftest import ROOT, copy_template, edit_file
+    from tailorcast.context import customer_context
+    from tailorcast.customers import validate_row
+    from tailorcast.spec import load_template
+
+    root = copy_template(ROOT / "templates" / "payment-reminder", tmp_path)
+    edit_file(root, "  provider: signed\n  link: \"http://127.0.0.1:8000/demo/checkout\"\n  valid_days: 30",
+              "  provider: stripe\n  link: \"https://buy.stripe.com/test_4gw3cu\"\n  prefill_email: true")
+    tpl = load_template(root)
+    row = dict(customer_id="R1", first_name="Ann", email="ann@example.com", locale="en", invoice_id="2026-09-000001",
+               amount_due="189.40", due_date="2026-10-15", days_overdue="12")
+    ctx = customer_context(tpl, validate_row(tpl, 2, row))
+    assert ctx["pay_link"] == "https://buy.stripe.com/test_4gw3cu?client_reference_id=2026-09-000001&prefilled_email=ann%40example.com"
+
+
+def test_signed_provider_needs_its_fields(tmp_path):
+    from conftest import ROOT, copy_template, edit_file
+    from tailorcast.errors import TemplateError
+    from tailorcast.spec import load_template
+
+    root = copy_template(ROOT / "templates" / "payment-reminder", tmp_path)
+    edit_file(root, "  valid_days: 30", "  valid_days: 30\n  amount_field: first_name")
+    with pytest.raises(TemplateError) as err:
+        load_template(root)
+    assert "the signed payment needs a money/decimal field 'first_name' (amount_field)" in str(err.value)

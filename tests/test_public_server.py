@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from microsite.db import Base, Payment
-from microsite.payments import SignedLink, sign_link, sign_webhook
+from tailorcast.payments import SignedLink, sign_link, sign_webhook
 from microsite.public_server import EVENT_TYPES, PublicConfig, create_public_app, public_config, same_origin
 from microsite.static_server import create_app as create_static_app
 from tailorcast.errors import ConfigError

@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from tailorcast import keys
-from tailorcast.errors import TailorcastError
+from . import keys
+from .errors import TailorcastError
 
 
 class PaymentError(TailorcastError):

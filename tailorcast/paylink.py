@@ -1,0 +1,49 @@
+"""The customer's pay link, as the template's payment provider wants it.
+
+- ``url`` (default): ``payment.link`` is a Jinja expression, rendered as is.
+- ``signed``: ``payment.link`` is the payment page; Tailorcast appends the invoice
+  reference, the amount in cents, the currency, an expiry (``valid_days`` after the
+  due date, end of day UTC: no clock, so reruns give the same bytes), the
+  customer's token and an HMAC signature, so the amount cannot be altered.
+- ``stripe``: ``payment.link`` is a Stripe Payment Link; ``client_reference_id``
+  carries the invoice reference and, with ``prefill_email: true``, the e-mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from . import expressions
+from .payments import SignedLink, derive_key, sign_link, stripe_payment_link, to_cents
+from .spec import Template
+
+# Used where no run secret exists (previews): links look real but no server accepts them.
+PREVIEW_KEY = derive_key(b"tailorcast-preview-only-not-a-secret", "pay-link")
+
+
+def expiry(due: dt.date, valid_days: int) -> int:
+    end = dt.datetime.combine(due + dt.timedelta(days=valid_days), dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
+    return int(end.timestamp())
+
+
+def pay_link(template: Template, ctx: Mapping[str, Any], pay_key: bytes | None = None, token: str = "") -> str:
+    p = template.payment
+    if not p.get("link"):
+        return ""
+    base = expressions.render_text(p["link"], ctx).strip()
+    provider = p.get("provider", "url")
+    ref = str(ctx.get(p.get("reference_field", "invoice_id")) or "")
+    if provider == "signed":
+        link = SignedLink(
+            ref=ref,
+            amount_cents=to_cents(ctx[p.get("amount_field", "amount_due")]),
+            expires=expiry(ctx[p.get("due_field", "due_date")], int(p.get("valid_days", 30))),
+            currency=str(ctx.get("currency") or "EUR").upper(),
+            token=token,
+        )
+        return sign_link(base, link, pay_key or PREVIEW_KEY)
+    if provider == "stripe":
+        email = ctx.get("email") if p.get("prefill_email") else None
+        return stripe_payment_link(base, ref, email, sanitize=True)
+    return base
