@@ -209,3 +209,38 @@ def test_reminder_template_renders_variants_and_conditional_scene_in_both_rendit
             assert info.faststart and ffmpeg_decode_errors(video) == ""
         html = (out / rows[cid]["page"]).read_text()
         assert 'lang="ar" dir="rtl"' in html
+
+
+def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(ray_session, settings, tmp_path):
+    """The reminder's signed pay link, published by a run, is honoured by the public server (same secret)."""
+    import urllib.parse
+
+    from conftest import ROOT
+    from microsite.public_server import create_public_app, public_config
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.spec import load_template
+    from workers.run import run_billing
+
+    tpl = load_template(ROOT / "templates" / "payment-reminder")
+    src = (ROOT / "templates" / "payment-reminder" / "sample-customers.csv").read_text().splitlines()
+    csv_path = tmp_path / "one.csv"
+    csv_path.write_text("\n".join([src[0], next(line for line in src if line.startswith("R-0001,"))]) + "\n")
+    out = tmp_path / "pub"
+    summary = run_billing(tpl, csv_path, LocalBucket(out), settings)
+    assert summary.ok == 1
+    row = next(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
+    html = (out / row["page"]).read_text()
+    href = re.search(r'id="pay" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert href.startswith("http://127.0.0.1:8000/demo/checkout?") and f"t={row['token']}" in href
+
+    app = create_public_app(public_config(settings, database_url=f"sqlite:///{tmp_path / 'public.db'}", demo_checkout=True),
+                            clock=lambda: 1_760_000_000)  # before the link's expiry
+    client = app.test_client()
+    query = urllib.parse.urlsplit(href).query
+    assert client.get(f"/api/status/{row['token']}").get_json()["paid"] is False
+    assert client.get(f"/demo/checkout?{query}").status_code == 200
+    form = dict(urllib.parse.parse_qsl(query))
+    assert client.post("/demo/checkout", data=form).status_code in (200, 303)
+    assert client.get(f"/api/status/{row['token']}").get_json()["paid"] is True
+    tampered = dict(form, amount="100")
+    assert client.post("/demo/checkout", data=tampered).status_code == 403

@@ -41,6 +41,7 @@ class JobSpec:
     cache_root: str
     shared_media: dict  # name → bucket key, e.g. {"css": "shared/css/….css"}
     threads: int = 1
+    pay_key: bytes | None = None  # signs pay links (payment.provider: signed); derived from the run secret
 
 
 @dataclass
@@ -118,7 +119,7 @@ def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerRe
         digest = build_hash(spec, customer)
         page_key = keys.customer_file(token, "index.html")
         res.video = keys.customer_file(token, video_name(spec.template.video.default_rendition))
-        ctx = customer_context(spec.template, customer)
+        ctx = customer_context(spec.template, customer, spec.pay_key, token)
         res.variant = ctx["variant"]
         existing = spec.bucket.get_bytes(page_key)
         if existing is not None and BUILD_META.format(digest).encode() in existing:

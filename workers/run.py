@@ -37,6 +37,7 @@ from tailorcast.context import choose_variant, locale_context
 from tailorcast.expressions import ExpressionError
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
+from tailorcast.payments import derive_key
 from tailorcast.settings import Settings
 from tailorcast.spec import Template
 from tailorcast.tokens import customer_token
@@ -187,7 +188,8 @@ def run_billing(
 
     ray, owned = _ray_init(settings, ray_address)
     try:
-        spec = JobSpec(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads)
+        spec = JobSpec(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
+                       derive_key(settings.secret, "pay-link"))
         spec_ref = ray.put(spec)
         shared_task = ray.remote(num_cpus=1, max_retries=2)(render_shared)
         job = ray.remote(num_cpus=1, max_retries=2)(customer_task)
