@@ -21,7 +21,9 @@ from tailorcast.errors import RenderError
 from tailorcast.formatting import month_labels, number
 from tailorcast.spec import Template
 
-from .payment import epc_qr, epc_svg
+from tailorcast.payments import to_cents
+
+from .payment import epc_qr, epc_svg, pagopa_qr, qr_svg
 from .svgchart import bar_chart_svg
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,14 +67,22 @@ def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dic
 def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, str], chapters: list[dict], transcript: list[str]) -> str:
     """``media``: relative URLs of video, poster, captions, css and logo as seen from the page."""
     chart_svg, usage = _chart(template, ctx)
-    epc = template.payment.get("epc")
+    pay = template.payment
+    amount = ctx.get(pay.get("amount_field", "amount_due"))
+    reference = str(ctx.get(pay.get("reference_field", "invoice_id")) or "")
+    title = ctx["t"]("pay_bank") if "pay_bank" in ctx["t"].table else "SEPA"
+    epc = pay.get("epc")
     qr_markup = Markup("")
-    if epc and ctx.get("amount_due") is not None and str(ctx.get("currency", "EUR")).upper() == "EUR":
-        qr = epc_qr(epc["name"], epc["iban"], ctx["amount_due"], str(ctx.get("invoice_id", "")), epc.get("bic"))
-        qr_markup = epc_svg(qr, ctx["t"]("pay_bank") if "pay_bank" in ctx["t"].table else "SEPA")
+    if epc and amount is not None and str(ctx.get("currency") or "EUR").upper() == "EUR":
+        qr_markup = epc_svg(epc_qr(epc["name"], epc["iban"], amount, reference, epc.get("bic")), title)
+    pagopa = pay.get("pagopa")
+    pagopa_markup = Markup("")
+    if pagopa and amount is not None and ctx.get(pagopa["notice_field"]):
+        qr = pagopa_qr(str(ctx[pagopa["notice_field"]]), pagopa["creditor"], to_cents(amount))
+        pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
     env = expressions.page_env(FileSystemLoader(str(template.root)))
     page_ctx = dict(ctx)
-    page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, csp=CSP)
+    page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP)
     try:
         return env.get_template(template.page.name).render(page_ctx)
     except JinjaTemplateError as exc:

@@ -20,8 +20,15 @@ def epc_qr(name: str, iban: str, amount: Decimal, reference: str, bic: str | Non
 
 
 def epc_svg(qr: segno.QRCode, title: str) -> Markup:
-    svg = qr.svg_inline(scale=4, border=4, dark="#111111", light="#ffffff", svgclass="epc", title=title, omitsize=True)
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="' + Markup.escape(title) + '" ', 1))
+    return qr_svg(qr, title, "epc")
+
+
+def qr_svg(qr: segno.QRCode, title: str, css_class: str) -> Markup:
+    """A QR code as accessible inline SVG (no request, scales with CSS)."""
+    svg = qr.svg_inline(scale=4, border=4, dark="#111111", light="#ffffff", svgclass=css_class, title=title, omitsize=True)
+    # str + Markup would escape the str half (and print the tag as text): build the tag as plain text.
+    label = str(Markup.escape(title))
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1))
 
 
 def pagopa_qr(notice_code: str, creditor_fiscal_code: str, amount_cents: int) -> segno.QRCode:

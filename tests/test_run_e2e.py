@@ -88,6 +88,14 @@ def test_page_has_pay_link_epc_qr_noindex_and_no_personal_data_in_keys(local_run
             assert name not in key
 
 
+def test_italian_bills_carry_a_pagopa_notice_qr(local_run):
+    out, summary = local_run
+    for r in _manifest(out, summary):
+        html = (out / r["page"]).read_text()
+        italian = 'lang="it"' in html
+        assert ('class="pagopa"' in html) == italian, r["customer_id"]
+
+
 def test_bad_rows_are_in_the_error_report_with_row_id_and_reason(local_run):
     out, summary = local_run
     errors = _errors(out, summary)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "sample-customers.csv"
 COLUMNS = ["customer_id", "first_name", "last_name", "email", "locale", "currency", "invoice_id", "amount_due",
-           "energy_charge", "network_charge", "taxes", "due_date", "period_end", "kwh"]
+           "energy_charge", "network_charge", "taxes", "due_date", "period_end", "kwh", "notice_code"]
 NAMES = {
     "it": [("Giulia", "Rossi"), ("Marco", "Bianchi"), ("Chiara", "Esposito"), ("Luca", "Romano"), ("Francesca", "Colombo"),
            ("Alessandro", "Ricci"), ("Sofia", "Marino"), ("Matteo", "Greco"), ("Αλέξανδρος", "Παπαδόπουλος"), ("Niccolò", "Sforza-Visconti di Modrone")],
@@ -62,6 +62,7 @@ def good_row(n: int, locale: str, first: str, last: str, rng: random.Random) -> 
         "due_date": f"2026-12-{rng.randint(10, 28):02d}",
         "period_end": "2026-10-31",
         "kwh": ";".join(map(str, kwh)),
+        "notice_code": f"3010000000{n:08d}" if locale == "it" else "",  # pagoPA: Italian bills only
     }
 
 
