@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test venv browser sysdeps clean bench
+.PHONY: demo test venv browser sysdeps webtools clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,11 +37,28 @@ sysdeps:
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libfribidi0 >/dev/null; \
 	else echo "WARNING: libfribidi.so.0 missing and cannot install it: install libfribidi0 for Arabic/Hebrew text"; fi
 
-test: $(STAMP) sysdeps browser
+# Web quality judges (tests/test_page_quality.py): npm lighthouse 12, axe-core, vnu-jar (run with Java),
+# pinned by tools/package-lock.json. Install scripts are off: vnu-jar's would download a JDK; we use the system Java.
+# Without node/npm or java the quality tests skip loudly; under CI=true this target fails instead.
+WEBTOOLS_STAMP := tools/node_modules/.installed-$(shell cat tools/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+webtools:
+	@ci=0; case "$${CI:-}" in 1|true|TRUE|True|yes) ci=1;; esac; \
+	if command -v node >/dev/null && command -v npm >/dev/null; then \
+	    if [ ! -f $(WEBTOOLS_STAMP) ]; then \
+	        echo "installing web judges (lighthouse, axe-core, vnu-jar) into tools/node_modules"; \
+	        npm ci --prefix tools --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(WEBTOOLS_STAMP) || exit 1; \
+	    fi; \
+	elif [ $$ci = 1 ]; then echo "ERROR: CI=true but node/npm are missing: the page quality tests (Lighthouse, axe, vnu) must run in CI" >&2; exit 1; \
+	else echo "WARNING: node/npm missing: Lighthouse/axe/vnu page quality tests will be SKIPPED (install nodejs + npm, then make webtools)"; fi; \
+	if command -v java >/dev/null && java -version >/dev/null 2>&1; then :; \
+	elif [ $$ci = 1 ]; then echo "ERROR: CI=true but java is missing: the Nu HTML Checker (vnu-jar) test must run in CI" >&2; exit 1; \
+	else echo "WARNING: java missing: the Nu HTML Checker test will be SKIPPED (install a JRE, e.g. default-jre-headless)"; fi
+
+test: $(STAMP) sysdeps browser webtools
 	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) bench/bench_render.py --customers 20
 
 clean:
-	rm -rf $(VENV) public .tailorcast build *.egg-info
+	rm -rf $(VENV) public .tailorcast build *.egg-info tools/node_modules

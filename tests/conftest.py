@@ -142,9 +142,56 @@ def chromium():
         browser.close()
 
 
+TOOLS = ROOT / "tools" / "node_modules"
+WEBTOOLS = {
+    "lighthouse": TOOLS / "lighthouse" / "cli" / "index.js",
+    "axe": TOOLS / "axe-core" / "axe.min.js",
+    "vnu": TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar",
+}
+
+
+def _missing_webtool(name: str) -> str | None:
+    if not WEBTOOLS[name].exists():
+        return f"web tool {name} missing ({WEBTOOLS[name].relative_to(ROOT)}): run `make webtools` (npm ci --prefix tools)"
+    needs = {"lighthouse": "node", "vnu": "java"}.get(name)
+    if needs and shutil.which(needs) is None:
+        return f"web tool {name} needs `{needs}` on PATH"
+    return None
+
+
+def _need_webtool(name: str) -> Path:
+    msg = _missing_webtool(name)
+    if msg:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI=true: " + msg)
+        pytest.skip("SKIPPED LOUDLY: " + msg)
+    return WEBTOOLS[name]
+
+
+# Session-scoped, so a missing tool skips (or fails) before any run is rendered for the test.
+@pytest.fixture(scope="session")
+def lighthouse_cli() -> Path:
+    """npm lighthouse 12's CLI (run with node); skipped loudly when missing, failed under CI=true."""
+    return _need_webtool("lighthouse")
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    """npm axe-core's axe.min.js, to inject into a page; skipped loudly when missing, failed under CI=true."""
+    return _need_webtool("axe")
+
+
+@pytest.fixture(scope="session")
+def vnu_jar() -> Path:
+    """npm vnu-jar's vnu.jar (run with java); skipped loudly when missing, failed under CI=true."""
+    return _need_webtool("vnu")
+
+
 def pytest_report_header(config):
     have = Path(CHROMIUM).exists()
-    return f"chromium: {CHROMIUM if have else 'MISSING - browser tests will be skipped (fail under CI=true)'}"
+    missing = [m for m in map(_missing_webtool, WEBTOOLS) if m]
+    return [f"chromium: {CHROMIUM if have else 'MISSING - browser tests will be skipped (fail under CI=true)'}",
+            "web tools (lighthouse, axe-core, vnu): " + ("; ".join(missing) + " - their tests will be skipped (fail under CI=true)" if missing else "ok")]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -152,6 +199,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     browser = [r for r in skipped if "chromium" in str(r.longrepr)]
     if browser:
         terminalreporter.write_sep("!", f"{len(browser)} BROWSER TESTS SKIPPED: /usr/bin/chromium missing", red=True, bold=True)
+    web = [r for r in skipped if "web tool" in str(r.longrepr)]
+    if web:
+        terminalreporter.write_sep("!", f"{len(web)} PAGE QUALITY TESTS SKIPPED: Lighthouse/axe/vnu missing (make webtools; node, npm, java)", red=True, bold=True)
 
 
 
