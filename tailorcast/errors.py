@@ -5,9 +5,16 @@
     ├── TemplateError               a template breaks a rule (carries every problem found)
     ├── InputError                  the customers file cannot be read at all
     ├── RowError                    one customer row is invalid (row, customer id, column)
+    ├── ExpressionError             a template expression cannot be parsed or evaluated for a row
     ├── RenderError                 making pixels, video or a page failed for one customer
-    └── StorageError                the bucket refused or cannot be reached
-        └── TransientError          worth retrying (network, throttling)
+    ├── StorageError                the bucket refused or cannot be reached
+    │   └── TransientError          worth retrying (network, throttling)
+    └── PaymentError                a payment value is unusable: field, problem, fix
+        ├── LinkRejected            a signed pay link must not be honoured (malformed | signature | expired)
+        └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
+
+The public server adds its own, in microsite/db.py (InvoiceConflict,
+ReplayedDelivery), both TailorcastError.
 
 Exceptions must survive pickling (Ray ships them between processes): every
 constructor argument goes to ``super().__init__`` and the text is built in
@@ -114,3 +121,57 @@ class StorageError(TailorcastError):
 
 class TransientError(StorageError):
     retryable = True
+
+
+class ExpressionError(TailorcastError):
+    """A template expression that cannot be parsed or evaluated (for this row)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message)
+        self.source = source
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.message} in {self.source!r}"
+
+
+class PaymentError(TailorcastError):
+    """A payment value is unusable; ``field`` says which one."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class LinkRejected(PaymentError):
+    """A signed payment link that must not be honoured; ``reason`` is machine-readable."""
+
+    REASONS = ("malformed", "signature", "expired")
+
+    def __init__(self, reason: str, field: str, message: str) -> None:
+        TailorcastError.__init__(self, reason, field, message)
+        self.reason = reason
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"payment link rejected ({self.reason}): {self.field}: {self.message}"
+
+
+class WebhookRejected(PaymentError):
+    """A webhook delivery that must not be trusted; ``reason`` is machine-readable."""
+
+    REASONS = ("missing", "malformed", "signature", "stale")
+
+    def __init__(self, reason: str, message: str) -> None:
+        TailorcastError.__init__(self, reason, message)
+        self.reason = reason
+        self.field = "Tailorcast-Signature"
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"webhook rejected ({self.reason}): {self.message}"

@@ -19,6 +19,7 @@ from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import formatting
+from .errors import ExpressionError
 
 # Names a scene may use and still be the same for every customer of a locale.
 SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "variant", "rendition"})
@@ -105,16 +106,6 @@ def page_env(loader) -> ImmutableSandboxedEnvironment:
     )
     env.filters.update(FILTERS)
     return env
-
-
-class ExpressionError(Exception):
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(source, message)
-        self.source = source
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.message} in {self.source!r}"
 
 
 @lru_cache(maxsize=4096)

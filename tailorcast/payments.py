@@ -28,49 +28,7 @@ from typing import Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from . import keys
-from .errors import TailorcastError
-
-
-class PaymentError(TailorcastError):
-    """A payment value is unusable; ``field`` says which one."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(field, message)
-        self.field = field
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-class LinkRejected(PaymentError):
-    """A signed payment link that must not be honoured; ``reason`` is machine-readable."""
-
-    REASONS = ("malformed", "signature", "expired")
-
-    def __init__(self, reason: str, field: str, message: str) -> None:
-        TailorcastError.__init__(self, reason, field, message)
-        self.reason = reason
-        self.field = field
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"payment link rejected ({self.reason}): {self.field}: {self.message}"
-
-
-class WebhookRejected(PaymentError):
-    """A webhook delivery that must not be trusted; ``reason`` is machine-readable."""
-
-    REASONS = ("missing", "malformed", "signature", "stale")
-
-    def __init__(self, reason: str, message: str) -> None:
-        TailorcastError.__init__(self, reason, message)
-        self.reason = reason
-        self.field = SIGNATURE_HEADER
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"webhook rejected ({self.reason}): {self.message}"
+from .errors import LinkRejected, PaymentError, WebhookRejected
 
 
 # ---------------------------------------------------------------- amounts and keys
