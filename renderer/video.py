@@ -55,8 +55,14 @@ def resolve_all(template: Template, ctx: Mapping[str, Any], rendition: str | Non
 
 
 def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads: int = 1) -> tuple[Path, bool]:
+    """The scene's encoded segment, from the cache or made now.
+
+    Shared scenes over a video clip are composed by MoviePy (clips are its strength);
+    every other scene goes through the ffmpeg graph, which also skips held frames and
+    costs a fraction of MoviePy's per-frame compositing in Python (bench/README.md).
+    """
     prof = template.video.profile
-    if rs.shared:
+    if rs.shared and rs.background_video:
         return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_shared(rs, p, prof, max(threads, 1)))
     return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
 
