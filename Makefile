@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test venv browser sysdeps webtools clean bench
+.PHONY: demo test venv browser sysdeps webtools clean bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ test: $(STAMP) sysdeps browser webtools
 
 bench: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) bench/bench_render.py --customers 20
+
+# naive MoviePy vs the x264 floor vs Tailorcast, same 20 customers (~20 min on 2 cores): bench/README.md
+bench-compare: $(STAMP)
+	$(PY) bench/bench_compare.py --customers 20
 
 clean:
 	rm -rf $(VENV) public .tailorcast build *.egg-info tools/node_modules

@@ -24,11 +24,14 @@ from tailorcast.spec import Template
 from tailorcast.payments import to_cents
 
 from .payment import epc_qr, epc_svg, pagopa_qr, qr_svg
+from .player import player_script
 from .svgchart import bar_chart_svg
 
 STATIC = Path(__file__).resolve().parent / "static"
-# Everything the page needs comes from its own origin; inline SVG needs no script or style.
-CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'"
+# Everything the page needs comes from its own origin; inline SVG needs no script or style, and the
+# player's data is an inert JSON script element. connect-src: events and paid status (same-origin API).
+CSP = ("default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def shared_files(template: Template) -> dict[str, SharedFile]:
     out = {}
     css = (STATIC / "site.css").read_bytes()
     out["css"] = SharedFile(keys.shared_object("css", hashlib.sha256(css).hexdigest()[:32], "css"), css)
+    js = (STATIC / "player.js").read_bytes()
+    out["js"] = SharedFile(keys.shared_object("js", hashlib.sha256(js).hexdigest()[:32], "js"), js)
     logo = template.brand.get("logo_path")
     if logo:
         data = Path(logo).read_bytes()
@@ -64,8 +69,13 @@ def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dic
     return svg, usage
 
 
-def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, str], chapters: list[dict], transcript: list[str]) -> str:
-    """``media``: relative URLs of video, poster, captions, css and logo as seen from the page."""
+def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, str], chapters: list[dict], transcript: list[str], *,
+               player: Mapping[str, Any] | None = None, api: str = "", token: str = "") -> str:
+    """``media``: relative URLs of video, poster, captions, css, js and logo as seen from the page.
+
+    ``player``: the player's data (:func:`microsite.player.player_data`); ``api``: the public server's
+    URL relative to the page ("" when the pages are published without one); ``token``: the page's folder.
+    """
     chart_svg, usage = _chart(template, ctx)
     pay = template.payment
     amount = ctx.get(pay.get("amount_field", "amount_due"))
@@ -82,7 +92,8 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
         pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
     env = expressions.page_env(FileSystemLoader(str(template.root)))
     page_ctx = dict(ctx)
-    page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP)
+    page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP,
+                    player=player_script(player) if player else Markup(""), api=api, token=token)
     try:
         return env.get_template(template.page.name).render(page_ctx)
     except JinjaTemplateError as exc:

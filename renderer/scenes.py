@@ -128,13 +128,34 @@ def _mirrored(anim: Animation) -> Animation:
     return Animation(_MIRROR.get(anim.effect, anim.effect), anim.duration)
 
 
+def layer_sprite(template: Template, layer: Layer, ctx: Mapping[str, Any], rendition: str, frames: int) -> Sprite:
+    """One layer of a scene ``frames`` long, drawn for ``ctx`` (which holds ``rendition``) as a timed still.
+
+    Raises ExpressionError for a bad expression; the caller names the scene.
+    """
+    v = template.video
+    rend = v.rendition(rendition)
+    W, H, fps = rend.width, rend.height, v.fps
+    short = min(W, H)
+    rtl = ctx.get("dir") == "rtl"
+    flip = rtl and layer.mirror
+    x, y, w, h = layer.box_for(rend.name, rtl).rect(W, H)
+    li = LayerInput(layer.type, w, h, short, _resolved_style(layer.style_for(rend.name), ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
+    still = render_layer(li)
+    start = round(layer.start * fps)
+    end = round(layer.end * fps) if layer.end is not None else frames
+    enter = (_mirrored(layer.enter) if flip else layer.enter) if layer.enter.effect != "none" else NO_ANIMATION
+    exit_ = (_mirrored(layer.exit) if flip else layer.exit) if layer.exit.effect != "none" else NO_ANIMATION
+    canvas = canvas_for((enter.effect, exit_.effect), w, h, short)
+    return Sprite(layer.index, still, x, y, start, end, enter, exit_, round(enter.duration * fps), round(exit_.duration * fps), canvas, short, rtl)
+
+
 def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], profile_key: str = "", rendition: str | None = None) -> ResolvedScene | None:
     """Evaluate a scene for one context and rendition; None when its ``when:`` is false."""
     v = template.video
     rend = v.rendition(rendition)
     W, H, fps = rend.width, rend.height, v.fps
     ctx = {**ctx, "rendition": rend.name}
-    short = min(W, H)
     try:
         if scene.when and not expressions.evaluate_condition(scene.when, ctx):
             return None
@@ -144,25 +165,15 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
             bg_spec["color"] = expressions.render_text(bg_spec["color"], ctx).strip()
         video_bg = str(bg_spec["video_path"]) if bg_spec.get("video_path") else None
         background = Image.new("RGBA", (W, H), (0, 0, 0, 0)) if video_bg else paint_background(W, H, bg_spec).convert("RGBA")
-        rtl = ctx.get("dir") == "rtl"
         sprites = []
         for layer in scene.layers:
             if layer.when and not expressions.evaluate_condition(layer.when, ctx):
                 continue
-            flip = rtl and layer.mirror
-            x, y, w, h = layer.box_for(rend.name, rtl).rect(W, H)
-            li = LayerInput(layer.type, w, h, short, _resolved_style(layer.style_for(rend.name), ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
-            still = render_layer(li)
-            start = round(layer.start * fps)
-            end = round(layer.end * fps) if layer.end is not None else frames
-            static = start == 0 and end == frames and layer.enter.effect == "none"
-            if static and layer.exit.effect == "none":
-                _paste(background, still, x, y)
+            sprite = layer_sprite(template, layer, ctx, rend.name, frames)
+            if sprite.start == 0 and sprite.end == frames and sprite.enter.effect == "none" and sprite.exit.effect == "none":
+                _paste(background, sprite.image, sprite.x, sprite.y)
                 continue
-            enter = (_mirrored(layer.enter) if flip else layer.enter) if layer.enter.effect != "none" else NO_ANIMATION
-            exit_ = (_mirrored(layer.exit) if flip else layer.exit) if layer.exit.effect != "none" else NO_ANIMATION
-            canvas = canvas_for((enter.effect, exit_.effect), w, h, short)
-            sprites.append(Sprite(layer.index, still, x, y, start, end, enter, exit_, round(enter.duration * fps), round(exit_.duration * fps), canvas, short, rtl))
+            sprites.append(sprite)
         say = tuple(expressions.render_text(line, ctx).strip() for line in scene.say)
     except expressions.ExpressionError as exc:
         raise RenderError(f"scene '{scene.id}'", str(exc)) from exc

@@ -6,7 +6,9 @@ Layout::
     c/<token>/video.mp4               baked personal video
     c/<token>/poster.jpg              video poster
     c/<token>/captions.<lang>.vtt     WebVTT captions
-    shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, img, seg = shared scene segments)
+    c/<token>/o/<rendition>-<n>.png   live mode: the customer's overlay stills
+    shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, img, seg = shared scene segments,
+                                      video = live mode's base videos)
     runs/<run_id>/manifest.csv        private: one row per customer
     runs/<run_id>/errors.csv          private: rows that could not be used, and why
     runs/<run_id>/summary.json        private: counts and timings
@@ -58,6 +60,11 @@ def customer_prefix(token: str) -> str:
 
 def customer_file(token: str, name: str) -> str:
     return customer_prefix(token) + _check(_NAME, name, "file name")
+
+
+def overlay_file(token: str, name: str) -> str:
+    """A live-mode overlay still; the page links to it as ``o/<name>``."""
+    return customer_prefix(token) + "o/" + _check(_NAME, name, "file name")
 
 
 def captions_name(lang: str) -> str:

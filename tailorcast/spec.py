@@ -190,6 +190,7 @@ class VideoSpec:
     poster_at: float | None
     renditions: tuple[Rendition, ...]
     default_rendition: str
+    live: bool = False  # the page plays the shared base video and draws the overlays (renderer/live.py)
 
     def rendition(self, name: str | None = None) -> Rendition:
         name = name or self.default_rendition
@@ -424,7 +425,10 @@ def _build(root: Path, doc: Located) -> Template:
         if "video" in bg:
             bg["video_path"] = asset(bg["video"], sp + ("background", "video"))
         if "color" in bg:
-            used |= names_of(bg["color"], sp + ("background", "color"))
+            bg_names = names_of(bg["color"], sp + ("background", "color"))
+            used |= bg_names
+            if v.get("live") and bg_names - expressions.SHARED_NAMES:
+                problems.append(Problem(doc.where(sp + ("background", "color")), f"scene '{s['id']}': with video.live the background is in the shared base video, so its colour cannot read {', '.join(sorted(bg_names - expressions.SHARED_NAMES))}; use a shape layer for a personal colour, or turn live off"))
         say = tuple(s.get("say") or ())
         for k, line in enumerate(say):
             used |= names_of(line, sp + ("say", k))
@@ -545,7 +549,7 @@ def _build(root: Path, doc: Located) -> Template:
         payment=payment,
         contact=dict(d.get("contact") or {}),
         page=page,
-        video=VideoSpec(int(v["fps"]), prof, music, poster.get("scene"), poster.get("at"), renditions, default_rendition),
+        video=VideoSpec(int(v["fps"]), prof, music, poster.get("scene"), poster.get("at"), renditions, default_rendition, bool(v.get("live", False))),
         scenes=tuple(scenes),
         strings=strings,
         content_hash=_hash_tree(root, assets),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import threading
 from urllib.parse import urlparse
 
@@ -95,7 +97,11 @@ def test_hostile_name_shows_as_text_and_runs_nothing(chromium, served):
     try:
         assert "<script>alert(1)</script>" in page.inner_text("h1")
         assert events["dialogs"] == []
-        assert page.evaluate("document.scripts.length") == 0
+        # the only code is the shared, content-addressed player; the only inline script is inert JSON data
+        scripts = page.evaluate("[...document.scripts].map(s => [s.type, s.src ? new URL(s.src).pathname : s.textContent])")
+        assert [s[0] for s in scripts] == ["", "application/json"], scripts
+        assert re.fullmatch(r"/shared/js/[0-9a-f]{32}\.js", scripts[0][1]), scripts[0]
+        assert "<script>" not in scripts[1][1] and json.loads(scripts[1][1])["token"] == row["token"]
     finally:
         context.close()
 

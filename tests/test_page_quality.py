@@ -208,8 +208,8 @@ class _Head(HTMLParser):
         rel = (a.get("rel") or "").lower().split()
         if tag == "link" and ("stylesheet" in rel or "modulepreload" in rel or ("preload" in rel and a.get("as") in ("script", "style"))):
             ref = a.get("href")
-        elif tag == "script":
-            ref = a.get("src") or "<inline script>"
+        elif tag == "script" and (a.get("src") or (a.get("type") or "").lower() != "application/json"):
+            ref = a.get("src") or "<inline script>"  # a JSON data block is not code: the CSP does not apply to it
         elif tag == "style":
             ref = "<inline style>"
         if tag == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import RENDERER_VERSION
+from renderer import live
 from renderer.cache import SegmentCache
 from renderer.video import render_video
 from tailorcast import keys
@@ -25,6 +26,7 @@ from tailorcast.expressions import ExpressionError
 from tailorcast.spec import Template
 
 from microsite.build import build_page
+from microsite.player import player_data
 
 log = logging.getLogger("tailorcast.job")
 BUILD_META = '<meta name="tc-build" content="{}">'
@@ -42,6 +44,7 @@ class JobSpec:
     shared_media: dict  # name → bucket key, e.g. {"css": "shared/css/….css"}
     threads: int = 1
     pay_key: bytes | None = None  # signs pay links (payment.provider: signed); derived from the run secret
+    api: bool = False  # pages use the public server on their origin (events, paid status, instalment form)
 
 
 @dataclass
@@ -63,7 +66,7 @@ class CustomerResult:
 
 def build_hash(spec: JobSpec, customer: Customer) -> str:
     """Same template + same row + same renderer → same outputs; a rerun may skip the customer."""
-    h = hashlib.sha256(f"{RENDERER_VERSION}\0{spec.template.content_hash}\0{spec.run_id}\0".encode())
+    h = hashlib.sha256(f"{RENDERER_VERSION}\0{spec.template.content_hash}\0{spec.run_id}\0api={spec.api}\0".encode())
     for k in sorted(customer.values):
         h.update(f"{k}={customer.values[k]!r}\0".encode())
     return h.hexdigest()[:32]
@@ -87,8 +90,10 @@ def poster_name(rendition: str) -> str:
     return f"poster-{rendition}.jpg"
 
 
-def _publish(spec: JobSpec, token: str, videos: dict, captions: str, page_html: str, lang: str) -> str:
+def _publish(spec: JobSpec, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
     b = spec.bucket
+    for key, data in files.items():
+        _with_retries(b.put_bytes, key, data)
     for rendition, result in videos.items():
         _with_retries(b.put_file, keys.customer_file(token, video_name(rendition)), result.video)
         _with_retries(b.put_file, keys.customer_file(token, poster_name(rendition)), result.poster)
@@ -112,7 +117,24 @@ def page_media(spec: JobSpec, page_key: str, lang: str) -> dict:
     }
 
 
-def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerResult:
+def live_media(spec: JobSpec, ctx: dict, token: str, page_key: str, base_videos: dict[str, str]) -> tuple[dict, dict[str, bytes]]:
+    """Live mode's player data (base video and overlays per rendition) and the overlay files to publish."""
+    data: dict = {}
+    files: dict[str, bytes] = {}
+    for r in spec.template.video.renditions:
+        if r.name not in base_videos:
+            continue
+        items = []
+        for o in live.overlays(spec.template, ctx, r.name):
+            key = keys.overlay_file(token, o.name)
+            files[key] = o.png
+            items.append(o.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
+        data[r.name] = {**live.rendition_info(spec.template, ctx, r.name), "src": keys.relative_url(page_key, base_videos[r.name]), "o": items}
+    return data, files
+
+
+def render_customer(spec: JobSpec, customer: Customer, token: str, base_videos: dict[str, str] | None = None) -> CustomerResult:
+    """``base_videos``: live mode's shared base video per rendition (bucket keys), published already."""
     t0 = time.perf_counter()
     res = CustomerResult(customer.row, customer.customer_id, "failed", token=token)
     try:
@@ -133,9 +155,13 @@ def render_customer(spec: JobSpec, customer: Customer, token: str) -> CustomerRe
             first = videos[spec.template.video.default_rendition]
             lang = ctx["lang"]
             chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in first.timeline.scenes]
-            html = build_page(spec.template, ctx, page_media(spec, page_key, lang), chapters, [c.text for c in first.cues])
+            live_data, files = live_media(spec, ctx, token, page_key, base_videos) if base_videos else (None, {})
+            api = keys.relative_url(page_key, "api/") if spec.api else ""
+            player = player_data(spec.template, ctx, first.timeline.scenes, live=live_data, api=api, token=token)
+            html = build_page(spec.template, ctx, page_media(spec, page_key, lang), chapters, [c.text for c in first.cues],
+                              player=player, api=api, token=token)
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(spec, token, videos, first.captions, html, lang)
+            res.page = _publish(spec, token, videos, first.captions, html, lang, files)
         res.status = "ok"
         res.segments = sum(len(v.segments) for v in videos.values())
         res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)

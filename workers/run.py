@@ -3,6 +3,8 @@
     template ─ load + validate ──┐
     customers ─ stream + validate ┼─► shared scenes (one Ray task per locale)
     bucket ─ reachable? ─────────┘          │ ObjectRef
+                                            ├─► live mode: base videos (one Ray task per locale
+                                            │   and set of played scenes), published at once
                                             ▼
                          one Ray task per customer (bounded in flight)
                                             ▼
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from renderer import live
 from renderer.cache import SegmentCache
 from renderer.checks import check_template
 from renderer.scenes import resolve_scene
@@ -126,12 +129,41 @@ def publish_shared_segments(ray, refs: list, bucket: Bucket) -> int:
     return published
 
 
-def customer_task(spec: JobSpec, customer: Customer, token: str, shared: dict[str, bytes]) -> CustomerResult:
-    cache = SegmentCache(spec.cache_root)
+def _seed(cache: SegmentCache, shared: dict[str, bytes]) -> None:
     for key, data in shared.items():
         if cache.get("segments", key, "mp4") is None:
             cache.put_bytes("segments", key, "mp4", data)
-    return render_customer(spec, customer, token)
+
+
+def render_base_videos(spec: JobSpec, locale: str, strings_locale: str, variant: str | None,
+                       played: tuple[tuple[str, tuple[str, ...]], ...], shared: dict[str, bytes]) -> dict[str, str]:
+    """Live mode: the base video of one locale, variant and set of played scenes, per rendition, published
+    before any page links to it: {rendition: bucket key}. ``played``: (rendition, scene ids) pairs."""
+    cache = SegmentCache(spec.cache_root)
+    _seed(cache, shared)
+    ctx = locale_context(spec.template, locale, strings_locale, variant)
+    out = {}
+    for rendition, scene_ids in played:
+        digest, path = live.render_base(spec.template, ctx, scene_ids, rendition, cache)
+        key = keys.shared_object("video", digest, "mp4")
+        if not spec.bucket.exists(key):
+            spec.bucket.put_file(key, path)
+        out[rendition] = key
+    return out
+
+
+def played_scenes(template: Template, customer: Customer, variant: str | None) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """(rendition, ids of the scenes the customer's video plays) pairs; None when a ``when:`` fails (the job reports it)."""
+    ctx = {**locale_context(template, customer.locale, customer.strings_locale, variant), **customer.values}
+    try:
+        return tuple((r.name, live.played_scenes(template, ctx, r.name)) for r in template.video.renditions)
+    except ExpressionError:
+        return None
+
+
+def customer_task(spec: JobSpec, customer: Customer, token: str, shared: dict[str, bytes], base_videos: dict[str, str] | None = None) -> CustomerResult:
+    _seed(SegmentCache(spec.cache_root), shared)
+    return render_customer(spec, customer, token, base_videos)
 
 
 def _ray_init(settings: Settings, address: str | None):
@@ -166,7 +198,10 @@ def run_billing(
     limit: int | None = None,
     ray_address: str | None = None,
     on_progress: Callable[[int, int | None, CustomerResult | RowError], None] | None = None,
+    api: bool = False,
 ) -> RunSummary:
+    """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
+    instalment form); without it they are plain static pages that never call a server."""
     started = time.perf_counter()
     check_template(template)  # strings our fonts cannot draw: TemplateError before any work
     customers_path = Path(customers_path)
@@ -189,12 +224,14 @@ def run_billing(
     ray, owned = _ray_init(settings, ray_address)
     try:
         spec = JobSpec(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
-                       derive_key(settings.secret, "pay-link"))
+                       derive_key(settings.secret, "pay-link"), api)
         spec_ref = ray.put(spec)
         shared_task = ray.remote(num_cpus=1, max_retries=2)(render_shared)
         job = ray.remote(num_cpus=1, max_retries=2)(customer_task)
         template_ref = ray.put(template)
         shared_refs: dict[tuple[str, str], object] = {}
+        base_task = ray.remote(num_cpus=1, max_retries=2)(render_base_videos)
+        base_refs: dict[tuple, object] = {}
         in_flight: dict = {}
 
         def max_in_flight() -> int:
@@ -257,7 +294,15 @@ def run_billing(
                 shared_refs[lk] = shared_task.remote(template_ref, item.locale, item.strings_locale, variant, spec.cache_root)
             summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
             token = customer_token(settings.secret, template.name, run_id, item.customer_id)
-            ref = job.remote(spec_ref, item, token, shared_refs[lk])
+            base_ref = None
+            if template.video.live:
+                played = played_scenes(template, item, variant)
+                if played is not None:
+                    bk = lk + (played,)
+                    if bk not in base_refs:
+                        base_refs[bk] = base_task.remote(spec_ref, item.locale, item.strings_locale, variant, played, shared_refs[lk])
+                    base_ref = base_refs[bk]
+            ref = job.remote(spec_ref, item, token, shared_refs[lk], base_ref)
             in_flight[ref] = (item.row, item.customer_id)
             if summary.rows - checked_at >= 200:
                 limit_in_flight, checked_at = max_in_flight(), summary.rows

@@ -1,0 +1,336 @@
+/* Tailorcast player: enhances the page's plain <video> with chapters, a pay call-to-action over the
+   picture, a captions toggle, replay, tap for sound, live mode (the shared base video with the
+   customer's overlay stills drawn on it) and, when the page has an API, events and the paid status.
+   Without this file the page works as published. The animation vocabulary mirrors renderer/animation.py. */
+(function () {
+  'use strict';
+  var src = document.getElementById('tc-timeline');
+  var video = document.getElementById('video');
+  if (!src || !video || !video.parentNode) return;
+  var data;
+  try { data = JSON.parse(src.textContent); } catch (e) { return; }
+
+  var L = data.labels || {};
+  var fps = data.fps || 30;
+  var total = Math.max(1, Math.round((data.duration || 0) * fps));
+  var stage = video.parentNode;
+  var payLink = document.getElementById('pay');
+  var api = data.api && /^https?:$/.test(location.protocol) ? data.api : null;
+  var token = data.token;
+  var live = null; // the playing rendition's live data, once in live mode
+  var rendition = null;
+  var sent = {};
+  var noop = function () {};
+
+  function make(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  // ---- events and paid status (only with an API on this origin) ----
+  function send(type, extra) {
+    if (!api || !token) return;
+    var body = {token: token, type: type};
+    if (extra) for (var k in extra) body[k] = extra[k];
+    body = JSON.stringify(body);
+    try {
+      if (navigator.sendBeacon && navigator.sendBeacon(api + 'events', body)) return;
+      fetch(api + 'events', {method: 'POST', body: body, keepalive: true, headers: {'Content-Type': 'text/plain'}}).catch(noop);
+    } catch (e) { /* the page works without the server */ }
+  }
+  function once(type) { if (!sent[type]) { sent[type] = 1; send(type); } }
+
+  function markPaid() {
+    var pays = document.querySelectorAll('#pay, .tc-cta, [data-tc-pay]');
+    for (var i = 0; i < pays.length; i++) pays[i].hidden = true;
+    if (payLink && !document.querySelector('.tc-paid')) {
+      var p = make('p', 'tc-paid', L.paid);
+      p.setAttribute('role', 'status');
+      payLink.parentNode.insertBefore(p, payLink.nextSibling);
+    }
+    paid = true;
+  }
+  var paid = false;
+  function checkPaid() {
+    if (!api || !token || !window.fetch) return;
+    var ctl = window.AbortController ? new AbortController() : null;
+    var timer = setTimeout(function () { if (ctl) ctl.abort(); }, 4000);
+    fetch(api + 'status/' + encodeURIComponent(token), {cache: 'no-store', headers: {Accept: 'application/json'}, signal: ctl && ctl.signal})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) { if (j && j.paid === true) markPaid(); })
+      .catch(noop)
+      .then(function () { clearTimeout(timer); });
+  }
+
+  // ---- the picture's rectangle inside the <video> box (object-fit: contain) ----
+  var frame = make('div', 'tc-frame');
+  var ovLayer = make('div', 'tc-ov');
+  ovLayer.setAttribute('aria-hidden', 'true');
+  frame.appendChild(ovLayer);
+  stage.appendChild(frame);
+
+  function current() {
+    var w = video.videoWidth, h = video.videoHeight, rs = data.renditions || [];
+    for (var i = 0; i < rs.length; i++) if (rs[i].w === w && rs[i].h === h) return rs[i];
+    return null;
+  }
+  function fit() {
+    var r = current() || rendition || (data.renditions || [])[0];
+    if (!r) return;
+    var ew = video.clientWidth, eh = video.clientHeight;
+    var s = Math.min(ew / r.w, eh / r.h), w = r.w * s, h = r.h * s;
+    frame.style.left = video.offsetLeft + (ew - w) / 2 + 'px';
+    frame.style.top = video.offsetTop + (eh - h) / 2 + 'px';
+    frame.style.width = w + 'px';
+    frame.style.height = h + 'px';
+  }
+
+  // ---- pay call-to-action over the video during the pay scene ----
+  var pay = data.pay, cta = null;
+  if (pay && payLink) {
+    cta = make('a', 'tc-cta', pay.label || payLink.textContent);
+    cta.href = payLink.href;
+    cta.rel = 'noopener';
+    cta.hidden = true;
+    cta.addEventListener('click', function () { send('cta_click'); });
+    frame.appendChild(cta);
+  }
+  function placeCta() {
+    if (!cta) return;
+    var r = current() || rendition, b = r && r.cta;
+    cta.classList.toggle('tc-cta-free', !b);
+    ['left', 'top', 'width', 'height'].forEach(function (k, i) { cta.style[k] = b ? b[i] * 100 + '%' : ''; });
+  }
+  if (payLink) payLink.addEventListener('click', function () { send('pay_started'); });
+
+  // ---- tap for sound, replay ----
+  var sound = make('button', 'tc-sound', L.sound);
+  sound.type = 'button';
+  sound.hidden = true;
+  sound.addEventListener('click', function () {
+    video.muted = false;
+    if (video.paused) play();
+    sound.hidden = true;
+  });
+  stage.appendChild(sound);
+  var replay = make('button', 'tc-replay', L.replay);
+  replay.type = 'button';
+  replay.hidden = true;
+  replay.addEventListener('click', function () {
+    replay.hidden = true;
+    video.currentTime = 0;
+    play();
+  });
+  stage.appendChild(replay);
+
+  function play() {
+    try {
+      var p = video.play();
+      if (p && p.catch) p.catch(noop);
+    } catch (e) { /* autoplay refused: the poster and the controls stay */ }
+  }
+
+  // ---- captions toggle (over the video, so the page below does not move) ----
+  var track = video.textTracks && video.textTracks[0];
+  var cc = null;
+  if (track) {
+    cc = make('button', 'tc-cc', L.captions);
+    cc.type = 'button';
+    cc.addEventListener('click', function () {
+      track.mode = track.mode === 'showing' ? 'hidden' : 'showing';
+      sync();
+    });
+    stage.appendChild(cc);
+  }
+  function sync() { if (cc) cc.setAttribute('aria-pressed', track.mode === 'showing' ? 'true' : 'false'); }
+
+  // ---- chapters ----
+  var chapterLinks = document.querySelectorAll('.chapters a[data-start]');
+  function sceneAt(t) {
+    var sc = data.scenes || [], hit = sc[0];
+    for (var i = 0; i < sc.length; i++) if (t + 1e-3 >= sc[i].start) hit = sc[i];
+    return hit;
+  }
+  Array.prototype.forEach.call(chapterLinks, function (a) {
+    a.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      var t = parseFloat(a.getAttribute('data-start')) || 0;
+      video.currentTime = t;
+      play();
+      var s = sceneAt(t);
+      if (s) send('chapter', {chapter: s.id});
+    });
+  });
+
+  // ---- live mode: overlays drawn with the animation vocabulary of renderer/animation.py ----
+  var SLIDE = {'slide-left': [-1, 0], 'slide-right': [1, 0], 'slide-up': [0, 1], 'slide-down': [0, -1]};
+  var BACK = 1.70158;
+  function cubic(p) { return 1 - Math.pow(1 - p, 3); }
+  function back(p) { return 1 + (BACK + 1) * Math.pow(p - 1, 3) + BACK * Math.pow(p - 1, 2); }
+  function pyRound(x) { // Python's round(): halves to even
+    var f = Math.floor(x), d = x - f;
+    return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1);
+  }
+  var imgs = [], lastN = -1;
+
+  function buildOverlays() {
+    ovLayer.textContent = '';
+    imgs = [];
+    lastN = -1;
+    if (!live) return;
+    var r = live, list = r.o || [];
+    for (var i = 0; i < list.length; i++) {
+      var o = list[i], img = make('img', 'tc-o');
+      img.alt = '';
+      img.decoding = 'async';
+      img.src = o.src;
+      img.style.left = o.x / r.w * 100 + '%';
+      img.style.top = o.y / r.h * 100 + '%';
+      img.style.width = o.w / r.w * 100 + '%';
+      img.style.height = o.h / r.h * 100 + '%';
+      img.style.visibility = 'hidden';
+      ovLayer.appendChild(img);
+      imgs.push(img);
+    }
+  }
+  function show(img, o, effect, p) {
+    var st = img.style, op = 1, tf = 'none', clip = 'none';
+    p = Math.min(Math.max(p, 0), 1);
+    if (effect !== 'none' && p < 1) {
+      if (p <= 0) { st.visibility = 'hidden'; return; }
+      if (effect === 'fade') op = p;
+      else if (SLIDE[effect]) {
+        var v = SLIDE[effect], off = (1 - cubic(p)) * live.d;
+        op = p;
+        tf = 'translate(' + pyRound(v[0] * off) / o.w * 100 + '%,' + pyRound(v[1] * off) / o.h * 100 + '%)';
+      } else if (effect === 'pop') {
+        var s = 0.5 + 0.5 * back(p);
+        op = p;
+        tf = 'scale(' + Math.max(1, pyRound(o.w * s)) / o.w + ',' + Math.max(1, pyRound(o.h * s)) / o.h + ')';
+      } else if (effect === 'wipe') {
+        var ww = pyRound(o.w * cubic(p));
+        if (ww <= 0) { st.visibility = 'hidden'; return; }
+        var cut = (o.w - ww) / o.w * 100 + '%';
+        clip = live.rtl ? 'inset(0 0 0 ' + cut + ')' : 'inset(0 ' + cut + ' 0 0)';
+      }
+    }
+    st.opacity = op;
+    st.transform = tf;
+    st.clipPath = clip;
+    st.visibility = 'visible';
+  }
+  function draw(t) {
+    var n = Math.min(Math.floor(t * fps + 0.01), total - 1);
+    if (n === lastN || !live) return;
+    lastN = n;
+    var list = live.o || [];
+    for (var i = 0; i < imgs.length; i++) {
+      var o = list[i], img = imgs[i];
+      if (n < o.s || n >= o.e) { img.style.visibility = 'hidden'; continue; }
+      var k = n - o.s, left = o.e - n;
+      if (o.inf && k < o.inf) show(img, o, o['in'], k / o.inf);
+      else if (o.outf && left <= o.outf) show(img, o, o.out, (left - 1) / o.outf);
+      else show(img, o, 'none', 1);
+    }
+  }
+  function onFrame(now, meta) {
+    draw(meta.mediaTime);
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  var wantLive = false, baked = [];
+  function goLive() {
+    var lr = data.live, sources = video.querySelectorAll('source'), changed = false;
+    for (var i = 0; i < sources.length; i++) {
+      var m = /video-([a-z0-9-]+)\.mp4$/.exec(sources[i].getAttribute('src') || '');
+      baked.push(sources[i].getAttribute('src'));
+      if (m && lr[m[1]]) { sources[i].src = lr[m[1]].src; changed = true; }
+    }
+    if (!changed) return;
+    wantLive = true;
+    stage.classList.add('tc-live');
+    if (video.controlsList && video.controlsList.add) video.controlsList.add('nofullscreen'); // the overlays are not in the file
+    video.disablePictureInPicture = true;
+    video.load();
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame);
+  }
+  function goBaked() {
+    var sources = video.querySelectorAll('source');
+    for (var i = 0; i < sources.length; i++) sources[i].src = baked[i];
+    wantLive = false;
+    live = null;
+    buildOverlays();
+    stage.classList.remove('tc-live');
+    video.load();
+  }
+  function pickLive() { // after the live source's metadata: the overlays of the rendition that plays
+    var r = current(), next = wantLive && r ? data.live[r.name] : null;
+    if (next && next !== live) {
+      live = next;
+      buildOverlays();
+      draw(video.currentTime);
+    }
+  }
+
+  // ---- state that follows the time ----
+  function update() {
+    var t = video.currentTime, d = video.duration || data.duration || 0;
+    if (live && (video.paused || !video.requestVideoFrameCallback)) draw(t); // else drawn per presented frame
+    if (cta && !paid) cta.hidden = !(video.ended || (t >= pay.start && t < pay.end + 0.05));
+    var s = sceneAt(t);
+    Array.prototype.forEach.call(chapterLinks, function (a) {
+      var here = s && Math.abs((parseFloat(a.getAttribute('data-start')) || 0) - s.start) < 1e-3;
+      if (here) a.setAttribute('aria-current', 'true'); else a.removeAttribute('aria-current');
+    });
+    if (d > 0 && !video.seeking) {
+      var f = t / d;
+      if (f >= 0.25) once('play_25');
+      if (f >= 0.5) once('play_50');
+      if (f >= 0.75) once('play_75');
+    }
+  }
+
+  video.addEventListener('loadedmetadata', function () {
+    rendition = current() || rendition;
+    pickLive();
+    fit();
+    placeCta();
+    update();
+  });
+  ['timeupdate', 'seeked', 'seeking', 'loadeddata'].forEach(function (e) { video.addEventListener(e, update); });
+  video.addEventListener('play', function () {
+    replay.hidden = true;
+    sound.hidden = !video.muted;
+  });
+  video.addEventListener('volumechange', function () { if (!video.muted) sound.hidden = true; });
+  video.addEventListener('ended', function () {
+    replay.hidden = false;
+    once('play_100');
+    update();
+  });
+  var lastSource = video.querySelector('source:last-of-type');
+  if (lastSource) lastSource.addEventListener('error', function () { if (wantLive) goBaked(); }); // no base video: the baked one
+  if (window.ResizeObserver) new ResizeObserver(fit).observe(video);
+  window.addEventListener('resize', fit);
+
+  // posters follow the rendition the browser will pick
+  var chosen = Array.prototype.filter.call(video.querySelectorAll('source'), function (s) {
+    return !s.media || (window.matchMedia && matchMedia(s.media).matches);
+  })[0];
+  if (chosen && chosen.getAttribute('data-poster')) video.poster = chosen.getAttribute('data-poster');
+
+  if (data.live) goLive();
+  if (window.matchMedia && matchMedia('(prefers-reduced-motion: reduce)').matches) {
+    video.autoplay = false;
+    video.pause();
+  } else {
+    video.muted = true;
+    play();
+  }
+  sync();
+  fit();
+  once('view');
+  checkPaid();
+})();

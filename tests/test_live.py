@@ -1,0 +1,380 @@
+"""Live mode: the shared base video with the customer's overlay stills drawn by the browser looks like the baked video.
+
+Without a browser: base frame + overlays, composited in Python, equal the baked reference frame
+pixel for pixel. With Chromium: the live page plays the base video from shared/video/, shows each
+overlay on its frames, and a paused live frame matches the baked mp4's frame decoded with PyAV
+(SSIM on a downscaled grayscale, with a control that fails without the overlays).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import urlopen
+
+import av
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+from werkzeug.serving import make_server
+
+from conftest import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
+from microsite.static_server import create_app
+from renderer import live
+from renderer.animation import appearance, canvas_for
+from renderer.video import resolve_all
+from tailorcast import keys
+from tailorcast.context import customer_context, locale_context
+from tailorcast.customers import read_customers
+from tailorcast.errors import TemplateError
+from tailorcast.spec import load_template
+
+REMINDER_DIR = ROOT / "templates" / "payment-reminder"
+LIVE_ID = "CUST-00001"  # Italian: the bill-explainer's five scenes, three of them personal
+SIMILAR = {"ssim": 0.95, "mad": 6.0}  # on a grayscale downscaled to 90x160 (or 160x90)
+
+
+def _customer(template, path: Path, customer_id: str):
+    return next(r for r in read_customers(template, path) if getattr(r, "customer_id", None) == customer_id)
+
+
+def _overlay_state(o: live.Overlay, n: int, short: int, rtl: bool) -> Image.Image | None:
+    """The overlay at frame ``n`` of the whole video, as renderer.scenes.Sprite.state draws it."""
+    if n < o.start or n >= o.end:
+        return None
+    still = Image.open(io.BytesIO(o.png)).convert("RGBA")
+    canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
+    k, left = n - o.start, o.end - n
+    if o.enter_frames and k < o.enter_frames:
+        return appearance(still, o.enter, k / o.enter_frames, canvas, short, rtl)
+    if o.exit_frames and left <= o.exit_frames:
+        return appearance(still, o.exit, (left - 1) / o.exit_frames, canvas, short, rtl)
+    return appearance(still, "none", 1.0, canvas, short, rtl)
+
+
+# ---------------------------------------------------------------- without a browser
+
+@pytest.mark.parametrize("folder,customer_id", [(TEMPLATE_DIR, LIVE_ID), (REMINDER_DIR, "R-0005")])
+def test_base_video_plus_overlays_is_the_baked_frame_pixel_for_pixel(folder, customer_id):
+    template = load_template(folder)
+    customer = _customer(template, folder / "sample-customers.csv", customer_id)
+    ctx = customer_context(template, customer)
+    shared_ctx = locale_context(template, customer.locale, customer.strings_locale, ctx["variant"])
+    for r in template.video.renditions:
+        full = resolve_all(template, ctx, r.name)
+        played = live.played_scenes(template, ctx, r.name)
+        assert played == tuple(rs.id for rs in full)
+        base = live.base_scenes(template, shared_ctx, played, r.name)
+        overlays = live.overlays(template, ctx, r.name)
+        assert overlays, "a personal template has overlays"
+        short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
+        offset, checked = 0, 0
+        for rs, bs in zip(full, base):
+            assert bs.frames == rs.frames
+            for n in range(0, rs.frames, 3):
+                img = bs.frame(n).convert("RGBA")
+                for o in overlays:
+                    st = _overlay_state(o, offset + n, short, rtl)
+                    if st is not None:
+                        canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
+                        img.alpha_composite(st, (o.x - canvas.ox, o.y - canvas.oy))
+                diff = np.abs(np.asarray(img.convert("RGB"), int) - np.asarray(rs.frame(n), int)).max()
+                assert diff == 0, f"{template.name} {r.name} scene {rs.id} frame {n}: live composite differs by {diff}"
+                checked += 1
+            offset += rs.frames
+        assert checked > 200
+
+
+def test_base_scenes_are_the_same_for_every_customer_of_a_locale():
+    template = load_template(TEMPLATE_DIR)
+    rows = [c for c in read_customers(template, SAMPLE_CSV) if getattr(c, "locale", None) == "it"][:2]
+    shared_ctx = locale_context(template, "it")
+    keys_seen = []
+    for c in rows:
+        played = live.played_scenes(template, customer_context(template, c), "portrait")
+        keys_seen.append([rs.key for rs in live.base_scenes(template, shared_ctx, played, "portrait")])
+    assert keys_seen[0] == keys_seen[1]
+    # and a shared scene's base is the shared scene itself (its segment is reused)
+    pk_scenes = {rs.id: rs.key for rs in resolve_all(template, customer_context(template, rows[0]), "portrait")}
+    assert keys_seen[0][0] == pk_scenes["intro"] and keys_seen[0][3] == pk_scenes["tip"]
+
+
+def test_personal_layers_leave_the_base_and_a_shared_layer_above_one_follows_them():
+    template = load_template(REMINDER_DIR)
+    overdue = template.scene("overdue")
+    base, over = live.split_layers(overdue, "portrait")
+    assert [layer.type for layer in base] == ["shape"]  # the card under the amount stays in the base
+    assert [layer.index for layer in over] == [0, 1, 3]
+    shape, amount = overdue.layers[2], overdue.layers[3]
+    swapped = dataclasses.replace(overdue, layers=(amount, shape))  # the shared card now drawn over the amount
+    base, over = live.split_layers(swapped, "portrait")
+    assert base == () and [layer.type for layer in over] == ["text", "shape"]
+
+
+def test_played_scenes_follow_the_customers_conditions():
+    template = load_template(REMINDER_DIR)
+    rows = {c.customer_id: c for c in read_customers(template, REMINDER_DIR / "sample-customers.csv") if hasattr(c, "values")}
+    small = customer_context(template, rows["R-0001"])  # 69.30: no instalment offer
+    large = customer_context(template, rows["R-0005"])  # 189.40
+    assert "instalments" not in live.played_scenes(template, small, "portrait")
+    assert live.played_scenes(template, large, "portrait") == ("intro", "overdue", "instalments", "pay", "outro")
+
+
+def test_live_template_refuses_a_personal_background_colour(tmp_path):
+    folder = copy_template(TEMPLATE_DIR, tmp_path)
+    edit_file(folder, "  default_rendition: portrait\n", "  default_rendition: portrait\n  live: true\n")
+    assert load_template(folder).video.live is True
+    edit_file(folder, 'background: {color: "{{ brand.color }}"}', "background: {color: \"{{ '#000000' if amount_due > 100 else brand.color }}\"}")
+    with pytest.raises(TemplateError) as err:
+        load_template(folder)
+    assert "with video.live the background is in the shared base video" in str(err.value)
+    assert "amount_due" in str(err.value)
+
+
+def test_overlay_keys_sit_in_the_customers_folder():
+    token = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
+    assert keys.overlay_file(token, "portrait-3.png") == f"c/{token}/o/portrait-3.png"
+    assert keys.is_public(keys.overlay_file(token, "portrait-3.png"))
+    with pytest.raises(ValueError):
+        keys.overlay_file(token, "../index.html")
+
+
+# ---------------------------------------------------------------- in Chromium
+
+
+
+@pytest.fixture(scope="module")
+def live_site(settings, ray_session, tmp_path_factory):
+    """The bill-explainer with ``live: true``, run for one customer and served: (base URL, folder, manifest row)."""
+    from tailorcast.bucket import LocalBucket
+    from workers.run import run_billing
+
+    tmp = tmp_path_factory.mktemp("live")
+    folder = copy_template(TEMPLATE_DIR, tmp)
+    edit_file(folder, "  default_rendition: portrait\n", "  default_rendition: portrait\n  live: true\n")
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    (tmp / "in.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x.startswith(LIVE_ID + ",")]) + "\n", encoding="utf-8")
+    out = tmp / "pub"
+    summary = run_billing(load_template(folder), tmp / "in.csv", LocalBucket(out), settings)
+    assert summary.ok == 1, summary
+    row = next(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
+    server = make_server("127.0.0.1", 0, create_app(out), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", out, row
+    server.shutdown()
+
+
+def _open_live(chromium, url: str, **context):
+    p, browser = chromium
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    events = {"console": [], "requests": [], "errors": []}
+    page.on("console", lambda m: events["console"].append((m.type, m.text)))
+    page.on("pageerror", lambda e: events["errors"].append(str(e)))
+    page.on("request", lambda r: events["requests"].append(r.url))
+    page.goto(url)
+    page.wait_for_function("() => { const v = document.querySelector('video');"
+                           " return v.currentSrc.includes('/shared/video/') && v.readyState >= 1 && document.querySelector('.tc-o'); }")
+    return ctx, page, events
+
+
+def _timeline(page) -> dict:
+    return page.evaluate("JSON.parse(document.getElementById('tc-timeline').textContent)")
+
+
+SEEK = """async (n) => {
+  const v = document.querySelector('video');
+  const fps = JSON.parse(document.getElementById('tc-timeline').textContent).fps;
+  const wait = (p, ms) => Promise.race([p, new Promise(r => setTimeout(r, ms))]);
+  v.pause();
+  await wait(new Promise(r => { v.addEventListener('seeked', r, {once: true}); v.currentTime = (n + 0.5) / fps; }), 5000);
+  await wait(new Promise(r => v.requestVideoFrameCallback ? v.requestVideoFrameCallback(() => r()) : r()), 700);
+  await wait(Promise.all([...document.querySelectorAll('.tc-o')].map(i => i.decode().catch(() => {}))), 3000);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return [...document.querySelectorAll('.tc-o')].map(i => ({v: i.style.visibility, o: i.style.opacity, t: i.style.transform, c: i.style.clipPath}));
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("device", ["iPhone 13", "Pixel 5"])
+def test_live_page_plays_the_shared_base_video_with_the_customers_overlays(chromium, live_site, device):
+    base, out, row = live_site
+    p, _ = chromium
+    ctx, page, events = _open_live(chromium, f"{base}/{row['page']}", **p.devices[device])
+    try:
+        state = page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
+            try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 1200));
+            return {t: v.currentTime, paused: v.paused, w: v.videoWidth, h: v.videoHeight, src: v.currentSrc,
+                    imgs: [...document.querySelectorAll('.tc-o')].map(i => [i.getAttribute('src'), i.naturalWidth]),
+                    download: document.querySelector('.download a').getAttribute('href')}; }""")
+        data = _timeline(page)
+        assert not state["paused"] and state["t"] > 0.3
+        assert (state["w"], state["h"]) == (720, 1280)  # portrait phone, portrait base video
+        key = urlparse(state["src"]).path.lstrip("/")
+        assert key.startswith("shared/video/") and (out / key).is_file()
+        assert key == keys.shared_object("video", Path(key).stem, "mp4")
+        overlays = data["live"]["portrait"]["o"]
+        assert [src for src, _ in state["imgs"]] == [o["src"] for o in overlays]
+        assert all(width > 0 for _, width in state["imgs"]), "every overlay still loads"
+        for o in overlays:
+            assert (out / "c" / row["token"] / o["src"]).is_file()
+        # the baked video stays published for download and sharing
+        assert state["download"] == "video-portrait.mp4"
+        assert urlopen(f"{base}/c/{row['token']}/video-portrait.mp4").status == 200
+        assert events["errors"] == [] and [c for c in events["console"] if c[0] in ("error", "warning")] == []
+        assert {urlparse(u).hostname for u in events["requests"] if not u.startswith("data:")} == {"127.0.0.1"}
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_live_overlays_show_on_their_frames_with_their_animation(chromium, live_site):
+    base, _, row = live_site
+    p, _ = chromium
+    ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", **p.devices["Pixel 5"])
+    try:
+        data = _timeline(page)
+        overlays, total = data["live"]["portrait"]["o"], round(data["duration"] * data["fps"])
+        checked = 0
+        for i, o in enumerate(overlays):
+            if o["s"] > 0:
+                assert page.evaluate(SEEK, o["s"] - 1)[i]["v"] == "hidden", f"overlay {i} before frame {o['s']}"
+            if o["inf"] >= 4:
+                mid = page.evaluate(SEEK, o["s"] + o["inf"] // 2)[i]
+                assert mid["v"] == "visible"
+                if o["in"] == "wipe":
+                    assert mid["c"].startswith("inset(") and mid["o"] == "1"
+                else:
+                    assert 0 < float(mid["o"]) < 1, (o["in"], mid)
+                    if o["in"] != "fade":
+                        assert mid["t"] not in ("", "none"), (o["in"], mid)
+            settled = o["s"] + o["inf"]
+            if settled < o["e"] - o["outf"]:
+                st = page.evaluate(SEEK, settled)[i]
+                assert (st["v"], st["o"], st["t"], st["c"]) == ("visible", "1", "none", "none"), (i, st)
+            if o["e"] < total:
+                assert page.evaluate(SEEK, o["e"])[i]["v"] == "hidden"
+            checked += 1
+        assert checked == len(overlays) >= 8
+    finally:
+        ctx.close()
+
+
+def _gray(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(img.convert("RGB").resize(size, Image.Resampling.BOX).convert("L"), dtype=np.float64)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
+    """Mean SSIM of two grayscale images (uniform 7x7 window, the usual constants for 8-bit data)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    wa, wb = sliding_window_view(a, (window, window)), sliding_window_view(b, (window, window))
+    ma, mb = wa.mean(axis=(-1, -2)), wb.mean(axis=(-1, -2))
+    va, vb = wa.var(axis=(-1, -2)), wb.var(axis=(-1, -2))
+    cov = ((wa - ma[..., None, None]) * (wb - mb[..., None, None])).mean(axis=(-1, -2))
+    return float((((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))).mean())
+
+
+def test_ssim_is_one_for_equal_images_forgives_a_small_tint_and_catches_moved_text():
+    img = Image.new("L", (90, 160), 40)
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(img)
+    for k in range(6):
+        draw.text((8, 10 + 24 * k), "128,48 EUR", fill=230)
+    a = np.asarray(img, dtype=np.float64)
+    moved = np.roll(a, 3, axis=1)
+    assert ssim(a, a) == pytest.approx(1.0)
+    assert ssim(a, np.clip(a + 3, 0, 255)) > 0.99
+    assert ssim(a, moved) < 0.8
+    blank = np.full_like(a, 40.0)
+    assert ssim(a, blank) < 0.8
+
+
+def _baked_frames(path: Path, wanted: set[int]) -> dict[int, Image.Image]:
+    out = {}
+    with av.open(str(path)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i in wanted:
+                out[i] = frame.to_image()
+            if i >= max(wanted):
+                break
+    return out
+
+
+# frames of the bill-explainer: intro 0-119 (shared), greeting 120-239, amount 240-479, tip 480-659 (shared), pay 660-839
+FRAMES = [60, 127, 143, 200, 247, 285, 400, 560, 676, 694, 780]
+NATIVE = """async () => { const v = document.querySelector('video');
+  v.controls = false; for (const t of v.textTracks) t.mode = 'hidden';
+  document.querySelectorAll('.tc-cta, .tc-sound, .tc-replay').forEach(e => { e.style.display = 'none'; });
+  v.style.maxHeight = 'none'; v.style.width = v.videoWidth / 2 + 'px'; v.style.height = v.videoHeight / 2 + 'px';
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }"""
+FRAME_BOX = "() => { const f = document.querySelector('.tc-frame').getBoundingClientRect(); return {x: f.x, y: f.y, width: f.width, height: f.height}; }"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rendition,viewport", [("portrait", {"width": 500, "height": 1500}), ("landscape", {"width": 1000, "height": 800})])
+def test_paused_live_frame_looks_like_the_baked_frame(chromium, live_site, rendition, viewport):
+    """Drawn at the video's own size (device scale 2), so the comparison measures the overlays, not resampling."""
+    base, out, row = live_site
+    ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", viewport=viewport, device_scale_factor=2)
+    try:
+        assert page.evaluate("document.querySelector('video').videoWidth") == (720 if rendition == "portrait" else 1280)
+        page.evaluate(NATIVE)
+        baked = _baked_frames(out / "c" / row["token"] / f"video-{rendition}.mp4", set(FRAMES))
+        size = (90, 160) if rendition == "portrait" else (160, 90)
+        scores = {}
+        for n in FRAMES:
+            page.evaluate(SEEK, n)
+            box = page.evaluate(FRAME_BOX)
+            shot = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
+            assert shot.size == baked[n].size, (shot.size, baked[n].size)
+            a, b = _gray(shot, size), _gray(baked[n], size)
+            scores[n] = (round(ssim(a, b), 4), round(float(np.abs(a - b).mean()), 2))
+        print(f"live vs baked ({rendition}), frame: (SSIM, mean abs diff /255): {scores}")
+        bad = {n: s for n, s in scores.items() if s[0] < SIMILAR["ssim"] or s[1] >= SIMILAR["mad"]}
+        assert not bad, f"live frames unlike the baked ones: {bad}"
+        # control: the same comparison without the overlays fails on personal frames
+        page.evaluate("document.querySelector('.tc-ov').style.display = 'none'")
+        page.evaluate(SEEK, 400)
+        shot = Image.open(io.BytesIO(page.screenshot(clip=page.evaluate(FRAME_BOX)))).convert("RGB")
+        assert ssim(_gray(shot, size), _gray(baked[400], size)) < SIMILAR["ssim"]
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_live_page_without_javascript_shows_the_baked_video(chromium, live_site):
+    base, _, row = live_site
+    p, browser = chromium
+    ctx = browser.new_context(**p.devices["iPhone 13"], java_script_enabled=False)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base}/{row['page']}")
+        assert page.locator("video source").first.get_attribute("src") == "video-portrait.mp4"
+        assert page.locator(".tc-frame, .tc-o").count() == 0
+        assert page.is_visible("#pay") and page.is_visible("video")
+    finally:
+        ctx.close()
+
+
+@pytest.mark.browser
+def test_live_page_falls_back_to_the_baked_video_when_the_base_video_is_missing(chromium, live_site):
+    base, _, row = live_site
+    p, browser = chromium
+    ctx = browser.new_context(**p.devices["iPhone 13"])
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/shared/video/*", lambda route: route.fulfill(status=404, body="gone"))
+    try:
+        page.goto(f"{base}/{row['page']}")
+        page.wait_for_function("document.querySelector('video').currentSrc.endsWith('/video-portrait.mp4') && document.querySelector('video').readyState >= 1")
+        assert page.locator(".tc-o").count() == 0 and errors == []
+    finally:
+        ctx.close()
