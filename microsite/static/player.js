@@ -18,7 +18,6 @@
   var api = data.api && /^https?:$/.test(location.protocol) ? data.api : null;
   var token = data.token;
   var live = null; // the playing rendition's live data, once in live mode
-  var rendition = null;
   var sent = {};
   var noop = function () {};
 
@@ -76,8 +75,9 @@
     for (var i = 0; i < rs.length; i++) if (rs[i].w === w && rs[i].h === h) return rs[i];
     return null;
   }
-  function fit() {
-    var r = current() || rendition || (data.renditions || [])[0];
+  function fit() { // shown once the picture's size is known, so it never moves under the reader
+    var r = current();
+    stage.classList.toggle('tc-ready', !!r);
     if (!r) return;
     var ew = video.clientWidth, eh = video.clientHeight;
     var s = Math.min(ew / r.w, eh / r.h), w = r.w * s, h = r.h * s;
@@ -99,7 +99,7 @@
   }
   function placeCta() {
     if (!cta) return;
-    var r = current() || rendition, b = r && r.cta;
+    var r = current(), b = r && r.cta;
     cta.classList.toggle('tc-cta-free', !b);
     ['left', 'top', 'width', 'height'].forEach(function (k, i) { cta.style[k] = b ? b[i] * 100 + '%' : ''; });
   }
@@ -275,15 +275,22 @@
   }
 
   // ---- state that follows the time ----
+  var shownScene = null;
   function update() {
     var t = video.currentTime, d = video.duration || data.duration || 0;
     if (live && (video.paused || !video.requestVideoFrameCallback)) draw(t); // else drawn per presented frame
-    if (cta && !paid) cta.hidden = !(video.ended || (t >= pay.start && t < pay.end + 0.05));
+    if (cta) {
+      var showCta = !paid && (video.ended || (t >= pay.start && t < pay.end + 0.05));
+      if (cta.hidden === showCta) cta.hidden = !showCta;
+    }
     var s = sceneAt(t);
-    Array.prototype.forEach.call(chapterLinks, function (a) {
-      var here = s && Math.abs((parseFloat(a.getAttribute('data-start')) || 0) - s.start) < 1e-3;
-      if (here) a.setAttribute('aria-current', 'true'); else a.removeAttribute('aria-current');
-    });
+    if (s !== shownScene) { // touch the DOM only when the chapter changes
+      shownScene = s;
+      Array.prototype.forEach.call(chapterLinks, function (a) {
+        var here = s && Math.abs((parseFloat(a.getAttribute('data-start')) || 0) - s.start) < 1e-3;
+        if (here) a.setAttribute('aria-current', 'true'); else a.removeAttribute('aria-current');
+      });
+    }
     if (d > 0 && !video.seeking) {
       var f = t / d;
       if (f >= 0.25) once('play_25');
@@ -293,7 +300,6 @@
   }
 
   video.addEventListener('loadedmetadata', function () {
-    rendition = current() || rendition;
     pickLive();
     fit();
     placeCta();
@@ -319,7 +325,8 @@
   var chosen = Array.prototype.filter.call(video.querySelectorAll('source'), function (s) {
     return !s.media || (window.matchMedia && matchMedia(s.media).matches);
   })[0];
-  if (chosen && chosen.getAttribute('data-poster')) video.poster = chosen.getAttribute('data-poster');
+  var poster = chosen && chosen.getAttribute('data-poster');
+  if (poster && poster !== video.getAttribute('poster')) video.poster = poster;
 
   if (data.live) goLive();
   if (window.matchMedia && matchMedia('(prefers-reduced-motion: reduce)').matches) {
