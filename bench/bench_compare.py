@@ -902,11 +902,11 @@ def print_tables(r: dict) -> None:
     par = r.get("parallel")
     if par:
         t = Table(title=f"Parallelism: {r['customers']} Tailorcast customers through a multiprocessing Pool (shared scenes cached)", title_justify="left")
-        for c in ("workers × ffmpeg threads", "wall-s total", "wall-s / video", "videos / min", "CPU-s / video (tasks)", "process tree CPU-s", "machine busy CPU-s", "of which others", "machine busy %", "load avg start→end"):
+        for c in ("workers × ffmpeg threads", "wall-s total", "wall-s / video", "videos / min", "CPU-s / video (tasks)", "cores used by us", "process tree CPU-s", "machine busy CPU-s", "of which others", "machine busy %", "load avg start→end"):
             t.add_column(c, justify="left" if c.startswith("workers") else "right")
         for p in par:
             n = p["customers"]
-            t.add_row(f"{p['workers']} × {p['threads']}", f"{p['wall_s']:.1f}", f"{p['wall_s'] / n:.2f}", f"{60 * n / p['wall_s']:.1f}", f"{p['tasks_cpu_s'] / n:.2f}",
+            t.add_row(f"{p['workers']} × {p['threads']}", f"{p['wall_s']:.1f}", f"{p['wall_s'] / n:.2f}", f"{60 * n / p['wall_s']:.1f}", f"{p['tasks_cpu_s'] / n:.2f}", f"{p['tasks_cpu_s'] / p['wall_s']:.2f}",
                       f"{p['process_tree']['cpu_s']:.1f}", f"{p['machine_busy_cpu_s']:.1f}", f"{max(p['machine_busy_cpu_s'] - p['tasks_cpu_s'], 0):.1f}", f"{100 * p['machine_busy_fraction']:.0f}", f"{p['load_average']['start'][0]:.2f}→{p['load_average']['end'][0]:.2f}")
         con.print(t)
         if r.get("parallel_recommendation"):
@@ -975,6 +975,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help=f"comma-separated phases to leave out: {','.join(ALL)}")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="folder for compare-<timestamp>.json")
     ap.add_argument("--keep", type=Path, default=None, help="keep the first naive video here (to look at it)")
+    ap.add_argument("--show", type=Path, default=None, metavar="JSON", help="print the tables of an earlier compare-*.json and exit")
     # internal: one phase in this process
     ap.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -987,6 +988,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.customers < 1:
         ap.error("--customers must be at least 1")
 
+    if args.show:
+        print_tables(json.loads(args.show.read_text()))
+        return 0
     if args.phase:
         out = PHASES[args.phase](args)
         args.result.write_text(json.dumps(out, default=str))

@@ -43,11 +43,10 @@ def _customer(template, path: Path, customer_id: str):
     return next(r for r in read_customers(template, path) if getattr(r, "customer_id", None) == customer_id)
 
 
-def _overlay_state(o: live.Overlay, n: int, short: int, rtl: bool) -> Image.Image | None:
+def _overlay_state(o: live.Overlay, still: Image.Image, n: int, short: int, rtl: bool) -> Image.Image | None:
     """The overlay at frame ``n`` of the whole video, as renderer.scenes.Sprite.state draws it."""
     if n < o.start or n >= o.end:
         return None
-    still = Image.open(io.BytesIO(o.png)).convert("RGBA")
     canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
     k, left = n - o.start, o.end - n
     if o.enter_frames and k < o.enter_frames:
@@ -72,14 +71,19 @@ def test_base_video_plus_overlays_is_the_baked_frame_pixel_for_pixel(folder, cus
         base = live.base_scenes(template, shared_ctx, played, r.name)
         overlays = live.overlays(template, ctx, r.name)
         assert overlays, "a personal template has overlays"
+        stills = [Image.open(io.BytesIO(o.png)).convert("RGBA") for o in overlays]
         short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
         offset, checked = 0, 0
         for rs, bs in zip(full, base):
             assert bs.frames == rs.frames
+            if rs.shared:  # a shared scene is its own base: the same segment
+                assert bs.key == rs.key
+                offset += rs.frames
+                continue
             for n in range(0, rs.frames, 3):
                 img = bs.frame(n).convert("RGBA")
-                for o in overlays:
-                    st = _overlay_state(o, offset + n, short, rtl)
+                for o, still in zip(overlays, stills):
+                    st = _overlay_state(o, still, offset + n, short, rtl)
                     if st is not None:
                         canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
                         img.alpha_composite(st, (o.x - canvas.ox, o.y - canvas.oy))
@@ -87,7 +91,7 @@ def test_base_video_plus_overlays_is_the_baked_frame_pixel_for_pixel(folder, cus
                 assert diff == 0, f"{template.name} {r.name} scene {rs.id} frame {n}: live composite differs by {diff}"
                 checked += 1
             offset += rs.frames
-        assert checked > 200
+        assert checked >= 100
 
 
 def test_base_scenes_are_the_same_for_every_customer_of_a_locale():
