@@ -146,11 +146,11 @@ def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> 
     Example:
       tailorcast serve public/    # then open http://127.0.0.1:8000/c/<token>/
     """
-    from microsite.static_server import create_app
+    from public_server.static import create_app
 
     app = create_app(folder)
     if api:
-        from microsite.public_server import create_public_app, public_config, same_origin
+        from public_server.app import create_public_app, public_config, same_origin
 
         from .settings import load_settings
 
@@ -173,13 +173,13 @@ def public_server(host: str, port: int, demo_checkout: bool, state: Path | None)
 
     Configure with TAILORCAST_DATABASE_URL (default SQLite in the state folder)
     and TAILORCAST_WEBHOOK_SECRET. In production run it behind a WSGI server:
-    microsite.public_server:create_public_app. See docs/public-server.md.
+    public_server.app:create_public_app. See docs/public-server.md.
 
     \b
     Example:
       tailorcast public-server --demo-checkout
     """
-    from microsite.public_server import create_public_app, public_config
+    from public_server.app import create_public_app, public_config
 
     from .settings import load_settings
 

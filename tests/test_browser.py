@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from werkzeug.serving import make_server
 
-from microsite.static_server import create_app
+from public_server.static import create_app
 
 pytestmark = pytest.mark.browser
 

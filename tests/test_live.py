@@ -24,7 +24,7 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 from conftest import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
-from microsite.static_server import create_app
+from public_server.static import create_app
 from renderer import live
 from renderer.animation import appearance, canvas_for
 from renderer.video import resolve_all

@@ -33,8 +33,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
-from microsite.public_server import create_public_app, public_config, same_origin
-from microsite.static_server import create_app
+from public_server.app import create_public_app, public_config, same_origin
+from public_server.static import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -17,9 +17,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from conftest import ROOT
-from microsite.db import Payment
-from microsite.public_server import create_public_app, public_config, same_origin
-from microsite.static_server import create_app
+from store.store import Payment
+from public_server.app import create_public_app, public_config, same_origin
+from public_server.static import create_app
 
 DEVICES = ["iPhone 13", "Pixel 5"]
 PAY_HOST = "pay.lumen-energy.example"

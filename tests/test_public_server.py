@@ -22,10 +22,10 @@ from sqlalchemy.schema import CreateTable
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from microsite.db import Base, Payment
+from store.store import Base, Payment
 from tailorcast.payments import SignedLink, sign_link, sign_webhook
-from microsite.public_server import EVENT_TYPES, PublicConfig, create_public_app, public_config, same_origin
-from microsite.static_server import create_app as create_static_app
+from public_server.app import EVENT_TYPES, PublicConfig, create_public_app, public_config, same_origin
+from public_server.static import create_app as create_static_app
 from tailorcast.errors import ConfigError
 
 TOKEN = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
@@ -56,7 +56,7 @@ def _empty_shared_database():
     """On a shared database (PostgreSQL), every test starts and ends with no tables."""
     yield
     if DATABASE_URL:
-        from microsite.db import open_engine
+        from store.store import open_engine
 
         engine = open_engine(DATABASE_URL)
         Base.metadata.drop_all(engine)

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 from tailorcast.errors import ConfigError
 from tailorcast.formatting import money
 
-from .db import InvoiceConflict, Payment, ReplayedDelivery, Store
+from store.store import InvoiceConflict, Payment, ReplayedDelivery, Store
 from tailorcast.payments import (LINK_PARAMS, SIGNATURE_HEADER, LinkRejected, PaymentError, SignedLink, WebhookRejected, check_cents,
                        check_ref, derive_key, is_token, verify_signed_link, verify_webhook)
 
