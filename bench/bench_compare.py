@@ -393,7 +393,7 @@ def naive_video(template, ctx, out: Path, temp_audio: Path) -> None:
     short = min(W, H)
     brand = ctx.get("brand", {})
     ctx = {**ctx, "rendition": RENDITION}
-    ev = lambda s: expressions.render_text(str(s), ctx).strip()  # noqa: E731
+    ev = lambda s: expressions.evaluate_text(str(s), ctx).strip()  # noqa: E731
     opened = []  # readers to close (their ffmpeg processes must be reaped to be counted)
 
     def font(style) -> str:

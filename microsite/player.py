@@ -65,7 +65,7 @@ def player_data(template: Template, ctx: Mapping[str, Any], scenes: Iterable[tup
         button = _button(pay, rctx)
         at = start + button.start + button.enter.duration if button else start
         data["pay"] = {"scene": pay.id, "start": round(min(at, end), 3), "end": end,
-                       "label": expressions.render_text(button.params["text"], rctx).strip() if button else None}
+                       "label": expressions.evaluate_text(button.params["text"], rctx).strip() if button else None}
         for r in data["renditions"]:
             if button:
                 left, top, right, bottom = button.box_for(r["name"], rtl).fractions()

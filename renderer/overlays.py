@@ -16,7 +16,7 @@ import segno
 from PIL import Image, ImageDraw
 
 from .charts import ChartStyle, render_chart
-from .text import TextStyle, chain_name, render_text
+from .text import TextStyle, chain_name, draw_text
 
 
 def parse_color(value: str) -> tuple[int, int, int, int]:
@@ -65,7 +65,7 @@ def _text_style(li: LayerInput, default_weight: str = "regular", default_color: 
 
 
 def text_layer(li: LayerInput) -> Image.Image:
-    return render_text(li.params["text"], li.width, li.height, _text_style(li))
+    return draw_text(li.params["text"], li.width, li.height, _text_style(li))
 
 
 def button_layer(li: LayerInput) -> Image.Image:
@@ -77,7 +77,7 @@ def button_layer(li: LayerInput) -> Image.Image:
     pad = int(li.height * 0.18)
     style = _text_style(li, "bold", "#111111")
     style = TextStyle(**{**style.__dict__, "max_lines": 1})
-    label = render_text(li.params["text"], li.width - 2 * pad, li.height - pad, style)
+    label = draw_text(li.params["text"], li.width - 2 * pad, li.height - pad, style)
     img.alpha_composite(label, (pad, pad // 2))
     return img
 

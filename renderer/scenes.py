@@ -102,7 +102,7 @@ def _resolved_style(style: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict:
     style = dict(style)
     for key in ("color", "fill"):
         if key in style:
-            style[key] = expressions.render_text(str(style[key]), ctx).strip()
+            style[key] = expressions.evaluate_text(str(style[key]), ctx).strip()
     return style
 
 
@@ -110,7 +110,7 @@ def _resolved_params(template: Template, layer: Layer, ctx: Mapping[str, Any]) -
     p = dict(layer.params)
     for key in ("text", "data"):
         if key in p:
-            p[key] = expressions.render_text(p[key], ctx)
+            p[key] = expressions.evaluate_text(p[key], ctx)
     if layer.type == "chart":
         p["values"] = tuple(ctx[p["values"]] or ())
         if p.get("labels", "months") == "months":
@@ -162,7 +162,7 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
         frames = round(scene.duration * fps)
         bg_spec = dict(scene.background)
         if "color" in bg_spec:
-            bg_spec["color"] = expressions.render_text(bg_spec["color"], ctx).strip()
+            bg_spec["color"] = expressions.evaluate_text(bg_spec["color"], ctx).strip()
         video_bg = str(bg_spec["video_path"]) if bg_spec.get("video_path") else None
         background = Image.new("RGBA", (W, H), (0, 0, 0, 0)) if video_bg else paint_background(W, H, bg_spec).convert("RGBA")
         sprites = []
@@ -174,7 +174,7 @@ def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], prof
                 _paste(background, sprite.image, sprite.x, sprite.y)
                 continue
             sprites.append(sprite)
-        say = tuple(expressions.render_text(line, ctx).strip() for line in scene.say)
+        say = tuple(expressions.evaluate_text(line, ctx).strip() for line in scene.say)
     except expressions.ExpressionError as exc:
         raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
     bg = background if video_bg else background.convert("RGB")

@@ -227,7 +227,7 @@ def layout(text: str, width: int, height: int, style: TextStyle) -> tuple[int, l
     return size, lines
 
 
-def render_text(text: str, width: int, height: int, style: TextStyle) -> Image.Image:
+def draw_text(text: str, width: int, height: int, style: TextStyle) -> Image.Image:
     """An RGBA image of ``width`` x ``height`` with the text laid out inside."""
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     if not text.strip():

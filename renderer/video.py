@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from tailorcast.expressions import render_text
+from tailorcast.expressions import evaluate_text
 from tailorcast.spec import Template
 
 from . import RENDERER_VERSION
@@ -127,7 +127,7 @@ def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cach
     cues = cues_for(scenes)
     starts, t = [], 0.0
     for rs in scenes:
-        title = render_text(rs.scene.title, ctx).strip() if rs.scene.title else rs.id
+        title = evaluate_text(rs.scene.title, ctx).strip() if rs.scene.title else rs.id
         starts.append((rs.id, round(t, 3), round(t + rs.duration, 3), title))
         t += rs.duration
     return VideoResult(

@@ -137,7 +137,8 @@ def _sandboxed(source: str):
         raise ExpressionError(source, str(exc)) from exc
 
 
-def render_text(source: str, context: Mapping[str, Any]) -> str:
+def evaluate_text(source: str, context: Mapping[str, Any]) -> str:
+    """A Jinja text evaluated in the sandbox (no pixels: :func:`renderer.text.draw_text` draws)."""
     if "{" not in source:
         return source
     with _sandboxed(source):

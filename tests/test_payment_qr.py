@@ -10,6 +10,7 @@ import zxingcpp
 from PIL import Image
 
 from microsite.payment import epc_qr
+from tailorcast.payments.epc import epc_payload
 
 
 def _decode(img: Image.Image) -> list[str]:
@@ -17,7 +18,7 @@ def _decode(img: Image.Image) -> list[str]:
 
 
 def test_epc_qr_decodes_to_a_sepa_transfer():
-    qr = epc_qr("Lumen Energy S.p.A.", "IT60X0542811101000000123456", Decimal("128.48"), "2026-10-000001", "BPMOIT22XXX")
+    qr = epc_qr(epc_payload("Lumen Energy S.p.A.", "IT60X0542811101000000123456", Decimal("128.48"), text="2026-10-000001", bic="BPMOIT22XXX"))
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=6, border=4)
     (text,) = _decode(Image.open(io.BytesIO(buf.getvalue())))
@@ -51,7 +52,7 @@ def test_video_pay_scene_qr_decodes_to_the_customer_pay_link(template):
 
 
 def test_hostile_name_is_drawn_as_literal_text_in_the_video(template):
-    from renderer.text import render_text
+    from renderer.text import draw_text
     from renderer.video import resolve_all
 
     ctx = _customer(template, first_name="<script>alert(1)</script>", locale="en")
@@ -62,6 +63,6 @@ def test_hostile_name_is_drawn_as_literal_text_in_the_video(template):
     from renderer.overlays import _text_style, LayerInput
 
     li = LayerInput("text", w, h, 720, dict(layer.style), {"text": "Hello <script>alert(1)</script>,"}, "ltr", ctx["brand"])
-    expected = render_text("Hello <script>alert(1)</script>,", w, h, _text_style(li))
+    expected = draw_text("Hello <script>alert(1)</script>,", w, h, _text_style(li))
     assert sprite.image.tobytes() == expected.tobytes()
     assert "Hello <script>alert(1)</script>," in greeting.captions

@@ -11,7 +11,7 @@ from conftest import ffmpeg_decode_errors
 from renderer import animation
 from renderer.cache import SegmentCache
 from renderer.probe import probe
-from renderer.text import Shaper, TextStyle, layout, paragraph_direction, render_text, split_runs
+from renderer.text import Shaper, TextStyle, layout, paragraph_direction, draw_text, split_runs
 
 TINY = textwrap.dedent("""
     name: tiny
@@ -136,7 +136,7 @@ def test_a_60_character_name_fits_its_box():
     size, lines = layout(f"Hello {name},", 1100, 144, style)
     assert len(lines) == 1 and size < 80
     assert Shaper(size, "bold").width(lines[0]) <= 1100
-    img = render_text(f"Hello {name},", 1100, 144, style)
+    img = draw_text(f"Hello {name},", 1100, 144, style)
     bbox = img.getbbox()
     assert bbox[0] >= 0 and bbox[2] <= 1100 and bbox[3] <= 144
 

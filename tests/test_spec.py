@@ -85,7 +85,7 @@ def test_all_problems_are_reported_at_once(broken):
 
 
 def test_sandbox_refuses_python_internals(template):
-    from tailorcast.expressions import ExpressionError, render_text
+    from tailorcast.expressions import ExpressionError, evaluate_text
 
     with pytest.raises(ExpressionError):
-        render_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", {"locale": "en"})
+        evaluate_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", {"locale": "en"})

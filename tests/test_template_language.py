@@ -226,10 +226,10 @@ def test_strings_no_font_can_draw_are_reported(tmp_path):
 ])
 def test_sandbox_refuses_internals_and_files(reminder, payload):
     root_ctx = _ctx(reminder, **_reminder_row())
-    from tailorcast.expressions import ExpressionError, render_text
+    from tailorcast.expressions import ExpressionError, evaluate_text
 
     with pytest.raises(ExpressionError):
-        render_text(payload, root_ctx)
+        evaluate_text(payload, root_ctx)
 
 
 def test_page_cannot_include_files_outside_the_template(tmp_path):
@@ -264,9 +264,9 @@ def test_rendition_is_known_to_expressions(tmp_path):
 
 
 def test_a_latin_name_first_does_not_flip_an_arabic_line():
-    from renderer.text import TextStyle, render_text
+    from renderer.text import TextStyle, draw_text
 
     style = TextStyle(size=40, color=(255, 255, 255, 255), align="start", max_lines=1, direction="rtl")
-    img = render_text("Layla، تذكير سريع", 600, 60, style)
+    img = draw_text("Layla، تذكير سريع", 600, 60, style)
     left, _, right, _ = img.getbbox()
     assert 600 - right < 5 and left > 100  # starts at the right edge, like dir=rtl in a browser
