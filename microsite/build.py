@@ -19,9 +19,10 @@ from markupsafe import Markup
 from tailorcast import expressions, keys
 from tailorcast.errors import RenderError
 from tailorcast.formatting import month_labels, number
+from tailorcast.payments.amounts import to_cents
+from tailorcast.payments.epc import epc_payload
+from tailorcast.payments.pagopa import pagopa_payload
 from tailorcast.spec import Template
-
-from tailorcast.payments import to_cents
 
 from .payment import epc_qr, epc_svg, pagopa_qr, qr_svg
 from .player import player_script
@@ -84,11 +85,11 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
     epc = pay.get("epc")
     qr_markup = Markup("")
     if epc and amount is not None and str(ctx.get("currency") or "EUR").upper() == "EUR":
-        qr_markup = epc_svg(epc_qr(epc["name"], epc["iban"], amount, reference, epc.get("bic")), title)
+        qr_markup = epc_svg(epc_qr(epc_payload(epc["name"], epc["iban"], amount, text=reference[:140], bic=epc.get("bic"))), title)
     pagopa = pay.get("pagopa")
     pagopa_markup = Markup("")
     if pagopa and amount is not None and ctx.get(pagopa["notice_field"]):
-        qr = pagopa_qr(str(ctx[pagopa["notice_field"]]), pagopa["creditor"], to_cents(amount))
+        qr = pagopa_qr(pagopa_payload(str(ctx[pagopa["notice_field"]]), pagopa["creditor"], to_cents(amount)))
         pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
     env = expressions.page_env(FileSystemLoader(str(template.root)))
     page_ctx = dict(ctx)

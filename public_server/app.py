@@ -29,8 +29,10 @@ from tailorcast.errors import ConfigError
 from tailorcast.formatting import money
 
 from store.store import InvoiceConflict, Payment, ReplayedDelivery, Store
-from tailorcast.payments import (LINK_PARAMS, SIGNATURE_HEADER, LinkRejected, PaymentError, SignedLink, WebhookRejected, check_cents,
-                       check_ref, derive_key, is_token, verify_signed_link, verify_webhook)
+from tailorcast.errors import LinkRejected, PaymentError, WebhookRejected
+from tailorcast.payments.amounts import check_cents, check_ref
+from tailorcast.payments.links import LINK_PARAMS, SignedLink, derive_key, is_token, verify_signed_link
+from tailorcast.payments.webhooks import SIGNATURE_HEADER, verify_webhook
 
 log = logging.getLogger("tailorcast.public")
 
@@ -66,7 +68,7 @@ class PublicConfig:
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) < MIN_SECRET_BYTES:
                 raise ConfigError(f"public server: {name} must be at least {MIN_SECRET_BYTES} bytes; derive it with "
-                                  f"tailorcast.payments.derive_key(settings.secret, ...) or pass the provider's secret")
+                                  f"tailorcast.payments.links.derive_key(settings.secret, ...) or pass the provider's secret")
         for name in ("webhook_tolerance", "events_per_minute", "status_per_minute", "instalments_per_minute",
                      "checkout_per_minute", "max_body_bytes"):
             value = getattr(self, name)

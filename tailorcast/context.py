@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 from . import expressions, formatting
 from .customers import Customer
-from .payments import PaymentError
+from .errors import PaymentError
+from .payments.paylink import pay_link
 from .spec import Template
 
 
@@ -43,8 +44,6 @@ def choose_variant(template: Template, values: Mapping[str, Any], locale: str | 
 
 def customer_context(template: Template, customer: Customer, pay_key: bytes | None = None, token: str = "") -> dict[str, Any]:
     """Everything one customer's expressions see. ``pay_key``/``token`` sign the pay link (run time)."""
-    from .paylink import pay_link
-
     variant = choose_variant(template, customer.values, customer.locale, customer.strings_locale)
     ctx = locale_context(template, customer.locale, customer.strings_locale, variant)
     ctx.update(customer.values)

@@ -23,7 +23,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from store.store import Base, Payment
-from tailorcast.payments import SignedLink, sign_link, sign_webhook
+from tailorcast.payments.links import SignedLink, sign_link
+from tailorcast.payments.webhooks import sign_webhook
 from public_server.app import EVENT_TYPES, PublicConfig, create_public_app, public_config, same_origin
 from public_server.static import create_app as create_static_app
 from tailorcast.errors import ConfigError

@@ -40,7 +40,7 @@ from tailorcast.context import choose_variant, locale_context
 from tailorcast.expressions import ExpressionError
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
-from tailorcast.payments import derive_key
+from tailorcast.payments.links import derive_key
 from tailorcast.settings import Settings
 from tailorcast.spec import Template
 from tailorcast.tokens import customer_token

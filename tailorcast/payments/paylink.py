@@ -11,27 +11,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Mapping
 
-from . import expressions
-from .payments import SignedLink, derive_key, sign_link, stripe_payment_link, to_cents
-from .spec import Template
+from .. import expressions
+from ..spec import Template
+from .amounts import to_cents
+from .links import SignedLink, derive_key, expiry, sign_link
+from .stripe import stripe_payment_link
 
 # Used where no run secret exists (previews): links look real but no server accepts them.
 PREVIEW_KEY = derive_key(b"tailorcast-preview-only-not-a-secret", "pay-link")
-
-
-def expiry(due: dt.date, valid_days: int) -> int:
-    end = dt.datetime.combine(due + dt.timedelta(days=valid_days), dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
-    return int(end.timestamp())
 
 
 def pay_link(template: Template, ctx: Mapping[str, Any], pay_key: bytes | None = None, token: str = "") -> str:
     p = template.payment
     if not p.get("link"):
         return ""
-    base = expressions.render_text(p["link"], ctx).strip()
+    base = expressions.evaluate_text(p["link"], ctx).strip()
     provider = p.get("provider", "url")
     ref = str(ctx.get(p.get("reference_field", "invoice_id")) or "")
     if provider == "signed":
