@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test venv browser sysdeps webtools clean bench bench-compare
+.PHONY: demo test test-fast venv browser sysdeps webtools clean bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ webtools:
 
 test: $(STAMP) sysdeps browser webtools
 	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.
+test-fast: $(STAMP) sysdeps
+	$(PY) -m pytest -m "not e2e and not browser" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) bench/bench_render.py --customers 20

@@ -1,4 +1,9 @@
-"""Shared fixtures: one real local Ray per session, a real S3 server over HTTP, Chromium.
+"""Shared fixtures: one real local Ray per session, the published runs the end-to-end and browser tests
+inspect, a real S3 server over HTTP, Chromium, the web judges; and the guard that keeps the fast tier fast.
+
+Tiers: unit tests carry no mark; ``e2e`` tests use a real Ray, real-size video or a slow server; ``browser``
+tests drive Chromium. ``make test-fast`` runs ``-m "not e2e and not browser"``; a test that asks for the
+Ray fixture or Chromium without its mark fails with a message saying which mark to add.
 
 Browser tests need Debian's Chromium at /usr/bin/chromium. Without it they are
 skipped with a loud reason, except under CI=true, where they fail.
@@ -6,22 +11,19 @@ skipped with a loud reason, except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = ROOT / "templates" / "bill-explainer"
-SAMPLE_CSV = TEMPLATE_DIR / "sample-customers.csv"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from helpers import CHROMIUM, CHROMIUM_ARGS, REMINDER_DIR, ROOT, SAMPLE_CSV, TEMPLATE_DIR, Published, missing_tier_mark, pick_rows
+
 # rows of the sample file used by the end-to-end tests: 3 good (it, en, tr), the hostile name, 4 bad rows
 E2E_IDS = ["CUST-00001", "CUST-00005", "CUST-00003", "CUST-00051", "CUST-00052", "CUST-00053", "CUST-00054"]
+# rows of the reminder's sample file: R-0001 (69.30, no instalment offer), R-0005 (Arabic, friendly, 189.40:
+# the instalment offer is on), R-0010 (Arabic, firm, 129.90)
+REMINDER_IDS = ["R-0001", "R-0005", "R-0010"]
 
 
 def pytest_configure(config):
@@ -30,6 +32,14 @@ def pytest_configure(config):
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture starts Ray or Chromium: a test that needs them carries the mark of its tier."""
+    problem = missing_tier_mark(item.fixturenames, (m.name for m in item.iter_markers()))
+    if problem:
+        pytest.fail(f"{item.nodeid} {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -66,29 +76,42 @@ def ray_session():
 @pytest.fixture(scope="session")
 def e2e_csv(tmp_path_factory) -> Path:
     """A few sample rows, in sample-file order (the last one repeats CUST-00003's id)."""
-    with SAMPLE_CSV.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        fields = reader.fieldnames
-    picked = [r for r in rows if r["customer_id"] in E2E_IDS]
-    path = tmp_path_factory.mktemp("input") / "customers.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(picked)
-    return path
+    return pick_rows(SAMPLE_CSV, E2E_IDS, tmp_path_factory.mktemp("input") / "customers.csv")
 
 
-@pytest.fixture(scope="session")
-def local_run(template, e2e_csv, settings, ray_session, tmp_path_factory):
-    """The sample template run end to end into a local folder (shared by several tests)."""
+def _publish(template, customers: Path, settings, out: Path, **options) -> Published:
     from tailorcast.bucket import LocalBucket
     from workers.run import run_billing
 
-    out = tmp_path_factory.mktemp("public")
-    bucket = LocalBucket(out)
-    summary = run_billing(template, e2e_csv, bucket, settings)
-    return out, summary
+    return Published(out, run_billing(template, customers, LocalBucket(out), settings, **options))
+
+
+# The published runs below are rendered once per session and shared by every test that only reads them.
+
+@pytest.fixture(scope="session")
+def local_run(template, e2e_csv, settings, ray_session, tmp_path_factory) -> Published:
+    """The bill-explainer run end to end into a local folder, pages without an API: (out, summary)."""
+    return _publish(template, e2e_csv, settings, tmp_path_factory.mktemp("public"))
+
+
+@pytest.fixture(scope="session")
+def api_run(template, e2e_csv, settings, ray_session, tmp_path_factory) -> Published:
+    """The same rows published for an origin with the public server (``api=True``; segments come from the cache)."""
+    run = _publish(template, e2e_csv, settings, tmp_path_factory.mktemp("api-run"), api=True)
+    assert run.summary.ok == 4, run.summary  # three sample customers and the hostile name
+    return run
+
+
+@pytest.fixture(scope="session")
+def reminder_run(settings, ray_session, tmp_path_factory) -> Published:
+    """The payment-reminder's :data:`REMINDER_IDS`, published for an origin with the public server."""
+    from tailorcast.spec import load_template
+
+    tmp = tmp_path_factory.mktemp("reminder-run")
+    customers = pick_rows(REMINDER_DIR / "sample-customers.csv", REMINDER_IDS, tmp / "reminders.csv")
+    run = _publish(load_template(REMINDER_DIR), customers, settings, tmp / "pub", api=True)
+    assert (run.summary.ok, run.summary.failed, run.summary.invalid) == (3, 0, 0), run.summary
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -101,29 +124,6 @@ def s3_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-def copy_template(src: Path, tmp_path: Path) -> Path:
-    """A copy of a template folder to break in a test (without sample data or scripts)."""
-    dst = tmp_path / src.name
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.csv", "__pycache__", "*.py"))
-    return dst
-
-
-def edit_file(folder: Path, old: str, new: str, name: str = "template.yaml") -> None:
-    """Replace ``old`` (which must be there) once in a template file."""
-    path = folder / name
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
-def ffmpeg_decode_errors(path: Path) -> str:
-    """Full decode of every stream; ffmpeg -v error prints nothing for a clean file."""
-    from renderer.encode import ffmpeg_exe
-
-    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
-    return (proc.stderr + ("" if proc.returncode == 0 else f"\nexit {proc.returncode}")).strip()
 
 
 @pytest.fixture(scope="session")

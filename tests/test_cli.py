@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from tailorcast.cli import main
 
-from conftest import SAMPLE_CSV, TEMPLATE_DIR
+from helpers import SAMPLE_CSV, TEMPLATE_DIR
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 TEMPLATES_MD = ROOT / "docs" / "templates.md"
 README_MD = ROOT / "README.md"

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 from werkzeug.serving import make_server
 
-from conftest import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
+from helpers import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
 from public_server.static import create_app
 from renderer import live
 from renderer.animation import appearance, canvas_for

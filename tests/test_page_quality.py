@@ -32,7 +32,7 @@ from urllib.request import urlopen
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
 from public_server.app import create_public_app, public_config, same_origin
 from public_server.static import create_app
 

@@ -275,7 +275,7 @@ def test_payment_errors_survive_pickling():
 
 
 def _reminder_ctx(**kw):
-    from conftest import ROOT
+    from helpers import ROOT
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
     from tailorcast.spec import load_template
@@ -305,7 +305,7 @@ def test_signed_provider_links_verify_with_the_run_key_and_cannot_be_altered():
 
 
 def test_stripe_provider_link(tmp_path):
-    from conftest import ROOT, copy_template, edit_file
+    from helpers import ROOT, copy_template, edit_file
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
     from tailorcast.spec import load_template
@@ -321,7 +321,7 @@ def test_stripe_provider_link(tmp_path):
 
 
 def test_signed_provider_needs_its_fields(tmp_path):
-    from conftest import ROOT, copy_template, edit_file
+    from helpers import ROOT, copy_template, edit_file
     from tailorcast.errors import TemplateError
     from tailorcast.spec import load_template
 

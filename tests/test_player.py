@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import ROOT
+from helpers import ROOT
 from store.store import Payment
 from public_server.app import create_public_app, public_config, same_origin
 from public_server.static import create_app

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from PIL import Image
 
-from conftest import ffmpeg_decode_errors
+from helpers import ffmpeg_decode_errors
 from renderer import animation
 from renderer.cache import SegmentCache
 from renderer.probe import probe

@@ -7,7 +7,7 @@ import io
 import re
 from pathlib import Path
 
-from conftest import ffmpeg_decode_errors
+from helpers import ffmpeg_decode_errors
 from renderer.probe import probe
 
 
@@ -192,7 +192,7 @@ def test_s3_video_uploads_use_multipart_above_threshold(s3_server, tmp_path):
 
 
 def test_reminder_template_renders_variants_and_conditional_scene_in_both_renditions(ray_session, settings, tmp_path):
-    from conftest import ROOT
+    from helpers import ROOT
     from tailorcast.bucket import LocalBucket
     from tailorcast.spec import load_template
     from workers.run import run_billing
@@ -223,7 +223,7 @@ def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(
     """The reminder's signed pay link, published by a run, is honoured by the public server (same secret)."""
     import urllib.parse
 
-    from conftest import ROOT
+    from helpers import ROOT
     from public_server.app import create_public_app, public_config
     from tailorcast.bucket import LocalBucket
     from tailorcast.spec import load_template
