@@ -1,9 +1,11 @@
-"""Segments and the final mp4: ffmpeg for personal scenes, MoviePy for shared ones and the music bed.
+"""Segments and the final mp4: ffmpeg for personal scenes, MoviePy for shared ones (audio: renderer.audio).
 
 Every segment is encoded with the same ``encoder_args`` (codec, preset, crf,
-profile, pixel format, GOP, timescale) and starts on a keyframe, so segments
-join by stream copy. The music bed is encoded once and muxed without
-re-encoding. Every command is an argument list built by a pure function.
+profile, pixel format, colour, GOP, timescale) and starts on a keyframe, so
+segments join by stream copy. Pixels leave RGB through ``to_yuv`` only: BT.709
+matrix, limited range, tagged in the stream, which is how browsers decode HD
+video. The audio track is encoded once and muxed without re-encoding. Every
+command is an argument list built by a pure function.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from tailorcast.errors import RenderError
-from tailorcast.spec import EncoderProfile, Music
+from tailorcast.spec import EncoderProfile
 
 from .scenes import ResolvedScene, Sprite
 
@@ -29,9 +31,15 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# BT.709 primaries, transfer and matrix, limited ("tv") range: untagged video is decoded as BT.709 by
+# browsers, so an untagged BT.601 encode plays the brand colour wrong (#0B3D78 as rgb(6,59,118)).
+COLOUR = "bt709"
+COLOUR_RANGE = "tv"
+
+
 def profile_key(profile: EncoderProfile, fps: int) -> str:
     """Everything about the encoder that segments must share to join by stream copy."""
-    return f"x264:{profile.preset}:{profile.crf}:{profile.profile}:yuv420p:g{_gop(fps)}:ts{fps * 512}"
+    return f"x264:{profile.preset}:{profile.crf}:{profile.profile}:yuv420p:{COLOUR}-{COLOUR_RANGE}:g{_gop(fps)}:ts{fps * 512}"
 
 
 def _gop(fps: int) -> int:
@@ -39,19 +47,25 @@ def _gop(fps: int) -> int:
 
 
 def encoder_args(profile: EncoderProfile, fps: int, threads: int = 1) -> dict:
-    """Output options for every video segment (ffmpeg-python keyword form)."""
+    """Output options for every video segment (ffmpeg-python keyword form); the colour tags go into the SPS."""
     return {
         "c:v": "libx264",
         "preset": profile.preset,
         "crf": profile.crf,
         "profile:v": profile.profile,
         "pix_fmt": "yuv420p",
+        "x264-params": f"colorprim={COLOUR}:transfer={COLOUR}:colormatrix={COLOUR}:range={COLOUR_RANGE}",
         "g": _gop(fps),
         "threads": threads,
         "video_track_timescale": fps * 512,
         "an": None,
         "f": "mp4",
     }
+
+
+def to_yuv(stream, pix_fmt: str = "yuv420p"):
+    """RGB(A) pixels to BT.709 limited-range YUV (the matrix the stream is tagged with)."""
+    return stream.filter("scale", out_color_matrix=COLOUR, out_range=COLOUR_RANGE).filter("format", pix_fmt)
 
 
 def run(args: list[str], stage: str, stdin: bytes | None = None) -> None:
@@ -99,28 +113,26 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
             .filter("fps", fps)
             .filter("trim", end_frame=rs.frames)
             .filter("setpts", f"N/({fps}*TB)")
-            .filter("format", "yuv420p")
+            .filter("format", "rgb24")  # decoded as the clip is tagged (untagged: BT.601), as MoviePy and previews do
         )
+        video = to_yuv(video)
         if rs.background.getbbox() is not None:  # static layers, painted on a transparent plate
-            plate = ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgba", s=f"{W}x{H}", framerate=fps).filter("format", "yuva420p")
+            plate = to_yuv(ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgba", s=f"{W}x{H}", framerate=fps), "yuva420p")
             video = ffmpeg.overlay(video, plate, eof_action="repeat")
     else:
         video = (
-            ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgb24", s=f"{W}x{H}", framerate=fps)
-            .filter("format", "yuv420p")
+            to_yuv(ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgb24", s=f"{W}x{H}", framerate=fps))
             .filter("loop", loop=rs.frames - 1, size=1, start=0)
             .filter("setpts", f"N/({fps}*TB)")
         )
     for i, s in enumerate(rs.sprites):
         ox, oy = s.origin
-        for path, first, last, part in _sprite_inputs(s, work, f"sprite{i}"):
+        for path, first, last, _part in _sprite_inputs(s, work, f"sprite{i}"):
             if last < first:
                 continue
-            sprite = (
-                ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{s.canvas.width}x{s.canvas.height}", framerate=fps)
-                .filter("format", "yuva420p")
-                .filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
-            )
+            sprite = to_yuv(
+                ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{s.canvas.width}x{s.canvas.height}", framerate=fps), "yuva420p"
+            ).filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
             video = ffmpeg.overlay(video, sprite, x=ox, y=oy, eof_action="repeat", enable=f"between(n,{first},{last})")
     stream = video.filter("format", "yuv420p").output(str(out), vframes=frames or rs.frames, **encoder_args(profile, fps, threads))
     return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
@@ -197,10 +209,8 @@ def moviepy_clip(rs: ResolvedScene):
 
 
 def pipe_command(width: int, height: int, out: Path, profile: EncoderProfile, fps: int, frames: int, threads: int = 1) -> list[str]:
-    stream = (
-        ffmpeg.input("pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)
-        .filter("format", "yuv420p")
-        .output(str(out), vframes=frames, **encoder_args(profile, fps, threads))
+    stream = to_yuv(ffmpeg.input("pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)).output(
+        str(out), vframes=frames, **encoder_args(profile, fps, threads)
     )
     return stream.global_args("-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
 
@@ -219,55 +229,6 @@ def encode_shared(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads
     err = proc.stderr.read().decode(errors="replace")
     if proc.wait() != 0:
         raise RenderError(f"shared scene '{rs.id}'", f"ffmpeg exited with {proc.returncode}", err[-2000:])
-
-
-# --- the music bed: once per template and duration --------------------------------------------------
-
-
-def encode_music(music: Music | None, duration: float, out: Path, bitrate: str, sounds: tuple = ()) -> None:
-    """The music bed (looped, faded) with the scenes' sound effects mixed in at their times.
-
-    ``sounds``: (path, start seconds, volume) for each effect of the scenes that play.
-    """
-    from moviepy import AudioClip, AudioFileClip, CompositeAudioClip, afx
-
-    opened = []
-    try:
-        if music is not None:
-            clip = AudioFileClip(str(music.path))
-            opened.append(clip)
-            if clip.duration < duration:
-                clip = clip.with_effects([afx.AudioLoop(duration=duration)])
-            effects = [afx.MultiplyVolume(music.volume)]
-            if music.fade_in:
-                effects.append(afx.AudioFadeIn(music.fade_in))
-            if music.fade_out:
-                effects.append(afx.AudioFadeOut(music.fade_out))
-            bed = clip.subclipped(0, duration).with_effects(effects)
-        else:
-            bed = AudioClip(lambda t: np.zeros((np.size(t), 2)) if np.ndim(t) else np.zeros(2), duration=duration, fps=48000)
-        parts = [bed]
-        for path, start, volume in sounds:
-            fx = AudioFileClip(str(path))
-            opened.append(fx)
-            length = min(fx.duration, max(duration - start, 0))
-            if length > 0:
-                parts.append(fx.subclipped(0, length).with_effects([afx.MultiplyVolume(volume)]).with_start(start))
-        mix = CompositeAudioClip(parts).with_duration(duration) if len(parts) > 1 else bed
-        mix.write_audiofile(str(out), fps=48000, codec="aac", bitrate=bitrate, logger=None, ffmpeg_params=["-f", "mp4", "-ac", "2"])
-    finally:
-        for clip in opened:
-            clip.close()
-
-
-def silence_command(duration: float, out: Path, bitrate: str) -> list[str]:
-    return (
-        ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", t=f"{duration:.6f}")
-        .output(str(out), **{"c:a": "aac", "b:a": bitrate, "f": "mp4"})
-        .global_args("-nostdin", "-loglevel", "error")
-        .overwrite_output()
-        .compile(cmd=ffmpeg_exe())
-    )
 
 
 # --- joining ------------------------------------------------------------------------------------------

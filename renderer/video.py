@@ -20,7 +20,8 @@ from . import RENDERER_VERSION
 from .cache import SegmentCache
 from .captions import Cue, cues_for, to_webvtt
 from .clip import file_digest
-from .encode import encode_music, encode_personal, encode_shared, join, profile_key, run, silence_command
+from .audio import encode_music, silence_command
+from .encode import encode_personal, encode_shared, join, profile_key, run
 from .scenes import ResolvedScene, resolve_scene
 
 
