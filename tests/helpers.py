@@ -116,19 +116,19 @@ def serve(app) -> Iterator[str]:
         thread.join(5)
 
 
-def site(folder: Path, api=None):
+def site_app(folder: Path, api=None):
     """A published folder as the CDN serves it; with ``api`` (the public server) on the same origin, as production's proxy does."""
-    from public_server.app import same_origin
-    from public_server.static import create_app
+    from public_server.static import create_static_app, same_origin
 
-    pages = create_app(folder)
+    pages = create_static_app(folder)
     return same_origin(pages, api) if api is not None else pages
 
 
 @contextmanager
 def public_server(settings, database: Path, **options) -> Iterator[Any]:
     """The public server (events, paid status, instalments) with a SQLite database of its own; closed on exit."""
-    from public_server.app import create_public_app, public_config
+    from public_server.app import create_public_app
+    from public_server.config import public_config
 
     app = create_public_app(public_config(settings, database_url=f"sqlite:///{database}", **options))
     try:

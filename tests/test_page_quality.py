@@ -17,83 +17,44 @@ skip loudly, and fail under CI=true (fixtures ``lighthouse_cli``, ``axe_js``, ``
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
-import threading
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 from urllib.request import urlopen
 
 import pytest
-from werkzeug.serving import make_server
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
-from public_server.app import create_public_app, public_config, same_origin
-from public_server.static import create_app
+from helpers import CHROMIUM, CHROMIUM_ARGS, DEVICES, open_page, public_server, serve, site_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 BUDGET_BYTES = 60_000  # HTML + CSS + JS of one microsite, uncompressed (video, poster, images excluded)
 LIGHTHOUSE_BARS = {"performance": 0.95, "accessibility": 1.0, "best-practices": 0.95}
-DEVICES = ["iPhone 13", "Pixel 5"]
 REMINDER_ID = "R-0005"  # Arabic, friendly variant, 189.40: the instalment-offer scene is in
-
-
-@contextmanager
-def _serve(folder: Path, api):
-    """The published folder and the public server on one origin, as production's proxy serves them."""
-    server = make_server("127.0.0.1", 0, same_origin(create_app(folder), api), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-
-
-def _manifest(out: Path, summary) -> dict[str, dict]:
-    return {r["customer_id"]: r for r in csv.DictReader(io.StringIO((out / summary.manifest).read_text()))}
 
 
 @pytest.fixture(scope="module")
 def public_api(settings, tmp_path_factory):
     """The public server (events, paid status) with a database of its own: nothing is paid."""
-    db = tmp_path_factory.mktemp("public-api") / "public.db"
-    return create_public_app(public_config(settings, database_url=f"sqlite:///{db}"))
+    with public_server(settings, tmp_path_factory.mktemp("public-api") / "public.db") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
 def bill_site(local_run, public_api):
-    """The bill-explainer run of conftest, served: (base URL, folder, manifest rows by customer id)."""
-    out, summary = local_run
-    with _serve(out, public_api) as base:
-        yield base, out, _manifest(out, summary)
+    """The shared bill-explainer run, served with the public server on its origin: (base URL, folder, rows by id)."""
+    with serve(site_app(local_run.out, public_api)) as base:
+        yield base, local_run.out, local_run.by_id()
 
 
 @pytest.fixture(scope="module")
-def reminder_site(ray_session, settings, public_api, tmp_path_factory):
-    """A one-row run of templates/payment-reminder (an Arabic customer), served."""
-    from tailorcast.bucket import LocalBucket
-    from tailorcast.spec import load_template
-    from workers.run import run_billing
-
-    folder = ROOT / "templates" / "payment-reminder"
-    lines = (folder / "sample-customers.csv").read_text(encoding="utf-8").splitlines()
-    picked = [lines[0]] + [line for line in lines[1:] if line.startswith(REMINDER_ID + ",")]
-    assert len(picked) == 2, f"{REMINDER_ID} not in the reminder sample file"
-    tmp = tmp_path_factory.mktemp("reminder")
-    csv_path = tmp / "reminders.csv"
-    csv_path.write_text("\n".join(picked) + "\n", encoding="utf-8")
-    out = tmp / "pub"
-    summary = run_billing(load_template(folder), csv_path, LocalBucket(out), settings)
-    assert summary.ok == 1, summary
-    with _serve(out, public_api) as base:
-        yield base, out, _manifest(out, summary)
+def reminder_site(reminder_run, public_api):
+    """The shared payment-reminder run (an Arabic customer among them), served the same way."""
+    with serve(site_app(reminder_run.out, public_api)) as base:
+        yield base, reminder_run.out, reminder_run.by_id()
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +119,8 @@ AXE_RUN = """async () => {
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ["bill-explainer/it", "payment-reminder/ar"])
 def test_axe_finds_no_violations(axe_js, chromium, pages, name, device):
-    p, browser = chromium
     # the page's CSP (rightly) refuses injected scripts: bypass it for the judge only
-    context = browser.new_context(**p.devices[device], bypass_csp=True)
-    page = context.new_page()
-    try:
-        page.goto(pages[name])
-        page.wait_for_load_state("networkidle")
+    with open_page(chromium, pages[name], device, bypass_csp=True) as (page, _):
         page.add_script_tag(path=str(axe_js))
         found = page.evaluate(AXE_RUN)
         # and again with every disclosure open (transcript, data table), so hidden content is judged too
@@ -172,8 +128,6 @@ def test_axe_finds_no_violations(axe_js, chromium, pages, name, device):
         found += [v for v in page.evaluate(AXE_RUN) if v["id"] not in {f["id"] for f in found}]
         assert found == [], f"axe on {name} ({device}):\n" + "\n".join(
             f"  {v['id']} [{v['impact']}] {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found)
-    finally:
-        context.close()
 
 
 # ---------------------------------------------------------------- Nu HTML Checker
@@ -231,16 +185,11 @@ def test_html_css_js_of_one_microsite_fit_the_budget(chromium, pages, name):
     url = pages[name]
     refs = {urljoin(url, r) for r in _head(url).refs if not r.startswith("<")}
     # and whatever the page's scripts load at run time
-    p, browser = chromium
-    context = browser.new_context(**p.devices["Pixel 5"])
-    page = context.new_page()
     loaded = []
-    page.on("request", lambda r: loaded.append((r.url, r.resource_type)))
-    try:
+    with open_page(chromium, None, "Pixel 5") as (page, _):
+        page.on("request", lambda r: loaded.append((r.url, r.resource_type)))
         page.goto(url)
         page.wait_for_load_state("networkidle")
-    finally:
-        context.close()
     refs |= {u for u, kind in loaded if kind in ("stylesheet", "script") and not u.startswith(("data:", "blob:"))}
     origin = urlparse(url).netloc
     assert all(urlparse(u).netloc == origin for u in refs), refs
@@ -278,21 +227,11 @@ def test_csp_meta_allows_only_the_pages_own_origin(pages, name):
 
 @pytest.mark.parametrize("name", ["bill-explainer/it", "payment-reminder/ar"])
 def test_page_load_requests_nothing_from_another_host_and_breaks_no_csp_rule(chromium, pages, name):
-    p, browser = chromium
-    context = browser.new_context(**p.devices["iPhone 13"])  # the CSP enforced, as a customer gets it
-    page = context.new_page()
-    requests, console = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: console.append((m.type, m.text)))
-    try:
-        page.goto(pages[name])
-        page.wait_for_load_state("networkidle")
+    with open_page(chromium, pages[name], "iPhone 13") as (page, log):  # the CSP enforced, as a customer gets it
         page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
                          try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 800)); }""")
         page.wait_for_load_state("networkidle")
-    finally:
-        context.close()
-    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
-    assert hosts == {"127.0.0.1"}, sorted(u for u in requests if urlparse(u).hostname != "127.0.0.1")
-    refused = [text for kind, text in console if "Content Security Policy" in text or "Refused to" in text]
+    hosts = {urlparse(u).hostname for u in log.requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in log.requests if urlparse(u).hostname != "127.0.0.1")
+    refused = [text for kind, text in log.console if "Content Security Policy" in text or "Refused to" in text]
     assert refused == [], refused

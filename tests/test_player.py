@@ -1,93 +1,57 @@
 """The page's player in Chromium with phone emulation: chapters, the pay call-to-action, captions,
 replay, tap for sound, no JavaScript, and (with the public server on the page's origin) events,
-the paid status and the instalment form; without the server the page works as published."""
+the paid status and the instalment form; without the server the page works as published.
+
+The pages come from the session's shared runs (conftest: ``local_run``, ``api_run``, ``reminder_run``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import threading
 import time
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
-from helpers import ROOT
+from helpers import DEVICES, open_page, public_server, public_store, serve, site_app
 from store.store import Payment
-from public_server.app import create_public_app, public_config, same_origin
-from public_server.static import create_app
 
-DEVICES = ["iPhone 13", "Pixel 5"]
+pytestmark = pytest.mark.e2e
+
 PAY_HOST = "pay.lumen-energy.example"
 REMINDER_ID = "R-0005"  # Arabic (right to left), 189.40: the instalment offer is on
 
 
-@contextmanager
-def _serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
-def _rows(out: Path, summary) -> dict[str, dict]:
-    return {r["customer_id"]: r for r in csv.DictReader(io.StringIO((out / summary.manifest).read_text()))}
-
-
 @pytest.fixture(scope="module")
 def site(local_run):
-    """The conftest run (published without an API), served as the CDN would."""
-    out, summary = local_run
-    with _serve(create_app(out)) as base:
-        yield base, _rows(out, summary)
+    """The shared run published without an API, served as the CDN would: (base URL, rows by id)."""
+    with serve(site_app(local_run.out)) as base:
+        yield base, local_run.by_id()
 
 
 @pytest.fixture(scope="module")
-def api_site(template, e2e_csv, settings, ray_session, tmp_path_factory):
-    """The same rows published for an origin with the public server (segments come from the cache),
-    served with the public server on the same origin: (base URL, rows, public app, pages-only app)."""
-    from tailorcast.bucket import LocalBucket
-    from workers.run import run_billing
-
-    tmp = tmp_path_factory.mktemp("api-site")
-    out = tmp / "pub"
-    summary = run_billing(template, e2e_csv, LocalBucket(out), settings, api=True)
-    assert summary.ok == 4, summary  # three sample customers and the hostile name
-    public = create_public_app(public_config(settings, database_url=f"sqlite:///{tmp / 'public.db'}"))
-    with _serve(same_origin(create_app(out), public)) as base:
-        yield base, _rows(out, summary), public, out
-    public.extensions["tailorcast.public"].store.close()
+def api_site(api_run, settings, tmp_path_factory):
+    """The rows published for an origin with the public server, served with it on the same origin:
+    (base URL, rows by id, public app, published folder)."""
+    with public_server(settings, tmp_path_factory.mktemp("api-site") / "public.db") as public, \
+            serve(site_app(api_run.out, public)) as base:
+        yield base, api_run.by_id(), public, api_run.out
 
 
-def _open(chromium, url: str, device: str = "iPhone 13", route_pay: bool = True, **extra):
-    p, browser = chromium
-    context = browser.new_context(**p.devices[device], **extra)
-    page = context.new_page()
-    events = {"console": [], "requests": [], "errors": []}
-    page.on("console", lambda m: events["console"].append((m.type, m.text)))
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.on("request", lambda r: events["requests"].append(r.url))
-    if route_pay:  # the pay page is another host: answer it here, so nothing leaves 127.0.0.1
-        page.route(f"https://{PAY_HOST}/**", lambda route: route.fulfill(status=200, content_type="text/html", body="<title>pay</title>"))
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    return context, page, events
+def _answer_pay(route):
+    """The pay page is another host: answer it here, so nothing leaves 127.0.0.1."""
+    route.fulfill(status=200, content_type="text/html", body="<title>pay</title>")
 
 
-def _clean(events, allow_api_errors: bool = False) -> None:
-    noisy = [c for c in events["console"] if c[0] in ("error", "warning")]
+def _open(chromium, url: str, device: str = "iPhone 13", **options):
+    return open_page(chromium, url, device, routes={f"https://{PAY_HOST}/**": _answer_pay}, **options)
+
+
+def _clean(log, allow_api_errors: bool = False) -> None:
+    noisy = log.noisy_console()
     if allow_api_errors:  # a stopped server: the browser itself logs the failed request
         noisy = [c for c in noisy if "Failed to load resource" not in c[1]]
-    assert events["errors"] == [] and noisy == [], (events["errors"], noisy)
-    hosts = {urlparse(u).hostname for u in events["requests"] if not u.startswith(("data:", "blob:"))}
+    assert log.errors == [] and noisy == [], (log.errors, noisy)
+    hosts = {urlparse(u).hostname for u in log.requests if not u.startswith(("data:", "blob:"))}
     assert hosts <= {"127.0.0.1", PAY_HOST}, hosts
 
 
@@ -105,8 +69,7 @@ SEEK = """async (t) => { const v = document.querySelector('video'); v.pause();
 @pytest.mark.browser
 def test_video_autoplays_muted_and_tap_for_sound_unmutes(chromium, site, device):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device)
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
         page.wait_for_function("document.querySelector('video').currentTime > 0.3", timeout=10000)
         assert page.evaluate("document.querySelector('video').muted")
         sound = page.locator(".tc-sound")
@@ -116,18 +79,15 @@ def test_video_autoplays_muted_and_tap_for_sound_unmutes(chromium, site, device)
         assert state == {"muted": False, "paused": False}
         assert not sound.is_visible()
         assert page.evaluate("document.querySelector('video').currentSrc").endswith("/video-portrait.mp4")
-        _clean(events)
-        assert not [u for u in events["requests"] if "/api/" in u], "no API configured: the page calls no server"
-    finally:
-        context.close()
+        _clean(log)
+        assert not [u for u in log.requests if "/api/" in u], "no API configured: the page calls no server"
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.browser
 def test_chapters_seek_and_mark_the_current_one(chromium, site, device):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device)
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
         data = _timeline(page)
         assert [s["id"] for s in data["scenes"]] == ["intro", "greeting", "amount", "tip", "pay"]
         links = page.locator(".chapters a")
@@ -139,17 +99,14 @@ def test_chapters_seek_and_mark_the_current_one(chromium, site, device):
         assert links.nth(2).get_attribute("aria-current") == "true"
         assert [links.nth(i).get_attribute("aria-current") for i in (0, 1, 3, 4)] == [None] * 4
         assert page.url == f"{base}/{rows['CUST-00001']['page']}"  # the click seeks; it does not open the mp4
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.browser
 def test_pay_cta_is_drawn_over_the_pay_scene_and_opens_the_pay_link(chromium, site, device):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device)
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
         data = _timeline(page)
         pay = data["pay"]
         assert pay["scene"] == "pay" and data["scenes"][-1]["start"] < pay["start"] < pay["end"]
@@ -171,16 +128,13 @@ def test_pay_cta_is_drawn_over_the_pay_scene_and_opens_the_pay_link(chromium, si
         with page.expect_navigation():
             cta.click()
         assert page.url == href  # answered by page.route: nothing left 127.0.0.1
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_captions_toggle(chromium, site):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "Pixel 5")
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "Pixel 5") as (page, log):
         cc = page.locator(".tc-cc")
         assert cc.inner_text() == "Captions" and cc.get_attribute("aria-pressed") == "true"
         assert page.evaluate("document.querySelector('video').textTracks[0].mode") == "showing"
@@ -190,16 +144,13 @@ def test_captions_toggle(chromium, site):
         cc.click()
         assert page.evaluate("document.querySelector('video').textTracks[0].mode") == "showing"
         assert cc.get_attribute("aria-pressed") == "true"
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_replay_appears_at_the_end_and_starts_again(chromium, site):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "iPhone 13")
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "iPhone 13") as (page, log):
         replay = page.locator(".tc-replay")
         assert not replay.is_visible()
         page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
@@ -210,17 +161,14 @@ def test_replay_appears_at_the_end_and_starts_again(chromium, site):
         replay.click()
         page.wait_for_function("!document.querySelector('video').paused && document.querySelector('video').currentTime < 2")
         assert not replay.is_visible()
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.browser
 def test_page_works_without_javascript(chromium, site, device):
     base, rows = site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device, java_script_enabled=False)
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device, java_script_enabled=False) as (page, log):
         video = page.locator("video#video")
         assert video.is_visible() and video.get_attribute("controls") is not None
         assert page.locator("video source").first.get_attribute("src") == "video-portrait.mp4"
@@ -229,19 +177,14 @@ def test_page_works_without_javascript(chromium, site, device):
         assert page.is_visible("#pay")
         assert page.locator(".chapters a").count() == 5 and page.locator(".tc-frame, .tc-cc").count() == 0
         assert page.locator(".tips li").count() == 2 and page.locator(".download a").get_attribute("href") == "video-portrait.mp4"
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_page_fits_a_360x640_screen_with_brand_amount_video_and_pay_button(chromium, site):
-    p, browser = chromium
     base, rows = site
-    context = browser.new_context(viewport={"width": 360, "height": 640}, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/{rows['CUST-00001']['page']}")
+    with open_page(chromium, f"{base}/{rows['CUST-00001']['page']}", wait=None,
+                   viewport={"width": 360, "height": 640}, device_scale_factor=2, is_mobile=True, has_touch=True) as (page, _):
         page.wait_for_function("document.querySelector('video').readyState >= 1")
         for sel in (".brand img", ".amount strong", ".date", "video", "#pay"):
             box = page.locator(sel).first.bounding_box()
@@ -250,8 +193,6 @@ def test_page_fits_a_360x640_screen_with_brand_amount_video_and_pay_button(chrom
         frame = page.locator(".tc-frame").bounding_box()
         assert frame["height"] > 200 and frame["y"] + frame["height"] <= 640
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    finally:
-        context.close()
 
 
 @pytest.mark.browser
@@ -272,7 +213,7 @@ def test_saving_tips_follow_last_month_against_the_average(site):
 # ---------------------------------------------------------------- with the public server
 
 def _events(public, token: str) -> list[tuple[str, str | None]]:
-    return [(e.kind, e.detail) for e in public.extensions["tailorcast.public"].store.events(token)]
+    return [(e.kind, e.detail) for e in public_store(public).events(token)]
 
 
 def _wait_for_event(public, token: str, event: tuple) -> list:
@@ -286,8 +227,7 @@ def _wait_for_event(public, token: str, event: tuple) -> list:
 def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium, api_site):
     base, rows, public, _ = api_site
     row = rows["CUST-00005"]
-    context, page, events = _open(chromium, f"{base}/{row['page']}", "Pixel 5")
-    try:
+    with _open(chromium, f"{base}/{row['page']}", "Pixel 5") as (page, log):
         page.locator(".chapters a").nth(1).click()
         data = _timeline(page)
         page.evaluate("""async (d) => { const v = document.querySelector('video'); v.muted = true;
@@ -303,9 +243,7 @@ def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium
         with page.expect_navigation():
             page.click("#pay")
         assert ("pay_started", None) in _wait_for_event(public, row["token"], ("pay_started", None))
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -313,77 +251,55 @@ def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium
 def test_paid_status_swaps_the_pay_button_for_a_thank_you(chromium, api_site, device):
     base, rows, public, _ = api_site
     row = rows["CUST-00051"]
-    store = public.extensions["tailorcast.public"].store
+    store = public_store(public)
     if not store.status(row["token"]).paid:
         import datetime as dt
 
         store.pay(Payment("2026-10-000051", 8348, "EUR", row["token"]), "test", dt.datetime.now(dt.timezone.utc))
-    context, page, events = _open(chromium, f"{base}/{row['page']}", device)
-    try:
+    with _open(chromium, f"{base}/{row['page']}", device) as (page, log):
         page.wait_for_selector(".tc-paid")
         assert page.inner_text(".tc-paid") == "Thank you, this bill is paid."
         assert not page.is_visible("#pay") and not page.is_visible(".bank")
         page.evaluate(SEEK, _timeline(page)["pay"]["start"] + 0.5)
         assert not page.locator(".tc-cta").is_visible(), "no pay button over the video once paid"
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_unpaid_bill_keeps_its_pay_button(chromium, api_site):
     base, rows, _, _ = api_site
-    context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}")
-    try:
+    with _open(chromium, f"{base}/{rows['CUST-00001']['page']}") as (page, log):
         page.wait_for_load_state("networkidle")
-        assert any(u.endswith(f"/api/status/{rows['CUST-00001']['token']}") for u in events["requests"])
+        assert any(u.endswith(f"/api/status/{rows['CUST-00001']['token']}") for u in log.requests)
         assert page.is_visible("#pay") and page.locator(".tc-paid").count() == 0
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_page_keeps_working_with_the_public_server_stopped(chromium, api_site):
     """The same pages served without the API (a stopped server): status and events fail quietly."""
     _, rows, _, out = api_site
-    with _serve(create_app(out)) as base:
-        context, page, events = _open(chromium, f"{base}/{rows['CUST-00001']['page']}")
-        try:
-            page.wait_for_function("document.querySelector('video').currentTime > 0.3", timeout=10000)
-            assert page.is_visible("#pay") and page.locator(".tc-paid").count() == 0
-            page.locator(".chapters a").nth(3).click()  # an event to a missing server
-            assert any("/api/status/" in u for u in events["requests"])
-            _clean(events, allow_api_errors=True)
-        finally:
-            context.close()
+    with serve(site_app(out)) as base, _open(chromium, f"{base}/{rows['CUST-00001']['page']}") as (page, log):
+        page.wait_for_function("document.querySelector('video').currentTime > 0.3", timeout=10000)
+        assert page.is_visible("#pay") and page.locator(".tc-paid").count() == 0
+        page.locator(".chapters a").nth(3).click()  # an event to a missing server
+        assert any("/api/status/" in u for u in log.requests)
+        _clean(log, allow_api_errors=True)
 
 
 @pytest.fixture(scope="module")
-def reminder_api_site(settings, ray_session, tmp_path_factory):
-    """One Arabic reminder with the instalment offer, published for an origin with the public server."""
-    from tailorcast.bucket import LocalBucket
-    from tailorcast.spec import load_template
-    from workers.run import run_billing
-
-    folder = ROOT / "templates" / "payment-reminder"
-    lines = (folder / "sample-customers.csv").read_text(encoding="utf-8").splitlines()
-    tmp = tmp_path_factory.mktemp("reminder-api")
-    (tmp / "in.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x.startswith(REMINDER_ID + ",")]) + "\n", encoding="utf-8")
-    out = tmp / "pub"
-    summary = run_billing(load_template(folder), tmp / "in.csv", LocalBucket(out), settings, api=True)
-    assert summary.ok == 1, summary
-    public = create_public_app(public_config(settings, database_url=f"sqlite:///{tmp / 'public.db'}"))
-    with _serve(same_origin(create_app(out), public)) as base:
-        yield base, _rows(out, summary)[REMINDER_ID], public
-    public.extensions["tailorcast.public"].store.close()
+def reminder_api_site(reminder_run, settings, tmp_path_factory):
+    """The Arabic reminder with the instalment offer (shared reminder run, published for an origin with the
+    public server), served with it: (base URL, its manifest row, public app)."""
+    with public_server(settings, tmp_path_factory.mktemp("reminder-api") / "public.db") as public, \
+            serve(site_app(reminder_run.out, public)) as base:
+        yield base, reminder_run.by_id()[REMINDER_ID], public
 
 
 @pytest.mark.browser
 def test_instalment_form_posts_to_the_public_server_and_thanks_the_customer(chromium, reminder_api_site):
     base, row, public = reminder_api_site
-    context, page, events = _open(chromium, f"{base}/{row['page']}", "Pixel 5")
-    try:
+    with _open(chromium, f"{base}/{row['page']}", "Pixel 5") as (page, log):
         assert page.get_attribute("html", "dir") == "rtl" and page.get_attribute("html", "lang") == "ar"
         form = page.locator(".plan form")
         assert form.get_attribute("action") == f"../../api/instalments/{row['token']}"
@@ -394,24 +310,19 @@ def test_instalment_form_posts_to_the_public_server_and_thanks_the_customer(chro
             page.click(".plan button[type=submit]")
         assert page.url.endswith(f"/c/{row['token']}/#instalments-thanks")
         assert page.is_visible("#instalments-thanks")
-        assert public.extensions["tailorcast.public"].store.instalment_requests(row["token"]) == [(6, "phone")]
-        _clean(events)
-    finally:
-        context.close()
+        assert public_store(public).instalment_requests(row["token"]) == [(6, "phone")]
+        _clean(log)
 
 
 @pytest.mark.browser
 def test_right_to_left_page_puts_the_sound_button_at_the_inline_end(chromium, reminder_api_site):
     base, row, _ = reminder_api_site
-    context, page, events = _open(chromium, f"{base}/{row['page']}", "iPhone 13")
-    try:
+    with _open(chromium, f"{base}/{row['page']}", "iPhone 13") as (page, log):
         page.wait_for_selector(".tc-sound", state="visible", timeout=10000)
         sound, stage = page.locator(".tc-sound").bounding_box(), page.locator(".stage").bounding_box()
         assert sound["x"] + sound["width"] / 2 < stage["x"] + stage["width"] / 2  # right to left: the end is on the left
         assert page.inner_text(".tc-sound") == "المس لتشغيل الصوت"
-        _clean(events)
-    finally:
-        context.close()
+        _clean(log)
 
 
 @pytest.mark.browser
@@ -423,39 +334,3 @@ def test_published_player_data_is_inert_json(site):
     start = html.index('<script type="application/json" id="tc-timeline">') + len('<script type="application/json" id="tc-timeline">')
     text = html[start:html.index("</script>", start)]
     assert "<" not in text and json.loads(text)["fps"] == 30
-
-
-# ---------------------------------------------------------------- the player's data, without a browser
-
-def _player(folder: Path, customer_id: str) -> dict:
-    from microsite.player import player_data
-    from renderer.video import resolve_all
-    from tailorcast.context import customer_context
-    from tailorcast.customers import read_customers
-    from tailorcast.spec import load_template
-
-    template = load_template(folder)
-    customer = next(c for c in read_customers(template, folder / "sample-customers.csv") if getattr(c, "customer_id", "") == customer_id)
-    ctx = customer_context(template, customer)
-    scenes, t = [], 0.0
-    for rs in resolve_all(template, ctx):
-        scenes.append((rs.id, t, t + rs.duration, rs.id))
-        t += rs.duration
-    return player_data(template, ctx, scenes, api="../../api/", token="q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u")
-
-
-def test_player_data_puts_the_call_to_action_on_the_pay_scenes_button():
-    data = _player(ROOT / "templates" / "bill-explainer", "CUST-00005")
-    assert data["pay"] == {"scene": "pay", "start": 23.3, "end": 28.0, "label": "Pay now"}  # 22 s + 0.8 s start + 0.5 s pop
-    boxes = {r["name"]: r["cta"] for r in data["renditions"]}
-    assert boxes == {"landscape": [0.06, 0.56, 0.34, 0.13], "portrait": [0.08, 0.3, 0.6, 0.075]}
-    assert data["labels"]["captions"] == "Captions" and data["api"] == "../../api/" and data["live"] is None
-
-
-def test_player_data_mirrors_the_call_to_action_right_to_left_and_speaks_the_locale():
-    data = _player(ROOT / "templates" / "payment-reminder", REMINDER_ID)
-    assert [s["id"] for s in data["scenes"]] == ["intro", "overdue", "instalments", "pay", "outro"]
-    left, _, width, _ = next(r for r in data["renditions"] if r["name"] == "landscape")["cta"]
-    assert left == pytest.approx(1 - 0.07 - 0.44)  # the button box, mirrored
-    assert data["pay"] == {"scene": "pay", "start": 14.4, "end": 18.5, "label": "ادفع \u200f189.40\xa0€"}  # 13.5 + 0.4 + 0.5
-    assert data["labels"]["replay"] == "إعادة التشغيل"
