@@ -16,7 +16,7 @@ def _player(folder: Path, customer_id: str) -> dict:
     from renderer.video import resolve_all
     from tailorcast.context import customer_context
     from tailorcast.customers import read_customers
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     template = load_template(folder)
     customer = next(c for c in read_customers(template, folder / "sample-customers.csv") if getattr(c, "customer_id", "") == customer_id)
