@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
+from helpers import ssim
 from renderer.probe import probe
 
-
-def _box(img: np.ndarray, k: int = 7) -> np.ndarray:
-    c = np.cumsum(np.cumsum(np.pad(img, ((1, 0), (1, 0))), 0), 1)
-    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two grey images (7x7 uniform windows, as scikit-image does by default)."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    ma, mb = _box(a), _box(b)
-    va, vb, cov = _box(a * a) - ma * ma, _box(b * b) - mb * mb, _box(a * b) - ma * mb
-    return float(np.mean(((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))))
-
-
-def test_ssim_is_1_for_equal_and_low_for_different_images():
-    rng = np.random.default_rng(1)
-    img = rng.integers(0, 255, (64, 64)).astype(float)
-    assert ssim(img, img) == pytest.approx(1.0)
-    assert ssim(img, rng.integers(0, 255, (64, 64)).astype(float)) < 0.2
+pytestmark = pytest.mark.e2e  # real-size renders (1280x720 and 720x1280, 28 s each)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +64,6 @@ def test_joins_have_no_seam(rendered, template, rendition):
         pts = [f.pts for f in c.decode(stream)]
     step = pts[1] - pts[0]
     assert len(pts) == sum(s.frames for s in scenes) == round(result.duration * fps)
-    assert all(b - a == step for a, b in zip(pts, pts[1:]))  # every frame, evenly spaced, across every join
+    assert all(b - a == step for a, b in pairwise(pts))  # every frame, evenly spaced, across every join
     info = probe(result.video)
     assert abs(info.audio_duration - info.duration) <= 1 / fps  # audio in sync within a frame
