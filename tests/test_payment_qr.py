@@ -5,23 +5,18 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-import numpy as np
-import zxingcpp
 from PIL import Image
 
+from helpers import decode_qr
 from microsite.payment import epc_qr
 from tailorcast.payments.epc import epc_payload
-
-
-def _decode(img: Image.Image) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(np.asarray(img.convert("L")))]
 
 
 def test_epc_qr_decodes_to_a_sepa_transfer():
     qr = epc_qr(epc_payload("Lumen Energy S.p.A.", "IT60X0542811101000000123456", Decimal("128.48"), text="2026-10-000001", bic="BPMOIT22XXX"))
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=6, border=4)
-    (text,) = _decode(Image.open(io.BytesIO(buf.getvalue())))
+    (text,) = decode_qr(Image.open(io.BytesIO(buf.getvalue())))
     lines = text.split("\n")
     assert lines[:4] == ["BCD", "002", "1", "SCT"]
     assert lines[4] == "BPMOIT22XXX" and lines[5] == "Lumen Energy S.p.A."
@@ -47,7 +42,7 @@ def test_video_pay_scene_qr_decodes_to_the_customer_pay_link(template):
     for rendition in ("landscape", "portrait"):
         pay = next(s for s in resolve_all(template, ctx, rendition) if s.id == "pay")
         frame = pay.frame(pay.frames - 1)
-        assert _decode(frame) == [ctx["pay_link"]], rendition
+        assert decode_qr(frame) == [ctx["pay_link"]], rendition
     assert ctx["pay_link"] == "https://pay.lumen-energy.example/checkout?ref=2026-10-000001"
 
 

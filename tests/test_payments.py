@@ -7,12 +7,11 @@ import pickle
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
 import segno
-import zxingcpp
 from PIL import Image
 
+from helpers import decode_qr
 from microsite.payment import epc_qr, pagopa_qr
 from tailorcast.errors import LinkRejected, PaymentError, WebhookRejected
 from tailorcast.payments.amounts import to_cents
@@ -31,9 +30,9 @@ IBAN = "IT60X0542811101000000123456"
 def _decode_qr(qr: segno.QRCode) -> str:
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=6)
-    results = zxingcpp.read_barcodes(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L")))
+    results = decode_qr(Image.open(io.BytesIO(buf.getvalue())))
     assert len(results) == 1, "exactly one QR code should be found"
-    return results[0].text
+    return results[0]
 
 
 def _link(**over) -> SignedLink:
