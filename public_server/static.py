@@ -1,4 +1,4 @@
-"""``tailorcast serve``: a published folder served the way the CDN serves the bucket.
+"""``tailorcast serve``: a published folder served the way the CDN serves the bucket, and :func:`same_origin` to put the API beside it.
 
 Only the public prefixes (``c/``, ``shared/``) are reachable; ``runs/`` (manifests
 with customer ids) never is. Content-Type and Cache-Control come from
@@ -9,13 +9,16 @@ with customer ids) never is. Content-Type and Cache-Control come from
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask, abort, send_file
 
 from tailorcast import keys
 
+API_PREFIXES = ("/api/", "/demo/")  # what the production proxy routes to the public server
 
-def create_app(root: Path | str) -> Flask:
+
+def create_static_app(root: Path | str) -> Flask:
     root = Path(root).resolve()
     app = Flask(__name__, static_folder=None)
 
@@ -37,5 +40,15 @@ def create_app(root: Path | str) -> Flask:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
+
+    return app
+
+
+def same_origin(pages_app: Callable, public_app: Callable, prefixes: tuple[str, ...] = API_PREFIXES) -> Callable:
+    """One WSGI app serving the pages and the public server on one origin, as the production proxy does."""
+
+    def app(environ, start_response):
+        target = public_app if environ.get("PATH_INFO", "").startswith(prefixes) else pages_app
+        return target(environ, start_response)
 
     return app

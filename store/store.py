@@ -1,116 +1,23 @@
-"""What the public server remembers: page events, instalment requests, invoices and their payment, webhook deliveries.
+"""The store's operations: page events, instalment requests, invoices and their payment, webhook deliveries.
 
-SQLAlchemy 2.x, portable SQL only: SQLite by default, PostgreSQL by URL. No row
-holds a name, an e-mail, a phone number or an address: customers appear only
-as their page token, invoices as their reference.
+Every method is one transaction and returns plain frozen values, never ORM
+objects, so the public server and the staff studio can share one :class:`Store`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, String, TypeDecorator, create_engine, func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from tailorcast.errors import ConfigError, TailorcastError
+from tailorcast.errors import InvoiceConflict, ReplayedDelivery
 
-UTC = dt.timezone.utc
-_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER primary keys
-
-
-class InvoiceConflict(TailorcastError):
-    """A payment or a link disagrees with what was issued for the invoice; it is not marked paid."""
-
-    def __init__(self, ref: str, field: str, issued: str, got: str) -> None:
-        super().__init__(ref, field, issued, got)
-        self.ref = ref
-        self.field = field
-        self.issued = issued
-        self.got = got
-
-    def __str__(self) -> str:
-        return f"invoice {self.ref}: the {self.field} ({self.got}) differs from what was issued ({self.issued}); refused, the invoice is unchanged"
-
-
-class ReplayedDelivery(TailorcastError):
-    """A webhook event id seen before: it is never processed twice."""
-
-    def __init__(self, event_id: str) -> None:
-        super().__init__(event_id)
-        self.event_id = event_id
-
-    def __str__(self) -> str:
-        return f"webhook event {self.event_id} was already received; it is not processed again"
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("store aware datetimes only (UTC)")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class SiteEvent(Base):
-    __tablename__ = "public_events"
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    token: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[str | None] = mapped_column(String(48))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
-class InstalmentRequest(Base):
-    __tablename__ = "public_instalment_requests"
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    token: Mapped[str] = mapped_column(String(64), index=True)
-    instalments: Mapped[int] = mapped_column(Integer)
-    contact: Mapped[str | None] = mapped_column(String(8))  # "phone" | "email" | None: a preference, never the number
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
-class Invoice(Base):
-    __tablename__ = "public_invoices"
-
-    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
-    token: Mapped[str | None] = mapped_column(String(64), index=True)
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    paid_cents: Mapped[int | None] = mapped_column(BigInteger)
-    paid_via: Mapped[str | None] = mapped_column(String(16))
-
-
-class WebhookDelivery(Base):
-    __tablename__ = "public_webhook_deliveries"
-
-    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(32))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+from .database import is_embedded, open_engine
+from .migrate import require_head, upgrade
+from .models import InstalmentRequest, Invoice, SiteEvent, WebhookDelivery
 
 
 @dataclass(frozen=True)
@@ -147,22 +54,8 @@ class InvoiceRow:
     paid_via: str | None
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created, in-memory SQLite one shared connection."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"database URL {url!r} cannot be parsed ({exc}); use e.g. 'sqlite:///state/public.db' or 'postgresql+psycopg://user@host/db'") from exc
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"check_same_thread": False})
-    return create_engine(url, pool_pre_ping=True)
-
-
 class Store:
-    """The public server's storage; every method is one transaction."""
+    """Everything the servers remember; every method is one transaction, so several apps can share one store."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -170,8 +63,16 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> "Store":
+        """The store at ``url``: embedded SQLite is brought to the current schema, a server database must be at it already."""
         engine = open_engine(url)
-        Base.metadata.create_all(engine)
+        try:
+            if is_embedded(url):
+                upgrade(engine)
+            else:
+                require_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:

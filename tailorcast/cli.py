@@ -146,16 +146,16 @@ def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> 
     Example:
       tailorcast serve public/    # then open http://127.0.0.1:8000/c/<token>/
     """
-    from public_server.static import create_app
+    from public_server.static import create_static_app, same_origin
 
-    app = create_app(folder)
+    app = create_static_app(folder)
     if api:
-        from public_server.app import create_public_app, public_config, same_origin
+        from public_server.app import create_public_app
+        from public_server.config import public_config
 
         from .settings import load_settings
 
-        s = load_settings(state_dir=state)
-        app = same_origin(app, create_public_app(public_config(s, database_url=s.database_url, webhook_secret=s.webhook_secret, demo_checkout=True)))
+        app = same_origin(app, create_public_app(public_config(load_settings(state_dir=state), demo_checkout=True)))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print tokens
     console.print(f"Serving {folder} on http://{host}:{port}/ (Ctrl+C to stop)")
     from werkzeug.serving import run_simple
@@ -171,23 +171,131 @@ def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> 
 def public_server(host: str, port: int, demo_checkout: bool, state: Path | None) -> None:
     """Serve the public API: events, paid status, instalment requests, payment webhooks.
 
-    Configure with TAILORCAST_DATABASE_URL (default SQLite in the state folder)
-    and TAILORCAST_WEBHOOK_SECRET. In production run it behind a WSGI server:
-    public_server.app:create_public_app. See docs/public-server.md.
+    Configure with TAILORCAST_DATABASE_URL (default SQLite in the state folder,
+    upgraded on start; a PostgreSQL database must be brought to the code's schema
+    first with `tailorcast db upgrade`) and TAILORCAST_WEBHOOK_SECRET. In production
+    run it behind a WSGI server: public_server.app:create_public_app. See
+    docs/public-server.md.
 
     \b
     Example:
       tailorcast public-server --demo-checkout
     """
-    from public_server.app import create_public_app, public_config
+    from public_server.app import create_public_app
+    from public_server.config import public_config
 
     from .settings import load_settings
 
-    s = load_settings(state_dir=state)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print tokens
-    app = create_public_app(public_config(s, database_url=s.database_url, webhook_secret=s.webhook_secret, demo_checkout=demo_checkout))
+    app = create_public_app(public_config(load_settings(state_dir=state), demo_checkout=demo_checkout))
     console.print(f"Public server on http://{host}:{port}/ (Ctrl+C to stop)")
     app.run(host=host, port=port, threaded=True)
+
+
+@main.group()
+def db() -> None:
+    """The servers' database: its schema, made and upgraded by migrations (Alembic).
+
+    The URL is the one the public server uses: TAILORCAST_DATABASE_URL, or SQLite
+    in the state folder. Upgrade a PostgreSQL database before starting the
+    servers of a new version; they refuse one that is behind.
+
+    \b
+    Example:
+      TAILORCAST_DATABASE_URL=postgresql://tailorcast@db.internal/tailorcast tailorcast db upgrade
+      tailorcast db current --state .tailorcast
+    """
+
+
+_STATE_OPTION = click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
+                             help="Local state folder (its SQLite database is the default).")
+
+
+@db.command("upgrade")
+@_STATE_OPTION
+def db_upgrade(state: Path | None) -> None:
+    """Bring the database to the schema this code needs, and print its revision.
+
+    \b
+    Example:
+      tailorcast db upgrade --state /srv/tailorcast
+    """
+    from store.database import database_url, open_engine, shown
+    from store.migrate import upgrade
+
+    from .settings import load_settings
+
+    url = database_url(load_settings(state_dir=state))
+    engine = open_engine(url)
+    try:
+        revision = upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database {shown(url)}: at revision {revision} (head)")
+
+
+@db.command("current")
+@_STATE_OPTION
+def db_current(state: Path | None) -> None:
+    """Print the database's revision and the one this code needs; exit status 1 when they differ.
+
+    \b
+    Example:
+      tailorcast db current
+    """
+    from store.database import database_url, open_engine, shown
+    from store.migrate import current_revision, head_revision
+
+    from .settings import load_settings
+
+    url = database_url(load_settings(state_dir=state))
+    engine = open_engine(url)
+    try:
+        current, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    if current == head:
+        click.echo(f"database {shown(url)}: at revision {current} (head)")
+        return
+    click.echo(f"database {shown(url)}: at revision {current or 'none (no tables)'}, code needs {head}: run `tailorcast db upgrade`")
+    sys.exit(1)
+
+
+@main.group()
+def cache() -> None:
+    """The segment cache in the state folder: encoded scenes and audio tracks reused across runs.
+
+    Personal segments (a customer's encoded scenes) are personal data: prune
+    them on a schedule that matches your retention rules.
+
+    \b
+    Example:
+      tailorcast cache prune --older-than 30
+    """
+
+
+@cache.command("prune")
+@click.option("--older-than", "days", type=click.FloatRange(min=0), required=True, metavar="DAYS",
+              help="Remove every cached file not used for DAYS days (0: empty the cache).")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder; default .tailorcast or $TAILORCAST_STATE.")
+def cache_prune(days: float, state: Path | None) -> None:
+    """Remove cached segments and audio tracks that no run used for DAYS days.
+
+    A run that reuses a file refreshes its time. Reports how many files and
+    bytes went, never their names. Safe while runs are going: what they use
+    was touched when they used it.
+
+    \b
+    Example:
+      tailorcast cache prune --older-than 30 --state /srv/tailorcast
+    """
+    from renderer.cache import SegmentCache
+
+    from .settings import load_settings
+
+    root = load_settings(state_dir=state).cache_dir
+    removed = SegmentCache(root).prune(days * 86400)
+    console.print(f"removed {removed.files} files ({removed.bytes / 1e6:.1f} MB) not used for {days:g} days from {root}")
 
 
 @main.command()

@@ -1,7 +1,7 @@
 """Every error Tailorcast raises on purpose, in one place.
 
     TailorcastError                 base; expected errors print without a traceback
-    ├── ConfigError                 settings or secret unusable
+    ├── ConfigError                 settings, secret or database unusable (e.g. its schema is behind the code)
     ├── TemplateError               a template breaks a rule (carries every problem found)
     ├── InputError                  the customers file cannot be read at all
     ├── RowError                    one customer row is invalid (row, customer id, column)
@@ -9,12 +9,11 @@
     ├── RenderError                 making pixels, video or a page failed for one customer
     ├── StorageError                the bucket refused or cannot be reached
     │   └── TransientError          worth retrying (network, throttling)
-    └── PaymentError                a payment value is unusable: field, problem, fix
-        ├── LinkRejected            a signed pay link must not be honoured (malformed | signature | expired)
-        └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
-
-The public server adds its own, in microsite/db.py (InvoiceConflict,
-ReplayedDelivery), both TailorcastError.
+    ├── PaymentError                a payment value is unusable: field, problem, fix
+    │   ├── LinkRejected            a signed pay link must not be honoured (malformed | signature | expired)
+    │   └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
+    ├── InvoiceConflict             the store refuses a payment or link that disagrees with the issued invoice
+    └── ReplayedDelivery            the store has seen this webhook event id before
 
 Exceptions must survive pickling (Ray ships them between processes): every
 constructor argument goes to ``super().__init__`` and the text is built in
@@ -175,3 +174,28 @@ class WebhookRejected(PaymentError):
 
     def __str__(self) -> str:
         return f"webhook rejected ({self.reason}): {self.message}"
+
+
+class InvoiceConflict(TailorcastError):
+    """A payment or a link disagrees with what was issued for the invoice; it is not marked paid."""
+
+    def __init__(self, ref: str, field: str, issued: str, got: str) -> None:
+        super().__init__(ref, field, issued, got)
+        self.ref = ref
+        self.field = field
+        self.issued = issued
+        self.got = got
+
+    def __str__(self) -> str:
+        return f"invoice {self.ref}: the {self.field} ({self.got}) differs from what was issued ({self.issued}); refused, the invoice is unchanged"
+
+
+class ReplayedDelivery(TailorcastError):
+    """A webhook event id seen before: it is never processed twice."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(event_id)
+        self.event_id = event_id
+
+    def __str__(self) -> str:
+        return f"webhook event {self.event_id} was already received; it is not processed again"

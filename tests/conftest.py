@@ -5,8 +5,9 @@ Tiers: unit tests carry no mark; ``e2e`` tests use a real Ray, real-size video o
 tests drive Chromium. ``make test-fast`` runs ``-m "not e2e and not browser"``; a test that asks for the
 Ray fixture or Chromium without its mark fails with a message saying which mark to add.
 
-Browser tests need Debian's Chromium at /usr/bin/chromium. Without it they are
-skipped with a loud reason, except under CI=true, where they fail.
+Browser tests need Debian's Chromium at /usr/bin/chromium, the store's PostgreSQL
+tests Debian's postgresql (initdb, pg_ctl: a throw-away server per session). Without
+them they are skipped with a loud reason, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
@@ -187,10 +188,157 @@ def vnu_jar() -> Path:
     return _need_webtool("vnu")
 
 
+# ---- PostgreSQL: a throw-away server for the store's tests (Debian's postgresql package: initdb + pg_ctl)
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+PG_MISSING = ("PostgreSQL's initdb/pg_ctl not found (PATH or /usr/lib/postgresql/*/bin): the store's PostgreSQL tests need "
+              "Debian's postgresql (apt-get install postgresql; `make test` does it as root)")
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_binaries() -> tuple[str, str] | None:
+    """initdb and pg_ctl from PATH, else from the newest /usr/lib/postgresql/<version>/bin."""
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if initdb and pg_ctl:
+        return initdb, pg_ctl
+    for folder in sorted(Path("/").glob(PG_BIN_GLOB.lstrip("/")), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True):
+        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
+            return str(folder / "initdb"), str(folder / "pg_ctl")
+    return None
+
+
+def _pg_runner(folder: Path) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres user (or nobody) and give it ``folder``."""
+    if os.geteuid() != 0:
+        return []
+    import pwd
+
+    for user in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            continue
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        return ["runuser", "-u", user, "--"]
+    pytest.fail("running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """One throw-away PostgreSQL (trust auth, user postgres, 127.0.0.1 only) holding a database per test."""
+
+    HEAD_TEMPLATE = "tc_head"  # migrated once; CREATE DATABASE … TEMPLATE copies it in milliseconds
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._count = 0
+        self._head_ready = False
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute(statement)
+
+    def create_database(self, at_head: bool = False) -> str:
+        """A new database's URL: empty, or at the migrations' head (as `tailorcast db upgrade` leaves it)."""
+        if at_head and not self._head_ready:
+            from store.database import open_engine
+            from store.migrate import upgrade
+
+            self._admin(f"CREATE DATABASE {self.HEAD_TEMPLATE}")
+            engine = open_engine(self.url(self.HEAD_TEMPLATE))
+            upgrade(engine)
+            engine.dispose()  # a template must have no open connection
+            self._head_ready = True
+        self._count += 1
+        name = f"tc_{self._count}"
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {self.HEAD_TEMPLATE}" if at_head else ""))
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL started for this session on a free port in a temp folder, stopped at its end.
+
+    Skipped loudly without Debian's postgresql binaries, failed under CI=true.
+    """
+    binaries = _pg_binaries()
+    if binaries is None:
+        if _ci():
+            pytest.fail("CI=true: " + PG_MISSING)
+        pytest.skip("SKIPPED LOUDLY: " + PG_MISSING)
+    import subprocess
+    import tempfile
+
+    initdb, pg_ctl = binaries
+    folder = Path(tempfile.mkdtemp(prefix="tailorcast-pg-"))  # not under pytest's root-only temp folder: the postgres user must reach it
+    data, sock, log = folder / "data", folder / "sock", folder / "server.log"
+    as_user: list[str] = []
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=folder)
+
+    try:
+        sock.mkdir()
+        as_user = _pg_runner(folder)
+        made = run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync")
+        if made.returncode != 0:
+            pytest.fail(f"initdb failed: {made.stderr.strip()}")
+        for _attempt in range(3):  # another process may take the free port before the server binds it
+            port = _free_port()
+            options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            started = run(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+            if started.returncode == 0:
+                break
+        else:
+            pytest.fail(f"PostgreSQL did not start: {started.stderr.strip()}\n{log.read_text(errors='replace')[-2000:] if log.exists() else ''}")
+        yield PostgresServer(port)
+    finally:
+        if (data / "postmaster.pid").exists():
+            run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.e2e)]
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request, tmp_path) -> str:
+    """A database no migration has run on: a SQLite file in tmp_path, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path) -> str:
+    """A database ready for the servers: SQLite (brought to head when opened), or PostgreSQL already at head."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres").create_database(at_head=True)
+
+
 def pytest_report_header(config):
     have = Path(CHROMIUM).exists()
     missing = [m for m in map(_missing_webtool, WEBTOOLS) if m]
+    pg = _pg_binaries()
     return [f"chromium: {CHROMIUM if have else 'MISSING - browser tests will be skipped (fail under CI=true)'}",
+            f"postgresql: {pg[0] if pg else 'MISSING (initdb/pg_ctl) - the store tests on PostgreSQL will be skipped (fail under CI=true)'}",
             "web tools (lighthouse, axe-core, vnu): " + ("; ".join(missing) + " - their tests will be skipped (fail under CI=true)" if missing else "ok")]
 
 
@@ -199,6 +347,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     browser = [r for r in skipped if "chromium" in str(r.longrepr)]
     if browser:
         terminalreporter.write_sep("!", f"{len(browser)} BROWSER TESTS SKIPPED: /usr/bin/chromium missing", red=True, bold=True)
+    pg = [r for r in skipped if "PostgreSQL's initdb" in str(r.longrepr)]
+    if pg:
+        terminalreporter.write_sep("!", f"{len(pg)} POSTGRESQL TESTS SKIPPED: initdb/pg_ctl missing (apt-get install postgresql; make test does it as root)", red=True, bold=True)
     web = [r for r in skipped if "web tool" in str(r.longrepr)]
     if web:
         terminalreporter.write_sep("!", f"{len(web)} PAGE QUALITY TESTS SKIPPED: Lighthouse/axe/vnu missing (make webtools; node, npm, java)", red=True, bold=True)

@@ -24,7 +24,7 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 from helpers import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
-from public_server.static import create_app
+from public_server.static import create_static_app
 from renderer import live
 from renderer.animation import appearance, canvas_for
 from renderer.video import resolve_all
@@ -167,7 +167,7 @@ def live_site(settings, ray_session, tmp_path_factory):
     summary = run_billing(load_template(folder), tmp / "in.csv", LocalBucket(out), settings)
     assert summary.ok == 1, summary
     row = next(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
-    server = make_server("127.0.0.1", 0, create_app(out), threaded=True)
+    server = make_server("127.0.0.1", 0, create_static_app(out), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", out, row

@@ -1,40 +1,39 @@
 """The public server: events, paid status, instalment requests, demo checkout and webhooks, as a browser or provider sees them.
 
-SQLite by default. To run the same tests on PostgreSQL, point
-``TAILORCAST_TEST_DATABASE_URL`` at an empty database, e.g.
-``postgresql+psycopg://tc@127.0.0.1:5432/tcpublic`` (needs the psycopg driver).
+Every test that touches the database runs on SQLite and, marked e2e, on the session's
+throw-away PostgreSQL (the ``database_url`` fixture in conftest.py).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import logging
-import os
+import re
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateTable
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from store.store import Base, Payment
+from public_server.app import create_public_app
+from public_server.config import PublicConfig, public_config
+from public_server.events import EVENT_TYPES
+from public_server.static import create_static_app, same_origin
+from store.store import Payment
+from tailorcast.errors import ConfigError
 from tailorcast.payments.links import SignedLink, sign_link
 from tailorcast.payments.webhooks import sign_webhook
-from public_server.app import EVENT_TYPES, PublicConfig, create_public_app, public_config, same_origin
-from public_server.static import create_app as create_static_app
-from tailorcast.errors import ConfigError
 
 TOKEN = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
 OTHER = "Zk9Q2mXbW4cV7nL1pR8sT3uY6aE0dF5g"
 START = 1_790_000_080.0  # 40 s into a one-minute rate-limit window
 LINK_SECRET = b"l" * 32
 WEBHOOK_SECRET = b"whsec_" + b"w" * 32
-DATABASE_URL = os.environ.get("TAILORCAST_TEST_DATABASE_URL")
 
 
 class FakeClock:
@@ -45,23 +44,10 @@ class FakeClock:
         return self.now
 
 
-def _config(tmp_path: Path, **over) -> PublicConfig:
-    values = dict(database_url=DATABASE_URL or f"sqlite:///{tmp_path / 'public.db'}", link_secret=LINK_SECRET, webhook_secret=WEBHOOK_SECRET,
-                  demo_checkout=True)
+def _config(database_url: str, **over) -> PublicConfig:
+    values = dict(database_url=database_url, link_secret=LINK_SECRET, webhook_secret=WEBHOOK_SECRET, demo_checkout=True)
     values.update(over)
     return PublicConfig(**values)
-
-
-@pytest.fixture(autouse=True)
-def _empty_shared_database():
-    """On a shared database (PostgreSQL), every test starts and ends with no tables."""
-    yield
-    if DATABASE_URL:
-        from store.store import open_engine
-
-        engine = open_engine(DATABASE_URL)
-        Base.metadata.drop_all(engine)
-        engine.dispose()
 
 
 @pytest.fixture
@@ -70,8 +56,8 @@ def clock():
 
 
 @pytest.fixture
-def app(tmp_path, clock):
-    app = create_public_app(_config(tmp_path), clock=clock)
+def app(database_url, clock):
+    app = create_public_app(_config(database_url), clock=clock)
     yield app
     app.extensions["tailorcast.public"].store.close()
 
@@ -163,8 +149,8 @@ def test_oversized_body_is_refused(client, store):
     assert store.count_events() == 0
 
 
-def test_events_are_rate_limited_per_token(tmp_path, clock):
-    app = create_public_app(_config(tmp_path, events_per_minute=3), clock=clock)
+def test_events_are_rate_limited_per_token(database_url, clock):
+    app = create_public_app(_config(database_url, events_per_minute=3), clock=clock)
     client, store = app.test_client(), app.extensions["tailorcast.public"].store
     codes = [_event(client, {"token": TOKEN, "type": "view"}).status_code for _ in range(4)]
     assert codes == [204, 204, 204, 429]
@@ -251,6 +237,16 @@ def test_demo_checkout_marks_the_signed_amount_paid_and_status_flips(client, sto
     assert again.status_code == 200 and "Already paid" in again.get_data(as_text=True)
 
 
+def test_demo_checkout_page_is_allowed_its_inline_style_and_nothing_else(client):
+    page = client.get(sign_link("/demo/checkout", _link(), LINK_SECRET))
+    (style,) = re.findall(r"<style>(.*?)</style>", page.get_data(as_text=True), re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    csp = page.headers["Content-Security-Policy"]
+    assert style.startswith("body{") and f"style-src 'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert page.get_data(as_text=True).startswith("<!doctype html>")
+
+
 def test_demo_checkout_refuses_a_posted_amount_that_differs_from_the_signed_one(client, store):
     form = _link().params(LINK_SECRET)
     form["amount"] = "100"
@@ -286,8 +282,8 @@ def test_demo_checkout_escapes_what_it_echoes(client):
     assert resp.status_code == 400 and "&lt;script&gt;" in html and "<script>" not in html
 
 
-def test_demo_checkout_is_off_unless_enabled(tmp_path, clock):
-    app = create_public_app(_config(tmp_path, demo_checkout=False), clock=clock)
+def test_demo_checkout_is_off_unless_enabled(database_url, clock):
+    app = create_public_app(_config(database_url, demo_checkout=False), clock=clock)
     resp = app.test_client().get(sign_link("/demo/checkout", _link(), LINK_SECRET))
     assert resp.status_code == 404 and resp.is_json
     app.extensions["tailorcast.public"].store.close()
@@ -356,7 +352,7 @@ def test_signed_but_invalid_webhook_bodies_are_refused(client, store, clock, bod
     assert store.webhook_outcome("evt_1") is None
 
 
-# ---------------------------------------------------------------- errors, logs, config, schema
+# ---------------------------------------------------------------- errors, logs, config
 
 def test_unknown_paths_and_methods_answer_json(client):
     assert client.get("/api/nope").get_json()["error"].startswith("no such endpoint")
@@ -378,14 +374,15 @@ def test_personal_data_is_not_logged_above_debug(client, clock, caplog):
 
 
 def test_config_refuses_weak_secrets_and_off_site_redirects(tmp_path):
+    url = f"sqlite:///{tmp_path / 'public.db'}"
     with pytest.raises(ConfigError, match="link_secret must be at least 32 bytes"):
-        _config(tmp_path, link_secret=b"short")
+        _config(url, link_secret=b"short")
     with pytest.raises(ConfigError, match="thanks_url"):
-        _config(tmp_path, thanks_url="https://evil.example/{token}")
+        _config(url, thanks_url="https://evil.example/{token}")
     with pytest.raises(ConfigError, match="only placeholder"):
-        _config(tmp_path, return_url="/c/{token}/{lang}")
+        _config(url, return_url="/c/{token}/{lang}")
     with pytest.raises(ConfigError, match="instalment_choices"):
-        _config(tmp_path, instalment_choices=())
+        _config(url, instalment_choices=())
 
 
 def test_config_from_settings_uses_the_state_folder_and_separate_keys(settings):
@@ -393,11 +390,6 @@ def test_config_from_settings_uses_the_state_folder_and_separate_keys(settings):
     assert cfg.database_url == f"sqlite:///{settings.state_dir / 'public.db'}"
     assert cfg.link_secret != cfg.webhook_secret and settings.secret not in (cfg.link_secret, cfg.webhook_secret)
     assert "secret" not in repr(cfg).replace("_secret", "")
-
-
-def test_schema_is_portable_to_postgresql():
-    ddl = "\n".join(str(CreateTable(t).compile(dialect=postgresql.dialect())) for t in Base.metadata.sorted_tables)
-    assert "BIGSERIAL" in ddl and "TIMESTAMP WITH TIME ZONE" in ddl
 
 
 # ---------------------------------------------------------------- over a real socket
@@ -411,8 +403,8 @@ def _http(url: str, data: bytes | None = None, headers: dict | None = None) -> t
         return exc.code, dict(exc.headers), exc.read()
 
 
-def test_real_socket_beacon_webhook_and_status(tmp_path, clock):
-    app = create_public_app(_config(tmp_path), clock=clock)
+def test_real_socket_beacon_webhook_and_status(database_url, clock):
+    app = create_public_app(_config(database_url), clock=clock)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -438,7 +430,7 @@ def test_real_socket_beacon_webhook_and_status(tmp_path, clock):
 def test_same_origin_serves_pages_and_api_together(tmp_path, clock):
     (tmp_path / "site" / "c" / TOKEN).mkdir(parents=True)
     (tmp_path / "site" / "c" / TOKEN / "index.html").write_text("<!doctype html><title>bill</title>")
-    public = create_public_app(_config(tmp_path), clock=clock)
+    public = create_public_app(_config(f"sqlite:///{tmp_path / 'public.db'}"), clock=clock)
     both = same_origin(create_static_app(tmp_path / "site"), public)
     c = Client(both)
     page = c.get(f"/c/{TOKEN}/")

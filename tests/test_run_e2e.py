@@ -224,7 +224,8 @@ def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(
     import urllib.parse
 
     from helpers import ROOT
-    from public_server.app import create_public_app, public_config
+    from public_server.app import create_public_app
+    from public_server.config import public_config
     from tailorcast.bucket import LocalBucket
     from tailorcast.spec import load_template
     from workers.run import run_billing
