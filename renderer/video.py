@@ -17,7 +17,7 @@ from tailorcast.expressions import evaluate_text
 from tailorcast.spec import Template
 
 from . import RENDERER_VERSION
-from .cache import SegmentCache
+from .cache import PERSONAL, SegmentCache
 from .captions import Cue, cues_for, to_webvtt
 from .clip import file_digest
 from .audio import encode_music, silence_command
@@ -65,7 +65,7 @@ def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads:
     prof = template.video.profile
     if rs.shared and rs.background_video:
         return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_shared(rs, p, prof, max(threads, 1)))
-    return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
+    return cache.get_or_make("segments" if rs.shared else PERSONAL, rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
 
 
 def audio_bed(template: Template, duration: float, cache: SegmentCache, sounds: tuple = ()) -> Path:

@@ -68,8 +68,13 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for the local Ray instance (default: all).")
 @click.option("--ray-address", default=None, help="Join a running Ray cluster (e.g. 'auto') instead of starting one.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, segment cache); default .tailorcast or $TAILORCAST_STATE.")
+@click.option("--api/--no-api", default=False, show_default=True,
+              help="Pages call the public server on their own origin (/api/: views, paid status, instalment form); "
+                   "publish with --api only where one answers (tailorcast serve, or the public server behind your CDN).")
+@click.option("--drop-personal-segments", is_flag=True,
+              help="When the run ends, remove its customers' encoded scenes from this machine's segment cache (personal data).")
 def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
-        workers: int | None, ray_address: str | None, state: Path | None) -> None:
+        workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool) -> None:
     """Render and publish every customer of a CRM export (a billing run).
 
     Each customer gets a video, a poster, captions and a microsite under an
@@ -77,12 +82,17 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     their row number and reason) and a summary are written last under
     runs/<run-id>/, which must stay private.
 
+    Pages are plain static pages unless --api is given. Encoded scenes stay in
+    the segment cache of the state folder for the next run; --drop-personal-segments
+    removes this run's personal ones when it ends (and `tailorcast cache prune`
+    removes what has not been used for a while).
+
     \b
     Example:
       tailorcast run templates/bill-explainer \\
-          --customers templates/bill-explainer/sample-customers.csv --out public/
+          --customers templates/bill-explainer/sample-customers.csv --out public/ --api
       tailorcast run templates/bill-explainer --customers export.csv \\
-          --out s3://my-bucket/bills --endpoint-url http://127.0.0.1:9000
+          --out s3://my-bucket/bills --endpoint-url http://127.0.0.1:9000 --drop-personal-segments
     """
     from workers.run import run_billing
 
@@ -112,7 +122,8 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
             progress.update(task, completed=done, total=total,
                             status=f"[green]{counts['ok']} ok[/] {counts['skipped']} skipped [red]{counts['failed']} failed[/] [yellow]{counts['invalid']} invalid[/]")
 
-        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=on_progress)
+        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=on_progress,
+                              api=api, drop_personal_segments=drop_personal_segments)
 
     table = Table(title=f"run {summary.run_id}", show_header=False)
     for label, value in (("rows", summary.rows), ("ok", summary.ok), ("skipped (already published)", summary.skipped),
@@ -121,6 +132,8 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     console.print(table)
     console.print(f"Manifest:     {bucket.describe(summary.manifest)}")
     console.print(f"Error report: {bucket.describe(summary.errors)}  ({summary.failed + summary.invalid} rows)")
+    if drop_personal_segments:
+        console.print(f"Segment cache: {summary.personal_segments_dropped} personal segments of this run removed from {settings.cache_dir}")
     if summary.example_page:
         console.print(f"Published to: {bucket.describe()}")
         if not out.startswith("s3://"):

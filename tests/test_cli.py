@@ -90,3 +90,23 @@ def test_preview_unknown_scene_or_rendition_is_one_clear_error(cli, tmp_path):
         assert result.exit_code == 2, result.output
         assert "error: preview:" in result.output and text in " ".join(result.output.split())
         assert "Traceback" not in result.output
+
+
+
+@pytest.mark.parametrize(("flags", "api", "drop"), [([], False, False), (["--api"], True, False),
+                                                    (["--no-api", "--drop-personal-segments"], False, True)])
+def test_run_passes_api_and_drop_personal_segments_to_the_billing_run(cli, tmp_path, monkeypatch, flags, api, drop):
+    import workers.run
+    from workers.run import RunSummary
+
+    seen = {}
+
+    def fake_run_billing(template, customers, bucket, settings, **kwargs):
+        seen.update(kwargs)
+        return RunSummary("r1", template.name, template.version, rows=1, ok=1)
+
+    monkeypatch.setattr(workers.run, "run_billing", fake_run_billing)
+    result = cli.invoke(main, ["run", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV), "--out", str(tmp_path / "out"), *flags])
+    assert result.exit_code == 0, result.output
+    assert (seen["api"], seen["drop_personal_segments"]) == (api, drop)
+    assert ("personal segments of this run removed" in result.output) == drop

@@ -147,7 +147,7 @@ def render_customer(spec: JobSpec, customer: Customer, token: str, base_videos: 
         if existing is not None and BUILD_META.format(digest).encode() in existing:
             res.status, res.page = "skipped", page_key
             return res
-        cache = SegmentCache(spec.cache_root)
+        cache = SegmentCache(spec.cache_root, spec.run_id)  # personal segments kept per run (drop_personal)
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
             videos = {}
             for r in spec.template.video.renditions:

@@ -70,6 +70,7 @@ class RunSummary:
     summary: str = ""
     example_page: str = ""
     shared_segments: int = 0  # newly published to shared/seg/
+    personal_segments_dropped: int = 0  # removed from this machine's cache at the end (drop_personal_segments)
     locales: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -199,9 +200,13 @@ def run_billing(
     ray_address: str | None = None,
     on_progress: Callable[[int, int | None, CustomerResult | RowError], None] | None = None,
     api: bool = False,
+    drop_personal_segments: bool = False,
 ) -> RunSummary:
     """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
-    instalment form); without it they are plain static pages that never call a server."""
+    instalment form); without it they are plain static pages that never call a server.
+
+    ``drop_personal_segments``: when the run ends, remove its customers' scene segments from this
+    machine's segment cache (the nodes of a cluster keep theirs: ``tailorcast cache prune`` there)."""
     started = time.perf_counter()
     check_template(template)  # strings our fonts cannot draw: TemplateError before any work
     customers_path = Path(customers_path)
@@ -316,6 +321,8 @@ def run_billing(
     finally:
         if owned:
             ray.shutdown()
+        if drop_personal_segments:
+            summary.personal_segments_dropped = SegmentCache(settings.cache_dir, run_id).drop_personal().files
 
     results.sort(key=lambda r: r["row"])
     errors.sort(key=lambda r: r["row"])
