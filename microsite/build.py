@@ -20,9 +20,9 @@ from tailorcast import expressions, keys
 from tailorcast.errors import RenderError
 from tailorcast.formatting import month_labels, number
 from tailorcast.payments.amounts import to_cents
-from tailorcast.payments.epc import epc_payload
+from tailorcast.payments.epc import EPC_CURRENCY, epc_payload
 from tailorcast.payments.pagopa import pagopa_payload
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 
 from .payment import epc_qr, epc_svg, pagopa_qr, qr_svg
 from .player import player_script
@@ -48,7 +48,7 @@ def shared_files(template: Template) -> dict[str, SharedFile]:
     out["css"] = SharedFile(keys.shared_object("css", hashlib.sha256(css).hexdigest()[:32], "css"), css)
     js = (STATIC / "player.js").read_bytes()
     out["js"] = SharedFile(keys.shared_object("js", hashlib.sha256(js).hexdigest()[:32], "js"), js)
-    logo = template.brand.get("logo_path")
+    logo = template.brand.logo_path
     if logo:
         data = Path(logo).read_bytes()
         out["logo"] = SharedFile(keys.shared_object("img", hashlib.sha256(data).hexdigest()[:32], Path(logo).suffix.lstrip(".")), data)
@@ -79,17 +79,17 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
     """
     chart_svg, usage = _chart(template, ctx)
     pay = template.payment
-    amount = ctx.get(pay.get("amount_field", "amount_due"))
-    reference = str(ctx.get(pay.get("reference_field", "invoice_id")) or "")
+    amount = ctx.get(pay.amount_field)
+    reference = str(ctx.get(pay.reference_field) or "")
     title = ctx["t"]("pay_bank") if "pay_bank" in ctx["t"].table else "SEPA"
-    epc = pay.get("epc")
+    epc = pay.epc
     qr_markup = Markup("")
-    if epc and amount is not None and str(ctx.get("currency") or "EUR").upper() == "EUR":
-        qr_markup = epc_svg(epc_qr(epc_payload(epc["name"], epc["iban"], amount, text=reference[:140], bic=epc.get("bic"))), title)
-    pagopa = pay.get("pagopa")
+    if epc and amount is not None and pay.currency_of(ctx) == EPC_CURRENCY:
+        qr_markup = epc_svg(epc_qr(epc_payload(epc.name, epc.iban, amount, text=reference[:140], bic=epc.bic)), title)
+    pagopa = pay.pagopa
     pagopa_markup = Markup("")
-    if pagopa and amount is not None and ctx.get(pagopa["notice_field"]):
-        qr = pagopa_qr(pagopa_payload(str(ctx[pagopa["notice_field"]]), pagopa["creditor"], to_cents(amount)))
+    if pagopa and amount is not None and ctx.get(pagopa.notice_field):
+        qr = pagopa_qr(pagopa_payload(str(ctx[pagopa.notice_field]), pagopa.creditor, to_cents(amount)))
         pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
     env = expressions.page_env(FileSystemLoader(str(template.root)))
     page_ctx = dict(ctx)

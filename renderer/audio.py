@@ -11,7 +11,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from tailorcast.spec import Music
+from tailorcast.spec.model import Music
 
 from .encode import ffmpeg_exe
 

@@ -22,13 +22,14 @@ from typing import Any, Mapping
 
 from tailorcast import expressions
 from tailorcast.errors import ExpressionError, RenderError
-from tailorcast.spec import Layer, Scene, Template
+from tailorcast.spec.model import Layer, Scene, Template
 
 from . import RENDERER_VERSION
 from .animation import slide_distance
 from .cache import SegmentCache
 from .clip import file_digest
 from .encode import join, profile_key
+from .profiles import encoder_profile
 from .scenes import ResolvedScene, layer_sprite, resolve_scene
 from .video import audio_bed, scene_sounds, segment
 
@@ -92,7 +93,7 @@ def base_scene(scene: Scene, rendition: str) -> Scene:
 
 def base_scenes(template: Template, ctx: Mapping[str, Any], scene_ids: tuple[str, ...], rendition: str) -> list[ResolvedScene]:
     """The base scenes in play order, resolved with a locale context (no customer fields)."""
-    pk = profile_key(template.video.profile, template.video.fps)
+    pk = profile_key(encoder_profile(template.video), template.video.fps)
     out = []
     for sid in scene_ids:
         rs = resolve_scene(template, base_scene(template.scene(sid), rendition), ctx, pk, rendition)

@@ -13,9 +13,10 @@ from PIL import Image
 from tailorcast import expressions
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import InputError, RenderError, RowError
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 
 from .encode import profile_key
+from .profiles import encoder_profile
 from .scenes import resolve_scene
 
 
@@ -62,6 +63,6 @@ def preview_still(template: Template, ctx: Mapping[str, Any], scene_id: str | No
                 scene, local = s, t
                 break
             t -= s.duration
-    rs = resolve_scene(template, scene, ctx, profile_key(template.video.profile, template.video.fps), rendition)
+    rs = resolve_scene(template, scene, ctx, profile_key(encoder_profile(template.video), template.video.fps), rendition)
     frame = min(max(round(local * rs.fps), 0), rs.frames - 1)
     return rs.frame(frame), scene.id, frame / rs.fps

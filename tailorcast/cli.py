@@ -99,7 +99,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     from .bucket import open_bucket
     from .customers import read_customers
     from .settings import load_settings
-    from .spec import load_template
+    from .spec.load import load_template
 
     settings = load_settings(state_dir=state)
     if workers:
@@ -325,7 +325,7 @@ def validate(template: Path, customers: Path | None) -> None:
     """
     from .customers import read_customers
     from .errors import RowError, TemplateError
-    from .spec import load_template
+    from .spec.load import load_template
 
     from renderer.checks import check_template
 
@@ -379,7 +379,7 @@ def preview(template: Path, row: int, customers: Path | None, scene: str | None,
     from .errors import RenderError
     from .expressions import ExpressionError
     from .settings import load_settings
-    from .spec import load_template
+    from .spec.load import load_template
 
     tmpl = load_template(template)
     cust = find_row(tmpl, customers or Path(template) / "sample-customers.csv", row)

@@ -8,7 +8,7 @@ from . import expressions, formatting
 from .customers import Customer
 from .errors import PaymentError
 from .payments.paylink import pay_link
-from .spec import Template
+from .spec.model import Template
 
 
 def locale_context(template: Template, locale: str, strings_locale: str | None = None, variant: str | None = None) -> dict[str, Any]:
@@ -16,11 +16,11 @@ def locale_context(template: Template, locale: str, strings_locale: str | None =
     sl = strings_locale or template.strings_locale(locale) or template.locales[0]
     return {
         "t": expressions.Strings(sl, template.strings[sl], variant),
-        "brand": {k: v for k, v in template.brand.items() if not k.endswith("_path")},
+        "brand": template.brand.context(),
         "locale": locale,
         "lang": formatting.language(locale),
         "dir": formatting.direction(locale),
-        "contact": dict(template.contact),
+        "contact": template.contact.context(),
         "template": {"name": template.name, "title": template.title, "version": template.version},
         "variant": variant or "",
     }
@@ -51,5 +51,5 @@ def customer_context(template: Template, customer: Customer, pay_key: bytes | No
     try:
         ctx["pay_link"] = pay_link(template, ctx, pay_key, token)
     except PaymentError as exc:
-        raise expressions.ExpressionError(template.payment.get("link", ""), f"no pay link: {exc}") from exc
+        raise expressions.ExpressionError(template.payment.link, f"no pay link: {exc}") from exc
     return ctx

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 from .errors import InputError, RowError
 from .formatting import parse_locale
-from .spec import Field, Template
+from .spec.model import Field, Template
 
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 _LIST_SPLIT = re.compile(r"[;|]")

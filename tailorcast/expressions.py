@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import formatting
 from .errors import ExpressionError
+from .payments.amounts import DEFAULT_CURRENCY
 
 # Names a scene may use and still be the same for every customer of a locale.
 SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "variant", "rendition"})
@@ -30,7 +31,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 def _money(ctx, value, currency: str | None = None) -> str:
     if value is None or value == "":
         return ""
-    return formatting.money(Decimal(str(value)), currency or ctx.get("currency") or "EUR", ctx["locale"])
+    return formatting.money(Decimal(str(value)), currency or ctx.get("currency") or DEFAULT_CURRENCY, ctx["locale"])
 
 
 @pass_context

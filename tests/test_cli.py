@@ -92,7 +92,6 @@ def test_preview_unknown_scene_or_rendition_is_one_clear_error(cli, tmp_path):
         assert "Traceback" not in result.output
 
 
-
 @pytest.mark.parametrize(("flags", "api", "drop"), [([], False, False), (["--api"], True, False),
                                                     (["--no-api", "--drop-personal-segments"], False, True)])
 def test_run_passes_api_and_drop_personal_segments_to_the_billing_run(cli, tmp_path, monkeypatch, flags, api, drop):

@@ -277,7 +277,7 @@ def _reminder_ctx(**kw):
     from helpers import ROOT
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     tpl = load_template(ROOT / "templates" / "payment-reminder")
     row = dict(customer_id="R1", first_name="Ann", email="ann@example.com", locale="en", invoice_id="2026-09-000001",
@@ -307,7 +307,7 @@ def test_stripe_provider_link(tmp_path):
     from helpers import ROOT, copy_template, edit_file
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     root = copy_template(ROOT / "templates" / "payment-reminder", tmp_path)
     edit_file(root, "  provider: signed\n  link: \"http://127.0.0.1:8000/demo/checkout\"\n  valid_days: 30",
@@ -322,7 +322,7 @@ def test_stripe_provider_link(tmp_path):
 def test_signed_provider_needs_its_fields(tmp_path):
     from helpers import ROOT, copy_template, edit_file
     from tailorcast.errors import TemplateError
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     root = copy_template(ROOT / "templates" / "payment-reminder", tmp_path)
     edit_file(root, "  valid_days: 30", "  valid_days: 30\n  amount_field: first_name")

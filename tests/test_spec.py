@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tailorcast.errors import TemplateError
-from tailorcast.spec import load_template
+from tailorcast.spec.load import load_template
 
 from helpers import TEMPLATE_DIR, copy_template, edit_file
 
@@ -89,3 +89,74 @@ def test_sandbox_refuses_python_internals(template):
 
     with pytest.raises(ExpressionError):
         evaluate_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", {"locale": "en"})
+
+
+# --- encoder profiles: the spec keeps the name, the renderer owns the settings ---------------------
+
+
+def test_the_schema_lists_exactly_the_renderers_encoder_profiles():
+    import json
+
+    from renderer.profiles import PROFILES
+    from tailorcast.paths import SCHEMA_PATH
+    from tailorcast.spec.model import DEFAULT_PROFILE
+
+    profile = json.loads(SCHEMA_PATH.read_text())["$defs"]["profile"]
+    named, settings = profile["oneOf"]
+    assert named["enum"] == list(PROFILES)
+    assert settings["properties"]["name"]["enum"] == list(PROFILES)
+    assert DEFAULT_PROFILE in PROFILES
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("profile: superb", "'superb' is not an encoder profile; use one of balanced, small, fast, or settings like {name: small, crf: 24}"),
+    ("profile: {name: superb, crf: 20}", "'superb' is not one of balanced, small, fast"),
+])
+def test_unknown_encoder_profile_is_reported_with_its_line(broken, written, expected):
+    _edit(broken, "profile: {preset: veryfast, crf: 23, profile: high, audio_bitrate: 128k}", written)
+    (msg,) = _problems(broken)
+    assert msg.startswith("template.yaml:") and "video.profile" in msg and expected in msg
+    line = int(msg.split(":")[1].split()[0])
+    assert "superb" in (broken / "template.yaml").read_text().splitlines()[line - 1]
+
+
+@pytest.mark.parametrize("written, settings", [
+    ("profile: small", ("medium", 26, "high", "96k", "small")),
+    ("profile: {name: small, crf: 24}", ("medium", 24, "high", "96k", "small")),
+    ("profile: {preset: ultrafast, crf: 30}", ("ultrafast", 30, "high", "128k", "balanced")),
+])
+def test_encoder_profile_is_the_named_one_with_the_templates_overrides(broken, written, settings):
+    from renderer.profiles import encoder_profile
+
+    _edit(broken, "profile: {preset: veryfast, crf: 23, profile: high, audio_bitrate: 128k}", written)
+    p = encoder_profile(load_template(broken).video)
+    assert (p.preset, p.crf, p.profile, p.audio_bitrate, p.name) == settings
+
+
+# --- brand, contact and payment: typed, with their defaults in one place ------------------------------
+
+
+def test_brand_and_contact_read_in_expressions_without_private_paths(template):
+    from tailorcast.context import locale_context
+    from tailorcast.expressions import evaluate_text
+
+    ctx = locale_context(template, "en")
+    assert evaluate_text("{{ brand.name }} {{ brand.color }}", ctx) == f"{template.brand.name} {template.brand.color}"
+    assert template.brand.logo_path.is_file() and "logo_path" not in ctx["brand"]
+    assert ctx["contact"] == {k: v for k, v in vars(template.contact).items() if v is not None} != {}
+
+
+def test_payment_defaults_apply_when_the_template_leaves_them_out(template):
+    from tailorcast.spec.model import Payment
+
+    assert template.payment.epc is not None and template.payment.provider == "url"
+    assert (template.payment.reference_field, template.payment.amount_field, template.payment.currency) == ("invoice_id", "amount_due", "EUR")
+    assert Payment().link == "" and Payment().currency_of({}) == "EUR" and Payment().currency_of({"currency": "chf"}) == "CHF"
+
+
+def test_bank_qr_account_is_checked_when_the_template_loads(broken):
+    _edit(broken, "iban: IT60X0542811101000000123456", "iban: IT61X0542811101000000123456")
+    (msg,) = _problems(broken)
+    assert msg.startswith("template.yaml:") and "payment.epc.iban" in msg and "check digits do not match" in msg
+    line = int(msg.split(":")[1].split()[0])
+    assert "IT61X" in (broken / "template.yaml").read_text().splitlines()[line - 1]

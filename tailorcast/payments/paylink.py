@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .. import expressions
-from ..spec import Template
+from ..spec.model import Template
 from .amounts import to_cents
 from .links import SignedLink, derive_key, expiry, sign_link
 from .stripe import stripe_payment_link
@@ -25,21 +25,20 @@ PREVIEW_KEY = derive_key(b"tailorcast-preview-only-not-a-secret", "pay-link")
 
 def pay_link(template: Template, ctx: Mapping[str, Any], pay_key: bytes | None = None, token: str = "") -> str:
     p = template.payment
-    if not p.get("link"):
+    if not p.link:
         return ""
-    base = expressions.evaluate_text(p["link"], ctx).strip()
-    provider = p.get("provider", "url")
-    ref = str(ctx.get(p.get("reference_field", "invoice_id")) or "")
-    if provider == "signed":
+    base = expressions.evaluate_text(p.link, ctx).strip()
+    ref = str(ctx.get(p.reference_field) or "")
+    if p.provider == "signed":
         link = SignedLink(
             ref=ref,
-            amount_cents=to_cents(ctx[p.get("amount_field", "amount_due")]),
-            expires=expiry(ctx[p.get("due_field", "due_date")], int(p.get("valid_days", 30))),
-            currency=str(ctx.get("currency") or "EUR").upper(),
+            amount_cents=to_cents(ctx[p.amount_field]),
+            expires=expiry(ctx[p.due_field], p.valid_days),
+            currency=p.currency_of(ctx),
             token=token,
         )
         return sign_link(base, link, pay_key or PREVIEW_KEY)
-    if provider == "stripe":
-        email = ctx.get("email") if p.get("prefill_email") else None
+    if p.provider == "stripe":
+        email = ctx.get("email") if p.prefill_email else None
         return stripe_payment_link(base, ref, email, sanitize=True)
     return base

@@ -1,0 +1,122 @@
+"""A template, loaded and checked once, before any work starts.
+
+``load_template(folder)`` reads ``template.yaml``, validates it against the
+published JSON Schema (``tailorcast/schema/template.schema.json``), then checks
+what a schema cannot, one section at a time (:mod:`tailorcast.spec.sections`):
+assets exist inside their folders, expressions parse and name only declared
+fields, layers fit their scenes, every locale has every string. All problems
+are reported at once in one ``TemplateError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from ..errors import Problem, TemplateError
+from ..paths import SCHEMA_PATH
+from ..yamlpos import Located, load_located
+from . import sections
+from .model import EFFECTS, Template, VideoSpec
+
+
+def load_template(folder: Path | str) -> Template:
+    root = Path(folder).resolve()
+    name = root.name
+    spec_path = root / "template.yaml"
+    if not spec_path.is_file():
+        raise TemplateError(name, [Problem(str(spec_path), "no template.yaml here; is this a template folder?")])
+    try:
+        doc = load_located(spec_path, "template.yaml")
+    except yaml.YAMLError as exc:
+        raise TemplateError(name, [Problem("template.yaml", f"not valid YAML: {exc}")]) from exc
+    problems = _schema_problems(doc)
+    if problems:
+        raise TemplateError(name, problems)
+    return _build(root, doc)
+
+
+def _build(root: Path, doc: Located) -> Template:
+    """The sections in the order their problems are reported."""
+    d, v = doc.data, doc.data["video"]
+    c = sections.Check(root, doc)
+    fields = sections.fields(c, d["fields"])
+    locales = sections.locales(c, d["locales"], d.get("fallback_locale"))
+    strings = sections.strings(c, locales)
+    brand = sections.brand(c, d.get("brand"))
+    renditions, default_rendition = sections.renditions(c, v["renditions"], v.get("default_rendition"))
+    profile, profile_settings = sections.profile(v.get("profile"))
+    variants = sections.variants(c, d.get("variants"))
+    music = sections.music(c, v.get("music"))
+    scenes = sections.scenes(c, d["scenes"], brand, [r.name for r in renditions], bool(v.get("live", False)))
+    payment = sections.payment(c, d.get("payment"))
+    page = sections.page(c, d.get("page"))
+    poster_scene, poster_at = sections.poster(c, v.get("poster"), [s.id for s in scenes])
+    sections.string_keys(c, strings)
+    if c.problems:
+        raise TemplateError(d["name"], c.problems)
+    return Template(
+        name=d["name"],
+        title=d.get("title", d["name"]),
+        version=int(d["version"]),
+        root=root,
+        locales=locales,
+        fallback_locale=d.get("fallback_locale"),
+        brand=brand,
+        fields=fields,
+        payment=payment,
+        contact=sections.contact(d.get("contact")),
+        page=page,
+        video=VideoSpec(int(v["fps"]), profile, music, poster_scene, poster_at, renditions, default_rendition, bool(v.get("live", False)), profile_settings),
+        scenes=scenes,
+        strings=strings,
+        content_hash=_hash_tree(root, c.assets),
+        variants=variants,
+    )
+
+
+def _schema_problems(doc: Located) -> list[Problem]:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(doc.data), key=lambda e: (doc.line(e.absolute_path) or 0, str(e.message))):
+        path = list(err.absolute_path)
+        problems.append(Problem(doc.where(path) if path else doc.filename, _explain(err)))
+    return problems
+
+
+def _explain(err: jsonschema.ValidationError) -> str:
+    v = err.validator
+    if v == "required":
+        return f"{err.message}; add it (see docs/templates.md)"
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        return f"{err.message}; allowed keys here: {', '.join(allowed)}"
+    if v == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if v == "oneOf" and "effect" in json.dumps(err.schema):
+        return f"{err.instance!r} is not an animation; use one of {', '.join(EFFECTS)} or {{effect: fade, duration: 0.4}}"
+    if v == "oneOf" and "audio_bitrate" in json.dumps(err.schema):
+        settings = [e for e in err.context or () if e.relative_schema_path[0] == 1]
+        if isinstance(err.instance, dict) and settings:
+            return _explain(settings[0])
+        names = err.schema["oneOf"][0]["enum"]
+        return f"{err.instance!r} is not an encoder profile; use one of {', '.join(names)}, or settings like {{name: small, crf: 24}}"
+    if v == "pattern":
+        return f"{err.instance!r} has the wrong form (expected to match {err.validator_value})"
+    return err.message
+
+
+def _hash_tree(root: Path, extra: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        if path.suffix in (".csv", ".jsonl", ".parquet") or path.name.startswith("."):
+            continue  # customer data is not part of the template
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(set(extra)):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
