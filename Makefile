@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# --api: the pages report views and show the paid status through `tailorcast serve public/` (the demo's server).
 demo: $(STAMP) sysdeps
 	RAY_AUTH_MODE=disabled $(VENV)/bin/tailorcast run templates/payment-reminder \
-	    --customers templates/payment-reminder/sample-customers.csv --out public/
+	    --customers templates/payment-reminder/sample-customers.csv --out public/ --api
 	RAY_AUTH_MODE=disabled $(VENV)/bin/tailorcast run templates/bill-explainer \
-	    --customers templates/bill-explainer/sample-customers.csv --out public/
+	    --customers templates/bill-explainer/sample-customers.csv --out public/ --api
 
 # Browser tests need Debian's Chromium; install it when we can (root + apt).
 browser:

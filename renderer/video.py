@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tailorcast.expressions import evaluate_text
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 
 from . import RENDERER_VERSION
 from .cache import PERSONAL, SegmentCache
@@ -22,6 +22,7 @@ from .captions import Cue, cues_for, to_webvtt
 from .clip import file_digest
 from .audio import encode_music, silence_command
 from .encode import encode_personal, encode_shared, join, profile_key, run
+from .profiles import encoder_profile
 from .scenes import ResolvedScene, resolve_scene
 
 
@@ -46,7 +47,7 @@ class VideoResult:
 
 
 def resolve_all(template: Template, ctx: Mapping[str, Any], rendition: str | None = None) -> list[ResolvedScene]:
-    pk = profile_key(template.video.profile, template.video.fps)
+    pk = profile_key(encoder_profile(template.video), template.video.fps)
     out = []
     for scene in template.scenes:
         rs = resolve_scene(template, scene, ctx, pk, rendition)
@@ -62,7 +63,7 @@ def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads:
     every other scene goes through the ffmpeg graph, which also skips held frames and
     costs a fraction of MoviePy's per-frame compositing in Python (bench/README.md).
     """
-    prof = template.video.profile
+    prof = encoder_profile(template.video)
     if rs.shared and rs.background_video:
         return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_shared(rs, p, prof, max(threads, 1)))
     return cache.get_or_make("segments" if rs.shared else PERSONAL, rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
@@ -71,7 +72,7 @@ def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads:
 def audio_bed(template: Template, duration: float, cache: SegmentCache, sounds: tuple = ()) -> Path:
     """The audio track, encoded once per distinct (music, duration, sound effects) and cached."""
     v = template.video
-    bitrate = v.profile.audio_bitrate
+    bitrate = encoder_profile(v).audio_bitrate
     h = hashlib.sha256(f"audio/v{RENDERER_VERSION}/{duration:.6f}/{bitrate}".encode())
     for path, start, volume in sounds:
         h.update(f"/{start:.4f}/{volume}/{file_digest(str(path))}".encode())
