@@ -139,7 +139,7 @@ def loadavg() -> list[float]:
 def load(args):
     from tailorcast.context import customer_context
     from tailorcast.customers import Customer, read_customers
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     template = load_template(args.template)
     customers = [c for c in read_customers(template, args.csv) if isinstance(c, Customer)][: args.customers]
@@ -310,11 +310,12 @@ def floor_commands(template, frames: int, still: Path, work: Path) -> dict[str, 
     import ffmpeg
 
     from renderer.encode import encoder_args
+    from renderer.profiles import encoder_profile
 
     v = template.video
     rend = v.rendition(RENDITION)
     fps = v.fps
-    enc = encoder_args(v.profile, fps, threads=1)
+    enc = encoder_args(encoder_profile(v), fps, threads=1)
 
     def moving():
         return ffmpeg.input(f"testsrc2=s={rend.width}x{rend.height}:r={fps}", f="lavfi").filter("format", "yuv420p")
@@ -383,6 +384,7 @@ def naive_video(template, ctx, out: Path, temp_audio: Path) -> None:
 
     from renderer.charts import ChartStyle, render_chart
     from renderer.overlays import parse_color
+    from renderer.profiles import encoder_profile
     from tailorcast import expressions
     from tailorcast.formatting import month_labels
     from tailorcast.paths import FONTS_DIR
@@ -508,7 +510,7 @@ def naive_video(template, ctx, out: Path, temp_audio: Path) -> None:
         video = video.with_audio(CompositeAudioClip(parts).with_duration(duration))
     try:
         video.write_videofile(str(out), fps=fps, codec="libx264", preset="veryfast", ffmpeg_params=["-crf", "23"], audio_codec="aac",
-                              audio_bitrate=v.profile.audio_bitrate, temp_audiofile=str(temp_audio), threads=1, logger=None)
+                              audio_bitrate=encoder_profile(v).audio_bitrate, temp_audiofile=str(temp_audio), threads=1, logger=None)
     finally:
         video.close()
         for clip in opened:
@@ -1005,9 +1007,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"compare-{stamp}.json"
-    from tailorcast.spec import load_template
+    from renderer.profiles import encoder_profile
+    from tailorcast.spec.load import load_template
 
     tmpl = load_template(args.template)
+    prof = encoder_profile(tmpl.video)
     rend = tmpl.video.rendition(RENDITION)
     r: dict = {
         "benchmark": "compare",
@@ -1018,7 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
         "rendition": RENDITION,
         "size": f"{rend.width}x{rend.height}",
         "fps": tmpl.video.fps,
-        "profile": {"preset": tmpl.video.profile.preset, "crf": tmpl.video.profile.crf, "profile": tmpl.video.profile.profile},
+        "profile": {"preset": prof.preset, "crf": prof.crf, "profile": prof.profile},
         "customers": args.customers,
         "naive_customers": args.naive_customers if "naive" not in skip else 0,
         "load_average": {"start": loadavg()},

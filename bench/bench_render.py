@@ -280,11 +280,12 @@ def floor(template, width: int, height: int, frames: int, work: Path) -> dict:
     import ffmpeg
 
     from renderer.encode import encoder_args
+    from renderer.profiles import encoder_profile
 
     v = template.video
     src = _testsrc(width, height, v.fps)
     out = work / f"floor-{width}x{height}.mp4"
-    enc = _ff(ffmpeg.input(src, f="lavfi").output(str(out), vframes=frames, **encoder_args(v.profile, v.fps, threads=1)))
+    enc = _ff(ffmpeg.input(src, f="lavfi").output(str(out), vframes=frames, **encoder_args(encoder_profile(v), v.fps, threads=1)))
     null = _ff(ffmpeg.input(src, f="lavfi").output("-", vframes=frames, pix_fmt="yuv420p", f="null"))
     _, u_enc = measure(subprocess.run, enc, check=True, capture_output=True)
     _, u_src = measure(subprocess.run, null, check=True, capture_output=True)
@@ -304,11 +305,12 @@ def content_floor(template, segments: list[Path], work: Path) -> dict:
 
     from renderer.encode import encoder_args
     from renderer.probe import probe
+    from renderer.profiles import encoder_profile
 
     v = template.video
     enc_u, dec_u, frames = Usage(), Usage(), 0
     for i, seg in enumerate(segments):
-        enc = _ff(ffmpeg.input(str(seg)).output(str(work / f"refloor-{i}.mp4"), **encoder_args(v.profile, v.fps, threads=1)))
+        enc = _ff(ffmpeg.input(str(seg)).output(str(work / f"refloor-{i}.mp4"), **encoder_args(encoder_profile(v), v.fps, threads=1)))
         dec = _ff(ffmpeg.input(str(seg)).output("-", f="null"))
         _, u = measure(subprocess.run, enc, check=True, capture_output=True)
         enc_u = enc_u + u
@@ -348,6 +350,7 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
 
     import renderer.encode as re_
     import renderer.video as rv
+    from renderer.profiles import encoder_profile
 
     work.mkdir(parents=True, exist_ok=True)
     log = work / "maxrss.txt"
@@ -372,12 +375,12 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
             if rs.shared:
                 paths.append(rv.segment(rs, template, cache, 1)[0])
             else:
-                re_.encode_personal(rs, p, template.video.profile, threads)
+                re_.encode_personal(rs, p, encoder_profile(template.video), threads)
                 paths.append(p)
         out["personal_scene_encode_mib"] = take()
         shared = [rs for rs in scenes if rs.shared]
         if shared:
-            re_.encode_shared(shared[0], work / "shared.mp4", template.video.profile, 2)
+            re_.encode_shared(shared[0], work / "shared.mp4", encoder_profile(template.video), 2)
             out["shared_scene_encode_mib"] = take()
         frames = sum(s.frames for s in scenes)
         audio = call_audio_bed(template, frames / template.video.fps, cache, rv.scene_sounds(scenes) if hasattr(rv, "scene_sounds") else ())
@@ -387,7 +390,7 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
         re_.run, re_.pipe_command = orig_run, orig_pipe
     v = template.video
     w, h = scenes[0].width, scenes[0].height
-    args = _ff(ffmpeg.input(_testsrc(w, h, v.fps), f="lavfi").output(str(work / "floor.mp4"), vframes=floor_frames, **re_.encoder_args(v.profile, v.fps, threads=1)))
+    args = _ff(ffmpeg.input(_testsrc(w, h, v.fps), f="lavfi").output(str(work / "floor.mp4"), vframes=floor_frames, **re_.encoder_args(encoder_profile(v), v.fps, threads=1)))
     subprocess.run(wrap(args), check=True, capture_output=True)
     out["floor_encode_mib"] = take()
     return out
@@ -454,10 +457,11 @@ def run(args) -> dict:
 
     import renderer.video as rv
     from renderer.cache import SegmentCache
+    from renderer.profiles import encoder_profile
     from tailorcast import expressions
     from tailorcast.context import customer_context
     from tailorcast.customers import Customer, read_customers
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     template = load_template(args.template)
     rends = renditions_of(template)
@@ -641,7 +645,7 @@ def run(args) -> dict:
         "groups": [{"locale": g[0], "strings_locale": g[1], "variant": g[2]} for g in groups],
         "x264_threads_personal": args.threads,
         "fps": template.video.fps,
-        "profile": asdict(template.video.profile),
+        "profile": asdict(encoder_profile(template.video)),
         "warmup": u_warm.to_json(),
         "shared": {
             "per_group": shared_groups,

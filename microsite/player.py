@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 from markupsafe import Markup
 
 from tailorcast import expressions
-from tailorcast.spec import Layer, Scene, Template
+from tailorcast.spec.model import Layer, Scene, Template
 
 # Strings the player shows, with the English text used when a template's strings lack the key.
 LABELS = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tailorcast.errors import Problem, TemplateError
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 
 from .text import CHAINS, missing_glyphs
 

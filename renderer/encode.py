@@ -20,7 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from tailorcast.errors import RenderError
-from tailorcast.spec import EncoderProfile
+from .profiles import EncoderProfile
 
 from .scenes import ResolvedScene, Sprite
 

@@ -17,7 +17,7 @@ from PIL import Image
 from tailorcast import expressions
 from tailorcast.errors import RenderError
 from tailorcast.formatting import month_labels
-from tailorcast.spec import NO_ANIMATION, Animation, Layer, Scene, Template
+from tailorcast.spec.model import NO_ANIMATION, Animation, Layer, Scene, Template
 
 from . import RENDERER_VERSION
 from .animation import Canvas, appearance, canvas_for

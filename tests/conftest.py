@@ -45,7 +45,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def template():
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     return load_template(TEMPLATE_DIR)
 
@@ -106,7 +106,7 @@ def api_run(template, e2e_csv, settings, ray_session, tmp_path_factory) -> Publi
 @pytest.fixture(scope="session")
 def reminder_run(settings, ray_session, tmp_path_factory) -> Published:
     """The payment-reminder's :data:`REMINDER_IDS`, published for an origin with the public server."""
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     tmp = tmp_path_factory.mktemp("reminder-run")
     customers = pick_rows(REMINDER_DIR / "sample-customers.csv", REMINDER_IDS, tmp / "reminders.csv")

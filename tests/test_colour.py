@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from renderer.cache import SegmentCache
+from renderer.profiles import encoder_profile
 
 BRAND = (0x0B, 0x3D, 0x78)
 TOLERANCE = 3  # per channel, out of 255
@@ -56,7 +57,7 @@ FLAT = textwrap.dedent("""
 
 @pytest.fixture
 def flat(tmp_path):
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     root = tmp_path / "flat"
     (root / "strings").mkdir(parents=True)
@@ -105,7 +106,7 @@ def test_every_segment_is_bt709_limited_range_tagged_and_keeps_the_brand_colour(
     for name, rs, encode in (("shared-moviepy", shared, encode_shared), ("shared-graph", shared, encode_personal),
                              ("personal-held-skip", personal, encode_personal)):
         outs[name] = tmp_path / f"{name}.mp4"
-        encode(rs, outs[name], flat.video.profile)
+        encode(rs, outs[name], encoder_profile(flat.video))
     for name, path in outs.items():
         assert _colour_tags(path) == (BT709, BT709, BT709, LIMITED_RANGE), name
         frames = shared.frames if name.startswith("shared") else personal.frames
@@ -132,12 +133,12 @@ def test_pixels_leave_rgb_through_the_bt709_matrix(flat, tmp_path):
     from renderer.video import resolve_all
 
     rs = resolve_all(flat, _ctx(flat))[1]
-    for args in (scene_command(rs, tmp_path, tmp_path / "o.mp4", flat.video.profile),
-                 pipe_command(192, 128, tmp_path / "p.mp4", flat.video.profile, 10, 10)):
+    for args in (scene_command(rs, tmp_path, tmp_path / "o.mp4", encoder_profile(flat.video)),
+                 pipe_command(192, 128, tmp_path / "p.mp4", encoder_profile(flat.video), 10, 10)):
         graph = args[args.index("-filter_complex") + 1] if "-filter_complex" in args else " ".join(args)
         assert "out_color_matrix=bt709" in graph and "out_range=tv" in graph
         assert "format=yuv420p" in graph
-    assert "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv" in encoder_args(flat.video.profile, 10)["x264-params"]
+    assert "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv" in encoder_args(encoder_profile(flat.video), 10)["x264-params"]
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_every_layer_type_is_documented(template_doc):
 
 
 def test_every_animation_is_documented(template_doc):
-    from tailorcast.spec import EFFECTS
+    from tailorcast.spec.model import EFFECTS
 
     assert not _undocumented(EFFECTS, template_doc), "add these animations to docs/templates.md"
 
@@ -77,14 +77,14 @@ def test_every_filter_is_documented(template_doc):
 
 
 def test_every_field_type_is_documented(template_doc):
-    from tailorcast.spec import FIELD_TYPES
+    from tailorcast.spec.model import FIELD_TYPES
 
     assert not _undocumented(FIELD_TYPES, template_doc), "add these field types to docs/templates.md"
 
 
 def test_every_context_name_is_documented(template_doc):
     from tailorcast.expressions import SHARED_NAMES
-    from tailorcast.spec import CONTEXT_NAMES
+    from tailorcast.spec.model import CONTEXT_NAMES
 
     assert not _undocumented(CONTEXT_NAMES | SHARED_NAMES, template_doc), "add these expression names to docs/templates.md"
 
@@ -170,7 +170,7 @@ def test_tutorial_has_every_file_a_template_needs(tutorial):
 
 def test_tutorial_template_validates(tutorial):
     from renderer.checks import check_template
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     template = load_template(tutorial)
     check_template(template)
@@ -183,7 +183,7 @@ def test_tutorial_rows_are_valid_and_preview(tutorial):
     from tailorcast.context import customer_context
     from tailorcast.customers import read_customers
     from tailorcast.errors import RowError
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     template = load_template(tutorial)
     csv = tutorial / "sample-customers.csv"

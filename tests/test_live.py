@@ -32,7 +32,7 @@ from tailorcast import keys
 from tailorcast.context import customer_context, locale_context
 from tailorcast.customers import read_customers
 from tailorcast.errors import TemplateError
-from tailorcast.spec import load_template
+from tailorcast.spec.load import load_template
 
 REMINDER_DIR = ROOT / "templates" / "payment-reminder"
 LIVE_ID = "CUST-00001"  # Italian: the bill-explainer's five scenes, three of them personal

@@ -11,6 +11,7 @@ from helpers import ffmpeg_decode_errors
 from renderer import animation
 from renderer.cache import SegmentCache
 from renderer.probe import probe
+from renderer.profiles import EncoderProfile, encoder_profile
 from renderer.text import Shaper, TextStyle, layout, paragraph_direction, draw_text, split_runs
 
 TINY = textwrap.dedent("""
@@ -47,7 +48,7 @@ TINY = textwrap.dedent("""
 
 @pytest.fixture
 def tiny(tmp_path):
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
 
     root = tmp_path / "tiny"
     (root / "strings").mkdir(parents=True)
@@ -99,7 +100,7 @@ def test_personal_frames_match_the_python_reference(tiny, tmp_path):
 
     rs = next(s for s in resolve_all(tiny, _ctx(tiny)) if not s.shared)
     out = tmp_path / "name.mp4"
-    encode_personal(rs, out, tiny.video.profile.__class__(preset="veryfast", crf=10))
+    encode_personal(rs, out, EncoderProfile(preset="veryfast", crf=10))
     with av.open(str(out)) as c:
         frames = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
     assert len(frames) == rs.frames
@@ -113,13 +114,13 @@ def test_ffmpeg_command_is_a_list_with_the_shared_encoder_profile(tiny, tmp_path
     from renderer.video import resolve_all
 
     rs = next(s for s in resolve_all(tiny, _ctx(tiny)) if not s.shared)
-    args = scene_command(rs, tmp_path, tmp_path / "o.mp4", tiny.video.profile)
+    args = scene_command(rs, tmp_path, tmp_path / "o.mp4", encoder_profile(tiny.video))
     assert isinstance(args, list) and all(isinstance(a, str) for a in args)
     out = args[args.index("-map"):]  # output options come after the filter graph
     for flag, value in (("-c:v", "libx264"), ("-pix_fmt", "yuv420p"), ("-preset", "ultrafast"), ("-vframes", "8"), ("-video_track_timescale", "5120")):
         assert out[out.index(flag) + 1] == value
     assert "Ann" not in " ".join(args)  # no file name from customer data
-    assert encoder_args(tiny.video.profile, 30)["g"] == 300
+    assert encoder_args(encoder_profile(tiny.video), 30)["g"] == 300
 
 
 def test_runs_pick_a_font_per_script():
@@ -165,7 +166,7 @@ def test_both_compositors_draw_a_video_background_like_the_reference(tmp_path):
     import av
     import numpy as np
 
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
     from renderer.encode import encode_personal, encode_shared
     from renderer.video import resolve_all
 
@@ -179,7 +180,7 @@ def test_both_compositors_draw_a_video_background_like_the_reference(tmp_path):
     assert rs.background_video and rs.shared
     for encode in (encode_shared, encode_personal):
         out = tmp_path / f"{encode.__name__}.mp4"
-        encode(rs, out, tpl.video.profile.__class__(preset="veryfast", crf=12))
+        encode(rs, out, EncoderProfile(preset="veryfast", crf=12))
         with av.open(str(out)) as c:
             frames = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
         assert len(frames) == rs.frames
@@ -191,7 +192,7 @@ def test_scene_sound_effects_are_mixed_at_their_time(tmp_path):
     import av
     import numpy as np
 
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
     from renderer.video import render_video
 
     root = tmp_path / "fx"
@@ -227,8 +228,8 @@ def test_held_frames_appended_as_skip_frames_match_a_full_x264_encode(template, 
     rs = next(s for s in resolve_all(template, ctx, "landscape") if s.id == "amount")
     assert last_change(rs) + 8 + 15 < rs.frames  # the fast path applies
     fast, full = tmp_path / "fast.mp4", tmp_path / "full.mp4"
-    encode_personal(rs, fast, template.video.profile)
-    run(scene_command(rs, tmp_path, full, template.video.profile), "reference")
+    encode_personal(rs, fast, encoder_profile(template.video))
+    run(scene_command(rs, tmp_path, full, encoder_profile(template.video)), "reference")
     assert ffmpeg_decode_errors(fast) == ""
     assert probe(fast).video_frames == rs.frames
     with av.open(str(fast)) as a, av.open(str(full)) as b:

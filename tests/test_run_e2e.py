@@ -194,7 +194,7 @@ def test_s3_video_uploads_use_multipart_above_threshold(s3_server, tmp_path):
 def test_reminder_template_renders_variants_and_conditional_scene_in_both_renditions(ray_session, settings, tmp_path):
     from helpers import ROOT
     from tailorcast.bucket import LocalBucket
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
     from workers.run import run_billing
 
     tpl = load_template(ROOT / "templates" / "payment-reminder")
@@ -227,7 +227,7 @@ def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(
     from public_server.app import create_public_app
     from public_server.config import public_config
     from tailorcast.bucket import LocalBucket
-    from tailorcast.spec import load_template
+    from tailorcast.spec.load import load_template
     from workers.run import run_billing
 
     tpl = load_template(ROOT / "templates" / "payment-reminder")

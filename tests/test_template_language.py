@@ -10,7 +10,8 @@ from helpers import ROOT, TEMPLATE_DIR, copy_template, edit_file
 from renderer import animation
 from renderer.overlays import LAYER_TYPES, LayerInput, render_layer
 from tailorcast.errors import TemplateError
-from tailorcast.spec import EFFECTS, load_template
+from tailorcast.spec.model import EFFECTS
+from tailorcast.spec.load import load_template
 
 REMINDER_DIR = ROOT / "templates" / "payment-reminder"
 

@@ -23,7 +23,7 @@ from tailorcast.context import customer_context
 from tailorcast.customers import Customer
 from tailorcast.errors import TailorcastError, TransientError
 from tailorcast.expressions import ExpressionError
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 
 from microsite.build import build_page
 from microsite.player import player_data

@@ -42,7 +42,7 @@ from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
 from tailorcast.payments.links import derive_key
 from tailorcast.settings import Settings
-from tailorcast.spec import Template
+from tailorcast.spec.model import Template
 from tailorcast.tokens import customer_token
 
 from microsite.build import shared_files
