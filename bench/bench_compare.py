@@ -20,7 +20,7 @@ the landscape rendition (1280x720, 30 fps, the issue's reference size):
               scenes' duration x fps) from lavfi testsrc2 (moving), and from a still image
               (a real personal frame) repeated with the loop filter (static). The source alone
               (same graph into the null muxer) is measured too.
-(c) Tailorcast - the shared scenes of each locale once (workers.run.render_shared, every
+(c) Tailorcast - the shared scenes of each locale once (renderer.shared.render_shared_scenes, every
               rendition, plus the audio bed), then renderer.video.render_video(template, ctx,
               tmp, cache, threads=1, rendition="landscape") per customer.
 
@@ -170,7 +170,7 @@ def warm_tailorcast() -> None:
     import av  # noqa: F401
 
     import renderer.video  # noqa: F401
-    import workers.run  # noqa: F401
+    import renderer.shared  # noqa: F401
     from renderer.text import fonts_digest
 
     fonts_digest()
@@ -187,7 +187,7 @@ def phase_shared(args) -> dict:
     warm_tailorcast()
     warm = since(t_warm)
     import renderer.video as rv
-    import workers.run as wr
+    import renderer.shared as wr
     from renderer.cache import SegmentCache
     from tailorcast import expressions
 
@@ -214,7 +214,7 @@ def phase_shared(args) -> dict:
             continue
         seen.add(g)
         t0 = snap()
-        segs = wr.render_shared(template, c.locale, c.strings_locale, g[2], str(cache_root))
+        segs = wr.render_shared_scenes(template, c.locale, c.strings_locale, g[2], str(cache_root))
         gc.collect()  # MoviePy readers closed and their ffmpeg reaped inside the measurement
         u = since(t0)
         total = add(total, u)
@@ -895,7 +895,7 @@ def print_tables(r: dict) -> None:
             t.add_row("Tailorcast: Python / ffmpeg CPU-s", f"{tc['cpu_python_s_mean']:.2f} / {tc['cpu_ffmpeg_s_mean']:.2f}", f"median {tc['cpu_s']['median']:.2f}, range {tc['cpu_s']['min']:.2f}–{tc['cpu_s']['max']:.2f}; shared cache misses {tc['shared_misses']}")
             sh = r["shared"]
             t.add_row("shared, all renditions (CPU-s total)", f"{tc['shared_cpu_s_all_renditions']:.2f}",
-                      f"{len(sh['groups'])} locales × {len(sh['renditions'])} renditions via workers.run.render_shared + {sh['audio_beds']['count']} audio bed; wall {tc['shared_wall_s_all_renditions']:.2f} s")
+                      f"{len(sh['groups'])} locales × {len(sh['renditions'])} renditions via renderer.shared.render_shared_scenes + {sh['audio_beds']['count']} audio bed; wall {tc['shared_wall_s_all_renditions']:.2f} s")
             t.add_row("shared, landscape + audio bed (CPU-s total)", f"{tc['shared_cpu_s_landscape_and_audio']:.2f}", f"→ {tc['shared_cpu_s_per_video_amortised']:.3f} CPU-s / video at N = {tc['videos']}")
             for k, val in tc.get("break_even_videos", {}).items():
                 t.add_row(f"break-even N ({k.replace('_', ' ')})", f"{val:.0f}", f"videos over these {tc['locales']} locales for personal + shared/N to meet that target")

@@ -7,7 +7,7 @@ Ray: a Ray worker's CPU is invisible to the driver's rusage), with a fresh
 temporary segment cache, in these phases:
 
 1. shared   - the shared scenes of every locale (and variant) the N customers
-              use, with ``workers.run.render_shared`` as a billing run does it
+              use, with ``renderer.shared.render_shared_scenes`` as a billing run does it
               (every rendition of the template), and the audio bed(s): what a
               billing run pays once, not per video;
 2. personal - ``renderer.video.render_video`` per customer and rendition (a
@@ -43,125 +43,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import inspect
 import json
-import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from measure import (ROOT, Usage, audio_bed_key, ffmpeg_command, git_state, load_customers, locale_groups, loadavg, machine, measure,
+                     peak_rss_mib, since, snap, stats, testsrc, total, unreaped_children, warm_tailorcast, warn_if_busy, x264_frames)
+
 TARGET_PERSONAL_CPU_S = 2.0  # the issue's target: <= 2 CPU-s per video
-
-
-# --- measuring -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Usage:
-    wall: float = 0.0
-    cpu_self: float = 0.0  # this Python process (all threads)
-    cpu_children: float = 0.0  # waited-for child processes (ffmpeg)
-
-    @property
-    def cpu(self) -> float:
-        return self.cpu_self + self.cpu_children
-
-    def __add__(self, o: "Usage") -> "Usage":
-        return Usage(self.wall + o.wall, self.cpu_self + o.cpu_self, self.cpu_children + o.cpu_children)
-
-    def __sub__(self, o: "Usage") -> "Usage":
-        return Usage(self.wall - o.wall, self.cpu_self - o.cpu_self, self.cpu_children - o.cpu_children)
-
-    def scaled(self, k: float) -> "Usage":
-        return Usage(self.wall * k, self.cpu_self * k, self.cpu_children * k)
-
-    def to_json(self) -> dict:
-        return {"wall_s": round(self.wall, 4), "cpu_s": round(self.cpu, 4), "cpu_python_s": round(self.cpu_self, 4), "cpu_ffmpeg_s": round(self.cpu_children, 4)}
-
-
-def total(usages) -> Usage:
-    return sum(usages, Usage())
-
-
-def _snap() -> tuple[float, float, float]:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.perf_counter(), s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
-
-
-def _since(t0: tuple[float, float, float]) -> Usage:
-    t1 = _snap()
-    return Usage(t1[0] - t0[0], t1[1] - t0[1], t1[2] - t0[2])
-
-
-def measure(fn, *args, **kwargs):
-    """(fn's result, Usage of the call)."""
-    t0 = _snap()
-    out = fn(*args, **kwargs)
-    return out, _since(t0)
-
-
-def peak_rss_mib() -> dict:
-    """ru_maxrss (KiB on Linux): peak of this process; largest single waited-for child so far."""
-    return {
-        "python_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-    }
-
-
-def unreaped_children() -> list[int]:
-    """Child pids still alive or unwaited (their CPU would be missing from RUSAGE_CHILDREN)."""
-    pids: list[int] = []
-    for task in Path("/proc/self/task").glob("*/children"):
-        try:
-            pids += [int(p) for p in task.read_text().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def _stat(values: list[float]) -> dict:
-    return {
-        "mean": round(statistics.fmean(values), 4),
-        "median": round(statistics.median(values), 4),
-        "min": round(min(values), 4),
-        "max": round(max(values), 4),
-    }
-
-
-# --- the template's renditions (the API grew renditions and variants; accept both shapes) ------------
-
-
-def renditions_of(template) -> list[tuple[str | None, int, int]]:
-    v = template.video
-    if hasattr(v, "renditions"):
-        return [(r.name, r.width, r.height) for r in v.renditions]
-    return [(None, v.width, v.height)]
-
-
-def call_render_shared(template, locale: str, strings_locale: str, variant: str | None, cache_root: str):
-    from workers.run import render_shared
-
-    if "variant" in inspect.signature(render_shared).parameters:
-        return render_shared(template, locale, strings_locale, variant, cache_root)
-    return render_shared(template, locale, strings_locale, cache_root)
-
-
-def call_render_video(template, ctx, out_dir: Path, cache, threads: int, rendition: str | None):
-    from renderer.video import render_video
-
-    if rendition is None:
-        return render_video(template, ctx, out_dir, cache, threads=threads)
-    return render_video(template, ctx, out_dir, cache, threads=threads, rendition=rendition)
 
 
 # --- stage accounting ----------------------------------------------------------------------------------
@@ -187,7 +82,7 @@ class Stages:
 
     def install(self) -> None:
         import renderer.video as rv
-        import workers.run as wr
+        import renderer.shared as wr
 
         resolve_all, segment, audio_bed, join = rv.resolve_all, rv.segment, rv.audio_bed, rv.join
 
@@ -221,58 +116,13 @@ class Stages:
             self._add("join + mux + check", u)
 
         rv.resolve_all, rv.segment, rv.audio_bed, rv.join = resolve_all_w, segment_w, audio_bed_w, join_w
-        if getattr(wr, "segment", None) is segment:
-            wr.segment = segment_w  # render_shared imported it by name
-
-
-def x264_frames(rs) -> int:
-    """Frames of a personal scene that x264 encodes (renderer.encode appends the rest as skip frames, if it does)."""
-    import renderer.encode as re_
-
-    if not hasattr(re_, "last_change"):
-        return rs.frames
-    encoded = re_.last_change(rs) + re_.HELD_TAIL
-    return rs.frames if rs.frames - encoded < re_.MIN_SAVED else encoded
-
-
-def scene_sounds_for(template, ctx) -> tuple:
-    """The sound effects render_video will mix for this customer (the audio bed's cache key), without rendering."""
-    from types import SimpleNamespace
-
-    import renderer.video as rv
-    from tailorcast import expressions
-
-    if not hasattr(rv, "scene_sounds"):
-        return ()
-    fps = template.video.fps
-    played = [
-        SimpleNamespace(scene=s, duration=round(s.duration * fps) / fps)
-        for s in template.scenes
-        if not s.when or expressions.evaluate_condition(s.when, ctx)
-    ]
-    return rv.scene_sounds(played)
-
-
-def call_audio_bed(template, duration: float, cache, sounds: tuple):
-    import renderer.video as rv
-
-    return rv.audio_bed(template, duration, cache, sounds) if sounds else rv.audio_bed(template, duration, cache)
+        wr.segment = segment_w  # render_shared_scenes imported it by name
 
 
 STAGE_ORDER = ["stills", "personal encodes", "join + mux + check", "poster + captions", "shared segment lookup", "audio bed lookup"]
 
 
 # --- floors --------------------------------------------------------------------------------------------
-
-
-def _ff(stream) -> list[str]:
-    from renderer.encode import ffmpeg_exe
-
-    return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
-
-
-def _testsrc(width: int, height: int, fps: int) -> str:
-    return f"testsrc2=s={width}x{height}:r={fps}"
 
 
 def floor(template, width: int, height: int, frames: int, work: Path) -> dict:
@@ -283,10 +133,10 @@ def floor(template, width: int, height: int, frames: int, work: Path) -> dict:
     from renderer.profiles import encoder_profile
 
     v = template.video
-    src = _testsrc(width, height, v.fps)
+    src = testsrc(width, height, v.fps)
     out = work / f"floor-{width}x{height}.mp4"
-    enc = _ff(ffmpeg.input(src, f="lavfi").output(str(out), vframes=frames, **encoder_args(encoder_profile(v), v.fps, threads=1)))
-    null = _ff(ffmpeg.input(src, f="lavfi").output("-", vframes=frames, pix_fmt="yuv420p", f="null"))
+    enc = ffmpeg_command(ffmpeg.input(src, f="lavfi").output(str(out), vframes=frames, **encoder_args(encoder_profile(v), v.fps, threads=1)))
+    null = ffmpeg_command(ffmpeg.input(src, f="lavfi").output("-", vframes=frames, pix_fmt="yuv420p", f="null"))
     _, u_enc = measure(subprocess.run, enc, check=True, capture_output=True)
     _, u_src = measure(subprocess.run, null, check=True, capture_output=True)
     return {
@@ -310,8 +160,8 @@ def content_floor(template, segments: list[Path], work: Path) -> dict:
     v = template.video
     enc_u, dec_u, frames = Usage(), Usage(), 0
     for i, seg in enumerate(segments):
-        enc = _ff(ffmpeg.input(str(seg)).output(str(work / f"refloor-{i}.mp4"), **encoder_args(encoder_profile(v), v.fps, threads=1)))
-        dec = _ff(ffmpeg.input(str(seg)).output("-", f="null"))
+        enc = ffmpeg_command(ffmpeg.input(str(seg)).output(str(work / f"refloor-{i}.mp4"), **encoder_args(encoder_profile(v), v.fps, threads=1)))
+        dec = ffmpeg_command(ffmpeg.input(str(seg)).output("-", f="null"))
         _, u = measure(subprocess.run, enc, check=True, capture_output=True)
         enc_u = enc_u + u
         _, u = measure(subprocess.run, dec, check=True, capture_output=True)
@@ -368,7 +218,7 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
     re_.run = lambda args, stage, stdin=None: orig_run(wrap(args), stage, stdin)
     re_.pipe_command = lambda *a, **k: wrap(orig_pipe(*a, **k))
     try:
-        scenes = rv.resolve_all(template, ctx, rendition) if rendition else rv.resolve_all(template, ctx)
+        scenes = rv.resolve_all(template, ctx, rendition)
         paths = []
         for rs in scenes:
             p = work / f"{rs.id}.mp4"
@@ -383,53 +233,17 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
             re_.encode_shared(shared[0], work / "shared.mp4", encoder_profile(template.video), 2)
             out["shared_scene_encode_mib"] = take()
         frames = sum(s.frames for s in scenes)
-        audio = call_audio_bed(template, frames / template.video.fps, cache, rv.scene_sounds(scenes) if hasattr(rv, "scene_sounds") else ())
+        audio = rv.audio_bed(template, frames / template.video.fps, cache, rv.scene_sounds(scenes))
         re_.join(paths, audio, work / "video.mp4", frames)
         out["join_mux_mib"] = take()
     finally:
         re_.run, re_.pipe_command = orig_run, orig_pipe
     v = template.video
     w, h = scenes[0].width, scenes[0].height
-    args = _ff(ffmpeg.input(_testsrc(w, h, v.fps), f="lavfi").output(str(work / "floor.mp4"), vframes=floor_frames, **re_.encoder_args(encoder_profile(v), v.fps, threads=1)))
+    args = ffmpeg_command(ffmpeg.input(testsrc(w, h, v.fps), f="lavfi").output(str(work / "floor.mp4"), vframes=floor_frames, **re_.encoder_args(encoder_profile(v), v.fps, threads=1)))
     subprocess.run(wrap(args), check=True, capture_output=True)
     out["floor_encode_mib"] = take()
     return out
-
-
-# --- machine ---------------------------------------------------------------------------------------------
-
-
-def git_state() -> dict:
-    git = {}
-    try:
-        git["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        git["dirty"] = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
-    except OSError:
-        pass
-    return git
-
-
-def machine() -> dict:
-    from imageio_ffmpeg import get_ffmpeg_exe as ffmpeg_exe
-
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        ff = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True).stdout.splitlines()[0].split(" Copyright")[0]
-    except (OSError, IndexError):
-        ff = ""
-    try:
-        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        mem_gib = None
-    git = git_state()
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": mem_gib, "python": platform.python_version(), "platform": platform.platform(), "ffmpeg": ff, "git": git}
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -438,72 +252,46 @@ def machine() -> dict:
 def run(args) -> dict:
     t_start = dt.datetime.now(dt.timezone.utc)
     machine_info = machine()  # before anything is imported: the code measured is the code on disk now
-    load_start = os.getloadavg()
-    if load_start[0] > 0.5:
-        print(f"warning: load average {load_start[0]:.2f} at start: other processes compete for the CPUs (wall times suffer most)", file=sys.stderr)
-    t0 = _snap()
-
-    def warm():  # one-time imports and the font digest, paid once per worker process
-        import av  # noqa: F401
-        import moviepy  # noqa: F401
-
-        import renderer.video  # noqa: F401
-        import workers.run  # noqa: F401
-        from renderer.text import fonts_digest
-
-        fonts_digest()
-
-    _, u_warm = measure(warm)
+    load_start = loadavg()
+    warn_if_busy(load_start)
+    t0 = snap()
+    _, u_warm = measure(warm_tailorcast)  # one-time imports and the font digest, paid once per worker process
 
     import renderer.video as rv
     from renderer.cache import SegmentCache
     from renderer.profiles import encoder_profile
-    from tailorcast import expressions
+    from renderer.shared import render_shared_scenes
     from tailorcast.context import customer_context
-    from tailorcast.customers import Customer, read_customers
-    from tailorcast.spec.load import load_template
 
-    template = load_template(args.template)
-    rends = renditions_of(template)
-    if args.rendition:
-        rends = [r for r in rends if r[0] in args.rendition]
-        if not rends:
-            raise SystemExit(f"no rendition {args.rendition} in {template.name}; it has {', '.join(str(r[0]) for r in renditions_of(template))}")
-    customers = [r for r in read_customers(template, args.csv) if isinstance(r, Customer)][: args.customers]
-    if not customers:
-        raise SystemExit(f"no valid customers in {args.csv}")
+    template, customers, ctx_list = load_customers(args.template, args.csv, args.customers)
+    all_rends = [(r.name, r.width, r.height) for r in template.video.renditions]
+    rends = [r for r in all_rends if not args.rendition or r[0] in args.rendition]
+    if not rends:
+        raise SystemExit(f"no rendition {args.rendition} in {template.name}; it has {', '.join(r[0] for r in all_rends)}")
     if len(customers) < args.customers:
         print(f"note: only {len(customers)} valid customers in {args.csv} (asked for {args.customers})", file=sys.stderr)
 
-    stages = Stages({(w, h): name for name, w, h in renditions_of(template)})
+    stages = Stages({(w, h): name for name, w, h in all_rends})
     stages.install()
     work = Path(tempfile.mkdtemp(prefix="tc-bench-"))
     try:
         cache_root = work / "cache"
         cache = SegmentCache(cache_root)
-        fps = template.video.fps
 
         # 1. shared work: shared scenes per locale (+ variant), every rendition; audio bed(s)
-        groups: list[tuple[str, str, str | None]] = []
-        beds: dict[tuple, None] = {}  # (duration, sounds): one audio bed each
-        contexts = {}
-        for c in customers:
-            ctx = customer_context(template, c)
-            contexts[c.row] = ctx
-            g = (c.locale, c.strings_locale, ctx.get("variant") or None)
-            if g not in groups:
-                groups.append(g)
-            frames = sum(round(s.duration * fps) for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, ctx))
-            beds[(frames / fps, scene_sounds_for(template, ctx))] = None
+        groups = locale_groups(customers, ctx_list)
+        beds = dict.fromkeys(audio_bed_key(template, ctx) for ctx in ctx_list)  # (duration, sounds): one audio bed each
+        contexts = {c.row: ctx for c, ctx in zip(customers, ctx_list, strict=True)}
         shared_groups, shared_u = [], Usage()
+
+        def shared_once(locale: str, strings_locale: str, variant: str | None) -> dict[str, bytes]:
+            segs = render_shared_scenes(template, locale, strings_locale, variant, str(cache_root))
+            gc.collect()  # MoviePy readers closed (and their ffmpeg reaped) inside the measurement
+            return segs
+
         for loc, sloc, variant in groups:
             stages.shared_encodes = {}
-            def shared_once():
-                segs = call_render_shared(template, loc, sloc, variant, str(cache_root))
-                gc.collect()  # MoviePy readers closed (and their ffmpeg reaped) inside the measurement
-                return segs
-
-            segs, u = measure(shared_once)
+            segs, u = measure(shared_once, loc, sloc, variant)
             shared_u = shared_u + u
             shared_groups.append(
                 {
@@ -518,7 +306,7 @@ def run(args) -> dict:
             )
         audio_u = Usage()
         for d, sounds in beds:
-            _, u = measure(call_audio_bed, template, d, cache, sounds)
+            _, u = measure(rv.audio_bed, template, d, cache, sounds)
             audio_u = audio_u + u
         gc.collect()
         shared_total = shared_u + audio_u
@@ -530,11 +318,11 @@ def run(args) -> dict:
         for i, c in enumerate(customers, 1):
             for name, w, h in rends:
                 stages.reset()
-                out_dir = work / "out" / f"{i:04d}-{name or 'video'}"
-                tc = _snap()
+                out_dir = work / "out" / f"{i:04d}-{name}"
+                tc = snap()
                 ctx = customer_context(template, c)
-                res = call_render_video(template, ctx, out_dir, cache, args.threads, name)
-                u = _since(tc)
+                res = rv.render_video(template, ctx, out_dir, cache, threads=args.threads, rendition=name)
+                u = since(tc)
                 acc = dict(stages.acc)
                 acc["poster + captions"] = u - total(acc.values())  # remainder of render_video + the context
                 last_paths[name] = list(stages.personal_paths)
@@ -562,7 +350,7 @@ def run(args) -> dict:
                     }
                 )
                 if not args.quiet:
-                    print(f"  {i:>3}/{len(customers)} {c.customer_id} {c.locale:<5} {name or '':<10} {u.cpu:6.2f} CPU-s {u.wall:6.2f} wall-s {res.video.stat().st_size / 1e6:6.2f} MB", file=sys.stderr)
+                    print(f"  {i:>3}/{len(customers)} {c.customer_id} {c.locale:<5} {name:<10} {u.cpu:6.2f} CPU-s {u.wall:6.2f} wall-s {res.video.stat().st_size / 1e6:6.2f} MB", file=sys.stderr)
                 if args.keep is not None:
                     dest = Path(args.keep) / out_dir.name
                     shutil.copytree(out_dir, dest, dirs_exist_ok=True)
@@ -601,14 +389,14 @@ def run(args) -> dict:
         return {
             "videos": n,
             "per_video_mean": mean.to_json(),
-            "cpu_s": _stat([v["_u"].cpu for v in vs]),
-            "wall_s": _stat([v["_u"].wall for v in vs]),
+            "cpu_s": stats([v["_u"].cpu for v in vs]),
+            "wall_s": stats([v["_u"].wall for v in vs]),
             "stages_mean": stage_mean,
-            "video_bytes": _stat([v["video_bytes"] for v in vs]),
-            "poster_bytes": _stat([v["poster_bytes"] for v in vs]),
-            "duration_s": _stat([v["duration_s"] for v in vs]),
-            "personal_frames": _stat([v["personal_frames"] for v in vs]),
-            "x264_frames": _stat([v["x264_frames"] for v in vs]),
+            "video_bytes": stats([v["video_bytes"] for v in vs]),
+            "poster_bytes": stats([v["poster_bytes"] for v in vs]),
+            "duration_s": stats([v["duration_s"] for v in vs]),
+            "personal_frames": stats([v["personal_frames"] for v in vs]),
+            "x264_frames": stats([v["x264_frames"] for v in vs]),
             "shared_cache_misses": sum(v["shared_cache_misses"] for v in vs),
         }
 
@@ -634,7 +422,7 @@ def run(args) -> dict:
         "date": t_start.isoformat(timespec="seconds"),
         "machine": machine_info,
         "git_at_end": git_state(),  # differs from machine.git when the tree changed during the run
-        "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": {"start": load_start, "end": loadavg()},
         "template": str(args.template),
         "template_name": template.name,
         "template_version": template.version,
@@ -651,7 +439,7 @@ def run(args) -> dict:
             "per_group": shared_groups,
             "audio_beds": {"count": len(beds), "durations_s": sorted({d for d, _ in beds}), "sound_effects": max(len(snd) for _, snd in beds), **audio_u.to_json()},
             "total": shared_total.to_json(),
-            "renditions_rendered": len(renditions_of(template)),
+            "renditions_rendered": len(all_rends),
             "cpu_s_per_group_mean": round(shared_u.cpu / len(groups), 4),
             "cpu_s_per_video_amortized": round(shared_total.cpu / n_videos, 4),
         },
@@ -677,7 +465,7 @@ def run(args) -> dict:
         },
         "ffmpeg_peak_rss": ffmpeg_mem,
         "unreaped_children": leftover,
-        "total": _since(t0).to_json(),
+        "total": since(t0).to_json(),
         "videos_detail": videos,
     }
 
@@ -692,7 +480,7 @@ def print_tables(r: dict) -> None:
     con = Console(width=max(120, Console().width))
     m, pv, s, mem, fm = r["machine"], r["per_video"], r["shared"], r["memory_peak"], r["ffmpeg_peak_rss"]
     ov, byr = r["personal"]["overall"], r["personal"]["by_rendition"]
-    rn = ", ".join(f"{x['name']} {x['width']}x{x['height']}" if x["name"] else f"{x['width']}x{x['height']}" for x in r["renditions"])
+    rn = ", ".join(f"{x['name']} {x['width']}x{x['height']}" for x in r["renditions"])
     con.print(f"[bold]Tailorcast render benchmark[/] {r['date']}  {r['template_name']} v{r['template_version']}: {r['customers']} customers x {len(r['renditions'])} rendition(s) ({rn}) = {r['videos']} videos; locales {', '.join(g['locale'] for g in r['groups'])}")
     la = r["load_average"]
     con.print(f"{m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}, {m['ffmpeg']}; load average (1 min) before the run {la['start'][0]:.2f}, at its end {la['end'][0]:.2f} (includes this benchmark)" + ("  [yellow]machine was busy before the run: wall times may be inflated[/]" if la["start"][0] > 0.5 else ""))
@@ -703,7 +491,7 @@ def print_tables(r: dict) -> None:
     t.add_column("note")
     ok = "[green]meets[/]" if pv["meets_target"] else "[red]misses[/]"
     t.add_row("personal CPU-s / video", f"{pv['personal_cpu_s']:.2f}", f"{ok} target ≤ {pv['target_personal_cpu_s']:g}; median {ov['cpu_s']['median']:.2f}, range {ov['cpu_s']['min']:.2f}–{ov['cpu_s']['max']:.2f}")
-    t.add_row("  of which Python / ffmpeg", f"{ov['per_video_mean']['cpu_python_s']:.2f} / {ov['per_video_mean']['cpu_ffmpeg_s']:.2f}", "RUSAGE_SELF / RUSAGE_CHILDREN")
+    t.add_row("  of which Python / ffmpeg", f"{ov['per_video_mean']['cpu_python_s']:.2f} / {ov['per_video_mean']['cpu_children_s']:.2f}", "RUSAGE_SELF / RUSAGE_CHILDREN")
     t.add_row("x264 floor CPU-s (testsrc2)", f"{pv['x264_floor_testsrc2_cpu_s']:.2f}", f"all {ov['personal_frames']['median']:.0f} personal frames' worth of synthetic motion; personal = {pv['personal_over_floor']:.2f}x this floor")
     if ov["x264_frames"]["mean"] != ov["personal_frames"]["mean"]:
         t.add_row("  same, frames x264 really encodes", f"{pv['x264_floor_testsrc2_encoded_frames_cpu_s']:.2f}", f"{ov['x264_frames']['mean']:.0f} of {ov['personal_frames']['mean']:.0f} frames (held frames are appended as skip frames)")
@@ -715,10 +503,10 @@ def print_tables(r: dict) -> None:
     t.add_row(f"total CPU-s / video at {r['videos']} videos", f"{pv['total_cpu_s_at_this_n']:.2f}", "personal + amortized shared")
     vb = ov["video_bytes"]
     t.add_row("output MB / video", f"{vb['mean'] / 1e6:.2f}", f"range {vb['min'] / 1e6:.2f}–{vb['max'] / 1e6:.2f}; {ov['duration_s']['mean']:.1f} s; poster {ov['poster_bytes']['mean'] / 1e3:.0f} kB")
-    t.add_row("peak RSS Python MiB", f"{mem['end']['python_mib']:.0f}", f"after shared phase {mem['after_shared']['python_mib']:.0f}, after personal {mem['after_personal']['python_mib']:.0f}")
+    t.add_row("peak RSS Python MiB", f"{mem['end']['self_mib']:.0f}", f"after shared phase {mem['after_shared']['self_mib']:.0f}, after personal {mem['after_personal']['self_mib']:.0f}")
     t.add_row("peak RSS children MiB (rusage)", f"{mem['end']['children_mib']:.0f}", "largest child; Linux counts the parent's RSS at spawn in it")
     parts = ", ".join(f"{k.removesuffix('_mib').replace('_', ' ')} {v:.0f}" for k, v in fm.items() if k.endswith("_mib"))
-    t.add_row("peak RSS ffmpeg itself MiB", f"{max(v for k, v in fm.items() if k.endswith('_mib')):.0f}", f"{parts} ({fm['rendition'] or 'video'})")
+    t.add_row("peak RSS ffmpeg itself MiB", f"{max(v for k, v in fm.items() if k.endswith('_mib')):.0f}", f"{parts} ({fm['rendition']})")
     t.add_row("warm-up CPU-s (once per process)", f"{r['warmup']['cpu_s']:.2f}", "imports (MoviePy, PyAV), font digest")
     con.print(t)
 
@@ -728,7 +516,7 @@ def print_tables(r: dict) -> None:
             t.add_column(c, justify="left" if c in ("rendition", "size") else "right")
         for name, b in byr.items():
             pm = b["per_video_mean"]
-            t.add_row(name, b["size"], str(b["videos"]), f"{pm['cpu_s']:.2f}", f"{pm['cpu_python_s']:.2f}", f"{pm['cpu_ffmpeg_s']:.2f}", f"{pm['wall_s']:.2f}", f"{b['video_bytes']['mean'] / 1e6:.2f}", f"{b['x264_floor_testsrc2_cpu_s']:.2f}", f"{b['x264_floor_testsrc2_encoded_frames_cpu_s']:.2f}", f"{b['x264_real_content_cpu_s']:.2f}")
+            t.add_row(name, b["size"], str(b["videos"]), f"{pm['cpu_s']:.2f}", f"{pm['cpu_python_s']:.2f}", f"{pm['cpu_children_s']:.2f}", f"{pm['wall_s']:.2f}", f"{b['video_bytes']['mean'] / 1e6:.2f}", f"{b['x264_floor_testsrc2_cpu_s']:.2f}", f"{b['x264_floor_testsrc2_encoded_frames_cpu_s']:.2f}", f"{b['x264_real_content_cpu_s']:.2f}")
         con.print(t)
 
     t = Table(title="Personal work per video, by stage (mean)", title_justify="left")
@@ -736,17 +524,17 @@ def print_tables(r: dict) -> None:
         t.add_column(c, justify="left" if c == "stage" else "right")
     pm = ov["per_video_mean"]
     for k, v in ov["stages_mean"].items():
-        t.add_row(k, f"{v['cpu_python_s']:.3f}", f"{v['cpu_ffmpeg_s']:.3f}", f"{v['cpu_s']:.3f}", f"{v['wall_s']:.3f}", f"{100 * v['cpu_s'] / pm['cpu_s']:.0f}")
-    t.add_row("[bold]total[/]", f"{pm['cpu_python_s']:.3f}", f"{pm['cpu_ffmpeg_s']:.3f}", f"{pm['cpu_s']:.3f}", f"{pm['wall_s']:.3f}", "100")
+        t.add_row(k, f"{v['cpu_python_s']:.3f}", f"{v['cpu_children_s']:.3f}", f"{v['cpu_s']:.3f}", f"{v['wall_s']:.3f}", f"{100 * v['cpu_s'] / pm['cpu_s']:.0f}")
+    t.add_row("[bold]total[/]", f"{pm['cpu_python_s']:.3f}", f"{pm['cpu_children_s']:.3f}", f"{pm['cpu_s']:.3f}", f"{pm['wall_s']:.3f}", "100")
     con.print(t)
 
     t = Table(title="Shared work (once per locale, every rendition)", title_justify="left")
     for c in ("locale", "variant", "segments", "Python CPU-s", "ffmpeg CPU-s", "CPU-s", "wall-s"):
         t.add_column(c, justify="left" if c in ("locale", "variant") else "right")
     for g in s["per_group"]:
-        t.add_row(g["locale"], g["variant"] or "-", str(g["segments"]), f"{g['cpu_python_s']:.2f}", f"{g['cpu_ffmpeg_s']:.2f}", f"{g['cpu_s']:.2f}", f"{g['wall_s']:.2f}")
+        t.add_row(g["locale"], g["variant"] or "-", str(g["segments"]), f"{g['cpu_python_s']:.2f}", f"{g['cpu_children_s']:.2f}", f"{g['cpu_s']:.2f}", f"{g['wall_s']:.2f}")
     a = s["audio_beds"]
-    t.add_row("audio bed", "-", "-", f"{a['cpu_python_s']:.2f}", f"{a['cpu_ffmpeg_s']:.2f}", f"{a['cpu_s']:.2f}", f"{a['wall_s']:.2f}")
+    t.add_row("audio bed", "-", "-", f"{a['cpu_python_s']:.2f}", f"{a['cpu_children_s']:.2f}", f"{a['cpu_s']:.2f}", f"{a['wall_s']:.2f}")
     con.print(t)
 
     if r["git_at_end"] != m["git"]:

@@ -1,4 +1,4 @@
-"""What the page's player reads: chapters, the pay call-to-action, labels, the API, live overlays.
+"""What the page's player reads: chapters, the pay call-to-action, labels, the API, live stills.
 
 It is embedded in the page as ``<script type="application/json" id="tc-timeline">``:
 data, not code, so the CSP keeps ``script-src 'self'``. ``static/player.js``

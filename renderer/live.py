@@ -1,15 +1,16 @@
-"""Live mode: one shared base video per locale, and each customer's overlay stills drawn by the browser.
+"""Live mode: one shared base video per locale, and each customer's live stills drawn by the browser.
 
     template + locale ── base_scenes ──► render_base ──► shared/video/<hash>.mp4   (once per locale, variant,
                                                                                    rendition and played scenes)
-    template + customer ── overlays ──► c/<token>/o/<rendition>-<n>.png + timing  (no encode at all)
+    template + customer ── live_stills ──► c/<token>/o/<rendition>-<n>.png + timing  (no encode at all)
 
 A layer is personal when its expressions read customer fields. Personal layers
-leave the base video and become overlays; so does a shared layer drawn above an
-overlapping personal one, to keep the stacking order. The page's player
-(microsite/static/player.js) draws every overlay with the vocabulary of
-:mod:`renderer.animation` on the same frames, so a paused live frame looks like
-the baked video's frame.
+leave the base video and become *live stills* (not to be confused with
+:mod:`renderer.overlays`, which draws every layer's still); so does a shared
+layer drawn above an overlapping personal one, to keep the stacking order. The
+page's player (microsite/static/player.js) draws every live still with the
+vocabulary of :mod:`renderer.animation` on the same frames, so a paused live
+frame looks like the baked video's frame.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from tailorcast import expressions
+from tailorcast import expressions, keys
 from tailorcast.errors import ExpressionError, RenderError
 from tailorcast.spec.model import Layer, Scene, Template
 
@@ -35,7 +36,7 @@ from .video import audio_bed, scene_sounds, segment
 
 
 @dataclass(frozen=True)
-class Overlay:
+class LiveStill:
     """One personal still on the whole video's timeline, in frame pixels and frames."""
 
     name: str  # file name in the customer's o/ folder
@@ -52,8 +53,10 @@ class Overlay:
     exit_frames: int
 
     def as_json(self, url: str) -> dict:
-        return {"src": url, "x": self.x, "y": self.y, "w": self.width, "h": self.height, "s": self.start, "e": self.end,
-                "in": self.enter, "inf": self.enter_frames, "out": self.exit, "outf": self.exit_frames}
+        """What player.js reads (``src``: the still's URL relative to the page)."""
+        return {"src": url, "x": self.x, "y": self.y, "width": self.width, "height": self.height, "start": self.start,
+                "end": self.end, "enter": self.enter, "enterFrames": self.enter_frames, "exit": self.exit,
+                "exitFrames": self.exit_frames}
 
 
 def is_personal(layer: Layer) -> bool:
@@ -67,7 +70,7 @@ def _overlaps(a: Layer, b: Layer, rendition: str) -> bool:
 
 
 def split_layers(scene: Scene, rendition: str) -> tuple[tuple[Layer, ...], tuple[Layer, ...]]:
-    """(layers of the base video, layers drawn as overlays) for one rendition."""
+    """(layers of the base video, layers drawn as live stills) for one rendition."""
     base, over = [], []
     for layer in scene.layers:
         if is_personal(layer) or any(is_personal(o) and _overlaps(o, layer, rendition) for o in over):
@@ -77,14 +80,8 @@ def split_layers(scene: Scene, rendition: str) -> tuple[tuple[Layer, ...], tuple
     return tuple(base), tuple(over)
 
 
-def played_scenes(template: Template, ctx: Mapping[str, Any], rendition: str) -> tuple[str, ...]:
-    """Ids of the scenes a customer's video plays (their ``when:`` is true), in order."""
-    ctx = {**ctx, "rendition": rendition}
-    return tuple(s.id for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, ctx))
-
-
 def base_scene(scene: Scene, rendition: str) -> Scene:
-    """The scene without its overlays: the same for every customer of a locale and variant."""
+    """The scene without its live stills: the same for every customer of a locale and variant."""
     base, _ = split_layers(scene, rendition)
     names = frozenset(n for n in scene.names if n in expressions.SHARED_NAMES)
     # when, captions and title are the customer's business; the pixels are not
@@ -123,12 +120,12 @@ def render_base(template: Template, ctx: Mapping[str, Any], scene_ids: tuple[str
     return key, path
 
 
-def overlays(template: Template, ctx: Mapping[str, Any], rendition: str) -> list[Overlay]:
-    """One customer's overlay stills for ``rendition``, timed on their whole video."""
+def live_stills(template: Template, ctx: Mapping[str, Any], rendition: str) -> list[LiveStill]:
+    """One customer's live stills for ``rendition``, timed on their whole video."""
     v = template.video
     rend = v.rendition(rendition)
     ctx = {**ctx, "rendition": rend.name}
-    out: list[Overlay] = []
+    out: list[LiveStill] = []
     offset = 0
     for scene in template.scenes:
         try:
@@ -141,7 +138,7 @@ def overlays(template: Template, ctx: Mapping[str, Any], rendition: str) -> list
                 s = layer_sprite(template, layer, ctx, rend.name, frames)
                 buf = io.BytesIO()
                 s.image.save(buf, "PNG", optimize=True)
-                out.append(Overlay(f"{rend.name}-{len(out)}.png", buf.getvalue(), s.x, s.y, s.image.width, s.image.height,
+                out.append(LiveStill(keys.live_still_name(rend.name, len(out)), buf.getvalue(), s.x, s.y, s.image.width, s.image.height,
                                    offset + s.start, offset + s.end, s.enter.effect, s.enter_frames, s.exit.effect, s.exit_frames))
         except ExpressionError as exc:
             raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
@@ -150,7 +147,7 @@ def overlays(template: Template, ctx: Mapping[str, Any], rendition: str) -> list
 
 
 def rendition_info(template: Template, ctx: Mapping[str, Any], rendition: str) -> dict:
-    """What the player needs besides the overlays: frame size, fps, slide distance, direction."""
+    """What the player needs besides the live stills: frame size, fps, slide distance, direction."""
     r = template.video.rendition(rendition)
-    return {"name": r.name, "w": r.width, "h": r.height, "orientation": r.orientation, "fps": template.video.fps,
-            "d": slide_distance(min(r.width, r.height)), "rtl": ctx.get("dir") == "rtl"}
+    return {"name": r.name, "width": r.width, "height": r.height, "orientation": r.orientation, "fps": template.video.fps,
+            "slideDistance": slide_distance(min(r.width, r.height)), "rtl": ctx.get("dir") == "rtl"}

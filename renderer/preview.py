@@ -5,38 +5,16 @@ The same functions serve ``tailorcast preview`` and the studio.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 from PIL import Image
 
-from tailorcast import expressions
-from tailorcast.customers import Customer, read_customers
-from tailorcast.errors import InputError, RenderError, RowError
+from tailorcast.errors import RenderError
 from tailorcast.spec.model import Template
 
 from .encode import profile_key
 from .profiles import encoder_profile
-from .scenes import resolve_scene
-
-
-def find_row(template: Template, path: Path, row: int) -> Customer:
-    """The customer at ``row`` (numbered as in error reports); RowError when that row is invalid."""
-    last = 0
-    for item in read_customers(template, path):
-        last = item.row
-        if item.row == row:
-            if isinstance(item, RowError):
-                raise item
-            return item
-        if item.row > row:
-            break
-    raise InputError(str(path), f"no row {row} (rows are numbered as a spreadsheet shows them: the first customer of a CSV is row 2; the last row here is {last})")
-
-
-def playing_scenes(template: Template, ctx: Mapping[str, Any]) -> list:
-    """The scenes this customer sees, in order (their when: conditions evaluated)."""
-    return [s for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, ctx)]
+from .scenes import played_scenes, resolve_scene
 
 
 def preview_still(template: Template, ctx: Mapping[str, Any], scene_id: str | None = None, at: float | None = None,
@@ -47,7 +25,7 @@ def preview_still(template: Template, ctx: Mapping[str, Any], scene_id: str | No
         scene = template.scene(scene_id) if scene_id is not None else None
     except KeyError as exc:
         raise RenderError("preview", str(exc).strip("'\"")) from None
-    scenes = playing_scenes(template, ctx)
+    scenes = [template.scene(sid) for sid in played_scenes(template, ctx, rendition)]
     if not scenes:
         raise RenderError("preview", "no scene plays for this customer (every when: is false)")
     if scene is not None:

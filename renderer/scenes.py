@@ -150,6 +150,15 @@ def layer_sprite(template: Template, layer: Layer, ctx: Mapping[str, Any], rendi
     return Sprite(layer.index, still, x, y, start, end, enter, exit_, round(enter.duration * fps), round(exit_.duration * fps), canvas, short, rtl)
 
 
+def played_scenes(template: Template, ctx: Mapping[str, Any], rendition: str | None = None) -> tuple[str, ...]:
+    """Ids of the scenes a customer's video plays in ``rendition`` (their ``when:`` is true), in order.
+
+    ExpressionError when a ``when:`` cannot be evaluated for this context.
+    """
+    ctx = {**ctx, "rendition": template.video.rendition(rendition).name}
+    return tuple(s.id for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, ctx))
+
+
 def resolve_scene(template: Template, scene: Scene, ctx: Mapping[str, Any], profile_key: str = "", rendition: str | None = None) -> ResolvedScene | None:
     """Evaluate a scene for one context and rendition; None when its ``when:`` is false."""
     v = template.video

@@ -167,6 +167,20 @@ def read_customers(template: Template, path: Path | str) -> Iterator[Customer | 
     return _validated(template, rows)
 
 
+def find_row(template: Template, path: Path | str, row: int) -> Customer:
+    """The customer at ``row`` (numbered as in error reports); that row's RowError when it is invalid."""
+    last = 0
+    for item in read_customers(template, path):
+        last = item.row
+        if item.row == row:
+            if isinstance(item, RowError):
+                raise item
+            return item
+        if item.row > row:
+            break
+    raise InputError(str(path), f"no row {row} (rows are numbered as a spreadsheet shows them: the first customer of a CSV is row 2; the last row here is {last})")
+
+
 def _validated(template: Template, rows: Iterator[tuple[int, dict]]) -> Iterator[Customer | RowError]:
     seen: dict[str, int] = {}
     for n, rec in rows:

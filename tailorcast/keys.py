@@ -3,10 +3,10 @@
 Layout::
 
     c/<token>/index.html              the customer's microsite (short cache)
-    c/<token>/video.mp4               baked personal video
-    c/<token>/poster.jpg              video poster
-    c/<token>/captions.<lang>.vtt     WebVTT captions
-    c/<token>/o/<rendition>-<n>.png   live mode: the customer's overlay stills
+    c/<token>/video-<rendition>.mp4   baked personal video, one per rendition
+    c/<token>/poster-<rendition>.jpg  video poster, one per rendition
+    c/<token>/captions.<lang>.vtt     WebVTT captions (the same for every rendition)
+    c/<token>/o/<rendition>-<n>.png   live mode: the customer's live stills
     shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, img, seg = shared scene segments,
                                       video = live mode's base videos)
     runs/<run_id>/manifest.csv        private: one row per customer
@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 
 PUBLIC_PREFIXES = ("c/", "shared/")
+PAGE_NAME = "index.html"
+LIVE_STILLS = "o/"  # the live stills' folder inside a customer's folder
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
 PRIVATE = "private, no-store"
@@ -62,13 +64,31 @@ def customer_file(token: str, name: str) -> str:
     return customer_prefix(token) + _check(_NAME, name, "file name")
 
 
-def overlay_file(token: str, name: str) -> str:
-    """A live-mode overlay still; the page links to it as ``o/<name>``."""
-    return customer_prefix(token) + "o/" + _check(_NAME, name, "file name")
+def customer_page(token: str) -> str:
+    """The customer's microsite; uploaded last, so its presence means the folder is complete."""
+    return customer_file(token, PAGE_NAME)
+
+
+def video_name(rendition: str) -> str:
+    return f"video-{_check(_NAME, rendition, 'rendition')}.mp4"
+
+
+def poster_name(rendition: str) -> str:
+    return f"poster-{_check(_NAME, rendition, 'rendition')}.jpg"
 
 
 def captions_name(lang: str) -> str:
     return f"captions.{_check(_NAME, lang.lower(), 'language')}.vtt"
+
+
+def live_still_name(rendition: str, n: int) -> str:
+    """The ``n``-th live still of a rendition (live mode)."""
+    return f"{_check(_NAME, rendition, 'rendition')}-{int(n)}.png"
+
+
+def live_still_file(token: str, name: str) -> str:
+    """A live still in the customer's folder; the page links to it as ``o/<name>``."""
+    return customer_prefix(token) + LIVE_STILLS + _check(_NAME, name, "file name")
 
 
 def shared_object(kind: str, digest: str, ext: str) -> str:

@@ -179,9 +179,9 @@ def test_tutorial_template_validates(tutorial):
 
 
 def test_tutorial_rows_are_valid_and_preview(tutorial):
-    from renderer.preview import find_row, preview_still
+    from renderer.preview import preview_still
     from tailorcast.context import customer_context
-    from tailorcast.customers import read_customers
+    from tailorcast.customers import find_row, read_customers
     from tailorcast.errors import RowError
     from tailorcast.spec.load import load_template
 

@@ -1,9 +1,9 @@
-"""Live mode: the shared base video with the customer's overlay stills drawn by the browser looks like the baked video.
+"""Live mode: the shared base video with the customer's live stills drawn by the browser looks like the baked video.
 
-Without a browser: base frame + overlays, composited in Python, equal the baked reference frame
+Without a browser: base frame + live stills, composited in Python, equal the baked reference frame
 pixel for pixel. With Chromium: the live page plays the base video from shared/video/, shows each
-overlay on its frames, and a paused live frame matches the baked mp4's frame decoded with PyAV
-(SSIM on a downscaled grayscale, with a control that fails without the overlays).
+live still on its frames, and a paused live frame matches the baked mp4's frame decoded with PyAV
+(SSIM on a downscaled grayscale, with a control that fails without the live stills).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from helpers import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
 from public_server.static import create_static_app
 from renderer import live
 from renderer.animation import appearance, canvas_for
+from renderer.scenes import played_scenes
 from renderer.video import resolve_all
 from tailorcast import keys
 from tailorcast.context import customer_context, locale_context
@@ -43,8 +44,8 @@ def _customer(template, path: Path, customer_id: str):
     return next(r for r in read_customers(template, path) if getattr(r, "customer_id", None) == customer_id)
 
 
-def _overlay_state(o: live.Overlay, still: Image.Image, n: int, short: int, rtl: bool) -> Image.Image | None:
-    """The overlay at frame ``n`` of the whole video, as renderer.scenes.Sprite.state draws it."""
+def _still_state(o: live.LiveStill, still: Image.Image, n: int, short: int, rtl: bool) -> Image.Image | None:
+    """The live still at frame ``n`` of the whole video, as renderer.scenes.Sprite.state draws it."""
     if n < o.start or n >= o.end:
         return None
     canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
@@ -59,19 +60,19 @@ def _overlay_state(o: live.Overlay, still: Image.Image, n: int, short: int, rtl:
 # ---------------------------------------------------------------- without a browser
 
 @pytest.mark.parametrize("folder,customer_id", [(TEMPLATE_DIR, LIVE_ID), (REMINDER_DIR, "R-0005")])
-def test_base_video_plus_overlays_is_the_baked_frame_pixel_for_pixel(folder, customer_id):
+def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, customer_id):
     template = load_template(folder)
     customer = _customer(template, folder / "sample-customers.csv", customer_id)
     ctx = customer_context(template, customer)
     shared_ctx = locale_context(template, customer.locale, customer.strings_locale, ctx["variant"])
     for r in template.video.renditions:
         full = resolve_all(template, ctx, r.name)
-        played = live.played_scenes(template, ctx, r.name)
+        played = played_scenes(template, ctx, r.name)
         assert played == tuple(rs.id for rs in full)
         base = live.base_scenes(template, shared_ctx, played, r.name)
-        overlays = live.overlays(template, ctx, r.name)
-        assert overlays, "a personal template has overlays"
-        stills = [Image.open(io.BytesIO(o.png)).convert("RGBA") for o in overlays]
+        live_stills = live.live_stills(template, ctx, r.name)
+        assert live_stills, "a personal template has live stills"
+        stills = [Image.open(io.BytesIO(o.png)).convert("RGBA") for o in live_stills]
         short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
         offset, checked = 0, 0
         for rs, bs in zip(full, base):
@@ -82,8 +83,8 @@ def test_base_video_plus_overlays_is_the_baked_frame_pixel_for_pixel(folder, cus
                 continue
             for n in range(0, rs.frames, 3):
                 img = bs.frame(n).convert("RGBA")
-                for o, still in zip(overlays, stills):
-                    st = _overlay_state(o, still, offset + n, short, rtl)
+                for o, still in zip(live_stills, stills):
+                    st = _still_state(o, still, offset + n, short, rtl)
                     if st is not None:
                         canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)
                         img.alpha_composite(st, (o.x - canvas.ox, o.y - canvas.oy))
@@ -100,7 +101,7 @@ def test_base_scenes_are_the_same_for_every_customer_of_a_locale():
     shared_ctx = locale_context(template, "it")
     keys_seen = []
     for c in rows:
-        played = live.played_scenes(template, customer_context(template, c), "portrait")
+        played = played_scenes(template, customer_context(template, c), "portrait")
         keys_seen.append([rs.key for rs in live.base_scenes(template, shared_ctx, played, "portrait")])
     assert keys_seen[0] == keys_seen[1]
     # and a shared scene's base is the shared scene itself (its segment is reused)
@@ -125,8 +126,8 @@ def test_played_scenes_follow_the_customers_conditions():
     rows = {c.customer_id: c for c in read_customers(template, REMINDER_DIR / "sample-customers.csv") if hasattr(c, "values")}
     small = customer_context(template, rows["R-0001"])  # 69.30: no instalment offer
     large = customer_context(template, rows["R-0005"])  # 189.40
-    assert "instalments" not in live.played_scenes(template, small, "portrait")
-    assert live.played_scenes(template, large, "portrait") == ("intro", "overdue", "instalments", "pay", "outro")
+    assert "instalments" not in played_scenes(template, small, "portrait")
+    assert played_scenes(template, large, "portrait") == ("intro", "overdue", "instalments", "pay", "outro")
 
 
 def test_live_template_refuses_a_personal_background_colour(tmp_path):
@@ -140,12 +141,12 @@ def test_live_template_refuses_a_personal_background_colour(tmp_path):
     assert "amount_due" in str(err.value)
 
 
-def test_overlay_keys_sit_in_the_customers_folder():
+def test_live_still_keys_sit_in_the_customers_folder():
     token = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
-    assert keys.overlay_file(token, "portrait-3.png") == f"c/{token}/o/portrait-3.png"
-    assert keys.is_public(keys.overlay_file(token, "portrait-3.png"))
+    assert keys.live_still_file(token, keys.live_still_name("portrait", 3)) == f"c/{token}/o/portrait-3.png"
+    assert keys.is_public(keys.live_still_file(token, "portrait-3.png"))
     with pytest.raises(ValueError):
-        keys.overlay_file(token, "../index.html")
+        keys.live_still_file(token, "../index.html")
 
 
 # ---------------------------------------------------------------- in Chromium
@@ -207,7 +208,7 @@ SEEK = """async (n) => {
 
 @pytest.mark.browser
 @pytest.mark.parametrize("device", ["iPhone 13", "Pixel 5"])
-def test_live_page_plays_the_shared_base_video_with_the_customers_overlays(chromium, live_site, device):
+def test_live_page_plays_the_shared_base_video_with_the_customers_live_stills(chromium, live_site, device):
     base, out, row = live_site
     p, _ = chromium
     ctx, page, events = _open_live(chromium, f"{base}/{row['page']}", **p.devices[device])
@@ -223,10 +224,10 @@ def test_live_page_plays_the_shared_base_video_with_the_customers_overlays(chrom
         key = urlparse(state["src"]).path.lstrip("/")
         assert key.startswith("shared/video/") and (out / key).is_file()
         assert key == keys.shared_object("video", Path(key).stem, "mp4")
-        overlays = data["live"]["portrait"]["o"]
-        assert [src for src, _ in state["imgs"]] == [o["src"] for o in overlays]
-        assert all(width > 0 for _, width in state["imgs"]), "every overlay still loads"
-        for o in overlays:
+        stills = data["live"]["portrait"]["stills"]
+        assert [src for src, _ in state["imgs"]] == [o["src"] for o in stills]
+        assert all(width > 0 for _, width in state["imgs"]), "every live still loads"
+        for o in stills:
             assert (out / "c" / row["token"] / o["src"]).is_file()
         # the baked video stays published for download and sharing
         assert state["download"] == "video-portrait.mp4"
@@ -238,34 +239,34 @@ def test_live_page_plays_the_shared_base_video_with_the_customers_overlays(chrom
 
 
 @pytest.mark.browser
-def test_live_overlays_show_on_their_frames_with_their_animation(chromium, live_site):
+def test_live_stills_show_on_their_frames_with_their_animation(chromium, live_site):
     base, _, row = live_site
     p, _ = chromium
     ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", **p.devices["Pixel 5"])
     try:
         data = _timeline(page)
-        overlays, total = data["live"]["portrait"]["o"], round(data["duration"] * data["fps"])
+        stills, total = data["live"]["portrait"]["stills"], round(data["duration"] * data["fps"])
         checked = 0
-        for i, o in enumerate(overlays):
-            if o["s"] > 0:
-                assert page.evaluate(SEEK, o["s"] - 1)[i]["v"] == "hidden", f"overlay {i} before frame {o['s']}"
-            if o["inf"] >= 4:
-                mid = page.evaluate(SEEK, o["s"] + o["inf"] // 2)[i]
+        for i, o in enumerate(stills):
+            if o["start"] > 0:
+                assert page.evaluate(SEEK, o["start"] - 1)[i]["v"] == "hidden", f"live still {i} before frame {o['s']}"
+            if o["enterFrames"] >= 4:
+                mid = page.evaluate(SEEK, o["start"] + o["enterFrames"] // 2)[i]
                 assert mid["v"] == "visible"
-                if o["in"] == "wipe":
+                if o["enter"] == "wipe":
                     assert mid["c"].startswith("inset(") and mid["o"] == "1"
                 else:
-                    assert 0 < float(mid["o"]) < 1, (o["in"], mid)
-                    if o["in"] != "fade":
-                        assert mid["t"] not in ("", "none"), (o["in"], mid)
-            settled = o["s"] + o["inf"]
-            if settled < o["e"] - o["outf"]:
+                    assert 0 < float(mid["o"]) < 1, (o["enter"], mid)
+                    if o["enter"] != "fade":
+                        assert mid["t"] not in ("", "none"), (o["enter"], mid)
+            settled = o["start"] + o["enterFrames"]
+            if settled < o["end"] - o["exitFrames"]:
                 st = page.evaluate(SEEK, settled)[i]
                 assert (st["v"], st["o"], st["t"], st["c"]) == ("visible", "1", "none", "none"), (i, st)
-            if o["e"] < total:
-                assert page.evaluate(SEEK, o["e"])[i]["v"] == "hidden"
+            if o["end"] < total:
+                assert page.evaluate(SEEK, o["end"])[i]["v"] == "hidden"
             checked += 1
-        assert checked == len(overlays) >= 8
+        assert checked == len(stills) >= 8
     finally:
         ctx.close()
 
@@ -324,7 +325,7 @@ FRAME_BOX = "() => { const f = document.querySelector('.tc-frame').getBoundingCl
 @pytest.mark.browser
 @pytest.mark.parametrize("rendition,viewport", [("portrait", {"width": 500, "height": 1500}), ("landscape", {"width": 1000, "height": 800})])
 def test_paused_live_frame_looks_like_the_baked_frame(chromium, live_site, rendition, viewport):
-    """Drawn at the video's own size (device scale 2), so the comparison measures the overlays, not resampling."""
+    """Drawn at the video's own size (device scale 2), so the comparison measures the live stills, not resampling."""
     base, out, row = live_site
     ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", viewport=viewport, device_scale_factor=2)
     try:
@@ -343,7 +344,7 @@ def test_paused_live_frame_looks_like_the_baked_frame(chromium, live_site, rendi
         print(f"live vs baked ({rendition}), frame: (SSIM, mean abs diff /255): {scores}")
         bad = {n: s for n, s in scores.items() if s[0] < SIMILAR["ssim"] or s[1] >= SIMILAR["mad"]}
         assert not bad, f"live frames unlike the baked ones: {bad}"
-        # control: the same comparison without the overlays fails on personal frames
+        # control: the same comparison without the live stills fails on personal frames
         page.evaluate("document.querySelector('.tc-ov').style.display = 'none'")
         page.evaluate(SEEK, 400)
         shot = Image.open(io.BytesIO(page.screenshot(clip=page.evaluate(FRAME_BOX)))).convert("RGB")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 from PIL import Image
 
@@ -13,49 +11,14 @@ from renderer.cache import SegmentCache
 from renderer.probe import probe
 from renderer.profiles import EncoderProfile, encoder_profile
 from renderer.text import Shaper, TextStyle, layout, paragraph_direction, draw_text, split_runs
-
-TINY = textwrap.dedent("""
-    name: tiny
-    version: 1
-    locales: [en]
-    brand: {name: Tiny, color: "#102030", accent: "#FFB703"}
-    fields:
-      customer_id: {type: text, required: true}
-      locale: {type: locale, required: true}
-      first_name: {type: text, required: true}
-    page: page.html
-    video:
-      fps: 10
-      renditions:
-        wide: {width: 96, height: 64}
-        tall: {width: 64, height: 96}
-      profile: {preset: ultrafast, crf: 30}
-    scenes:
-      - id: hello
-        duration: 0.6
-        layers:
-          - {type: text, text: "{{ t('hi') }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}, enter: fade}
-        say: ["{{ t('hi') }}"]
-      - id: name
-        duration: 0.8
-        background: {color: "#203040"}
-        layers:
-          - {type: text, text: "{{ first_name }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}, enter: {effect: pop, duration: 0.3}, exit: {effect: fade, duration: 0.3}}
-          - {type: shape, box: {x: 0.5, y: 0.9, w: 1, h: 0.1}, style: {fill: "#FFB703"}}
-        say: ["{{ first_name }}"]
-""")
+from tiny import TINY, write_tiny
 
 
 @pytest.fixture
 def tiny(tmp_path):
     from tailorcast.spec.load import load_template
 
-    root = tmp_path / "tiny"
-    (root / "strings").mkdir(parents=True)
-    (root / "template.yaml").write_text(TINY)
-    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
-    (root / "page.html").write_text("<p>{{ first_name }}</p>")
-    return load_template(root)
+    return load_template(write_tiny(tmp_path / "tiny"))
 
 
 def _ctx(tpl, name="Ann", cid="C1"):
@@ -170,12 +133,7 @@ def test_both_compositors_draw_a_video_background_like_the_reference(tmp_path):
     from renderer.encode import encode_personal, encode_shared
     from renderer.video import resolve_all
 
-    root = tmp_path / "clip"
-    (root / "strings").mkdir(parents=True)
-    (root / "template.yaml").write_text(TINY.replace("  - id: hello\n    duration: 0.6\n", "  - id: hello\n    duration: 0.6\n    background: {video: assets:brand/bg-loop.mp4}\n"))
-    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
-    (root / "page.html").write_text("<p></p>")
-    tpl = load_template(root)
+    tpl = load_template(write_tiny(tmp_path / "clip", TINY.replace("  - id: hello\n    duration: 0.6\n", "  - id: hello\n    duration: 0.6\n    background: {video: assets:brand/bg-loop.mp4}\n")))
     rs = resolve_all(tpl, _ctx(tpl), "wide")[0]
     assert rs.background_video and rs.shared
     for encode in (encode_shared, encode_personal):
@@ -195,14 +153,9 @@ def test_scene_sound_effects_are_mixed_at_their_time(tmp_path):
     from tailorcast.spec.load import load_template
     from renderer.video import render_video
 
-    root = tmp_path / "fx"
-    (root / "strings").mkdir(parents=True)
     yaml = TINY.replace("    background: {color: \"#203040\"}\n", "    background: {color: \"#203040\"}\n    sounds:\n      - {src: assets:music/chime.m4a, at: 0.1}\n")
     assert yaml != TINY
-    (root / "template.yaml").write_text(yaml)
-    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
-    (root / "page.html").write_text("<p></p>")
-    tpl = load_template(root)
+    tpl = load_template(write_tiny(tmp_path / "fx", yaml))
     res = render_video(tpl, _ctx(tpl), tmp_path / "out", SegmentCache(tmp_path / "cache"))
     with av.open(str(res.video)) as c:
         samples = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(c.streams.audio[0])])

@@ -75,10 +75,10 @@ def test_every_animation_goes_from_hidden_to_in_place(effect):
 
 
 def test_scene_condition_shows_the_instalment_offer_only_above_the_threshold(reminder):
-    from renderer.preview import playing_scenes
+    from renderer.scenes import played_scenes
 
-    big = [s.id for s in playing_scenes(reminder, _ctx(reminder, **_reminder_row(amount_due="200.00")))]
-    small = [s.id for s in playing_scenes(reminder, _ctx(reminder, **_reminder_row(amount_due="99.00")))]
+    big = list(played_scenes(reminder, _ctx(reminder, **_reminder_row(amount_due="200.00"))))
+    small = list(played_scenes(reminder, _ctx(reminder, **_reminder_row(amount_due="99.00"))))
     assert "instalments" in big and "instalments" not in small
     assert small == ["intro", "overdue", "pay", "outro"]
 

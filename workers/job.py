@@ -11,11 +11,17 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
+import microsite
+from microsite.build import build_page
+from microsite.player import player_data
 from renderer import RENDERER_VERSION
 from renderer import live
 from renderer.cache import SegmentCache
+from renderer.text import fonts_digest
 from renderer.video import render_video
 from tailorcast import keys
 from tailorcast.bucket import Bucket
@@ -25,16 +31,13 @@ from tailorcast.errors import TailorcastError, TransientError
 from tailorcast.expressions import ExpressionError
 from tailorcast.spec.model import Template
 
-from microsite.build import build_page
-from microsite.player import player_data
-
 log = logging.getLogger("tailorcast.job")
 BUILD_META = '<meta name="tc-build" content="{}">'
 RETRIES = 3
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class RunContext:
     """What every customer job of a run shares (shipped to workers once)."""
 
     template: Template
@@ -45,6 +48,7 @@ class JobSpec:
     threads: int = 1
     pay_key: bytes | None = None  # signs pay links (payment.provider: signed); derived from the run secret
     api: bool = False  # pages use the public server on their origin (events, paid status, instalment form)
+    inputs: str = ""  # run_inputs(): what else the outputs depend on (page code, shared page files, fonts)
 
 
 @dataclass
@@ -64,9 +68,33 @@ class CustomerResult:
     timings: dict = field(default_factory=dict)
 
 
-def build_hash(spec: JobSpec, customer: Customer) -> str:
-    """Same template + same row + same renderer → same outputs; a rerun may skip the customer."""
-    h = hashlib.sha256(f"{RENDERER_VERSION}\0{spec.template.content_hash}\0{spec.run_id}\0api={spec.api}\0".encode())
+@lru_cache(maxsize=1)
+def _page_code_digest() -> str:
+    """The page builder's code and static files (microsite/): a change there changes every page."""
+    root = Path(microsite.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_inputs(shared_media: Mapping[str, str]) -> str:
+    """Digest of what a customer's outputs depend on besides the template folder, the row and the run:
+    the page builder's code, the shared page files (player.js, site.css, logo: their keys are content
+    hashes) and the fonts."""
+    h = hashlib.sha256(f"code={_page_code_digest()}\0fonts={fonts_digest()}\0".encode())
+    for name, key in sorted(shared_media.items()):
+        h.update(f"{name}={key}\0".encode())
+    return h.hexdigest()
+
+
+def build_hash(run: RunContext, customer: Customer, base_videos: Mapping[str, str] | None = None) -> str:
+    """Same inputs → same outputs, so a rerun may skip the customer. The inputs: the renderer version, the
+    template folder and the assets it references (spec's content hash: template.yaml, page, strings, brand
+    assets), the run id, the API switch, :func:`run_inputs`, live mode's base videos and the row's values."""
+    h = hashlib.sha256(f"{RENDERER_VERSION}\0{run.template.content_hash}\0{run.run_id}\0api={run.api}\0{run.inputs}\0".encode())
+    for rendition, key in sorted((base_videos or {}).items()):
+        h.update(f"base:{rendition}={key}\0".encode())
     for k in sorted(customer.values):
         h.update(f"{k}={customer.values[k]!r}\0".encode())
     return h.hexdigest()[:32]
@@ -82,86 +110,79 @@ def _with_retries(fn, *args):
             time.sleep(0.5 * 2**attempt)
 
 
-def video_name(rendition: str) -> str:
-    return f"video-{rendition}.mp4"
-
-
-def poster_name(rendition: str) -> str:
-    return f"poster-{rendition}.jpg"
-
-
-def _publish(spec: JobSpec, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
-    b = spec.bucket
+def _publish(run: RunContext, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
+    b = run.bucket
     for key, data in files.items():
         _with_retries(b.put_bytes, key, data)
     for rendition, result in videos.items():
-        _with_retries(b.put_file, keys.customer_file(token, video_name(rendition)), result.video)
-        _with_retries(b.put_file, keys.customer_file(token, poster_name(rendition)), result.poster)
+        _with_retries(b.put_file, keys.customer_file(token, keys.video_name(rendition)), result.video)
+        _with_retries(b.put_file, keys.customer_file(token, keys.poster_name(rendition)), result.poster)
     _with_retries(b.put_bytes, keys.customer_file(token, keys.captions_name(lang)), captions.encode())
-    page_key = keys.customer_file(token, "index.html")
+    page_key = keys.customer_page(token)
     _with_retries(b.put_bytes, page_key, page_html.encode())  # last: its presence means "complete"
     return page_key
 
 
-def page_media(spec: JobSpec, page_key: str, lang: str) -> dict:
+def page_media(run: RunContext, page_key: str, lang: str) -> dict:
     """URLs the page uses, relative to it; the default rendition comes first."""
-    v = spec.template.video
+    v = run.template.video
     order = [v.rendition()] + [r for r in v.renditions if r.name != v.default_rendition]
     return {
-        "video": video_name(order[0].name),
-        "poster": poster_name(order[0].name),
-        "videos": [{"rendition": r.name, "src": video_name(r.name), "poster": poster_name(r.name), "width": r.width,
+        "video": keys.video_name(order[0].name),
+        "poster": keys.poster_name(order[0].name),
+        "videos": [{"rendition": r.name, "src": keys.video_name(r.name), "poster": keys.poster_name(r.name), "width": r.width,
                     "height": r.height, "orientation": r.orientation} for r in order],
         "captions": keys.captions_name(lang),
-        **{name: keys.relative_url(page_key, key) for name, key in spec.shared_media.items()},
+        **{name: keys.relative_url(page_key, key) for name, key in run.shared_media.items()},
     }
 
 
-def live_media(spec: JobSpec, ctx: dict, token: str, page_key: str, base_videos: dict[str, str]) -> tuple[dict, dict[str, bytes]]:
-    """Live mode's player data (base video and overlays per rendition) and the overlay files to publish."""
+def live_media(run: RunContext, ctx: dict, token: str, page_key: str, base_videos: Mapping[str, str]) -> tuple[dict, dict[str, bytes]]:
+    """Live mode's player data (base video and live stills per rendition) and the still files to publish."""
     data: dict = {}
     files: dict[str, bytes] = {}
-    for r in spec.template.video.renditions:
+    for r in run.template.video.renditions:
         if r.name not in base_videos:
             continue
         items = []
-        for o in live.overlays(spec.template, ctx, r.name):
-            key = keys.overlay_file(token, o.name)
-            files[key] = o.png
-            items.append(o.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
-        data[r.name] = {**live.rendition_info(spec.template, ctx, r.name), "src": keys.relative_url(page_key, base_videos[r.name]), "o": items}
+        for still in live.live_stills(run.template, ctx, r.name):
+            key = keys.live_still_file(token, still.name)
+            files[key] = still.png
+            items.append(still.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
+        data[r.name] = {**live.rendition_info(run.template, ctx, r.name), "src": keys.relative_url(page_key, base_videos[r.name]),
+                        "stills": items}
     return data, files
 
 
-def render_customer(spec: JobSpec, customer: Customer, token: str, base_videos: dict[str, str] | None = None) -> CustomerResult:
+def render_customer(run: RunContext, customer: Customer, token: str, base_videos: Mapping[str, str] | None = None) -> CustomerResult:
     """``base_videos``: live mode's shared base video per rendition (bucket keys), published already."""
     t0 = time.perf_counter()
     res = CustomerResult(customer.row, customer.customer_id, "failed", token=token)
     try:
-        digest = build_hash(spec, customer)
-        page_key = keys.customer_file(token, "index.html")
-        res.video = keys.customer_file(token, video_name(spec.template.video.default_rendition))
-        ctx = customer_context(spec.template, customer, spec.pay_key, token)
+        digest = build_hash(run, customer, base_videos)
+        page_key = keys.customer_page(token)
+        res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
+        ctx = customer_context(run.template, customer, run.pay_key, token)
         res.variant = ctx["variant"]
-        existing = spec.bucket.get_bytes(page_key)
+        existing = run.bucket.get_bytes(page_key)
         if existing is not None and BUILD_META.format(digest).encode() in existing:
             res.status, res.page = "skipped", page_key
             return res
-        cache = SegmentCache(spec.cache_root, spec.run_id)  # personal segments kept per run (drop_personal)
+        cache = SegmentCache(run.cache_root, run.run_id)  # personal segments kept per run (drop_personal)
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
             videos = {}
-            for r in spec.template.video.renditions:
-                videos[r.name] = render_video(spec.template, ctx, Path(tmp) / r.name, cache, spec.threads, r.name)
-            first = videos[spec.template.video.default_rendition]
+            for r in run.template.video.renditions:
+                videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name)
+            first = videos[run.template.video.default_rendition]
             lang = ctx["lang"]
             chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in first.timeline.scenes]
-            live_data, files = live_media(spec, ctx, token, page_key, base_videos) if base_videos else (None, {})
-            api = keys.relative_url(page_key, "api/") if spec.api else ""
-            player = player_data(spec.template, ctx, first.timeline.scenes, live=live_data, api=api, token=token)
-            html = build_page(spec.template, ctx, page_media(spec, page_key, lang), chapters, [c.text for c in first.cues],
+            live_data, files = live_media(run, ctx, token, page_key, base_videos) if base_videos else (None, {})
+            api = keys.relative_url(page_key, "api/") if run.api else ""
+            player = player_data(run.template, ctx, first.timeline.scenes, live=live_data, api=api, token=token)
+            html = build_page(run.template, ctx, page_media(run, page_key, lang), chapters, [c.text for c in first.cues],
                               player=player, api=api, token=token)
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(spec, token, videos, first.captions, html, lang, files)
+            res.page = _publish(run, token, videos, first.captions, html, lang, files)
         res.status = "ok"
         res.segments = sum(len(v.segments) for v in videos.values())
         res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)

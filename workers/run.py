@@ -1,14 +1,18 @@
-"""The billing run: validate everything up front, then one Ray task per customer.
+"""The billing run: validate everything up front, then one task per customer.
 
     template ─ load + validate ──┐
-    customers ─ stream + validate ┼─► shared scenes (one Ray task per locale)
-    bucket ─ reachable? ─────────┘          │ ObjectRef
-                                            ├─► live mode: base videos (one Ray task per locale
+    customers ─ stream + validate ┼─► shared scenes (one task per locale and variant)
+    bucket ─ reachable? ─────────┘          │ handle (a Ray ObjectRef)
+                                            ├─► live mode: base videos (one task per locale
                                             │   and set of played scenes), published at once
                                             ▼
-                         one Ray task per customer (bounded in flight)
+                         one task per customer (bounded in flight)
                                             ▼
                          manifest + error report + summary, written last
+
+The run orchestrates and publishes; the pixels come from renderer/ (renderer.shared
+for the work customers share). Tasks run on an executor (workers/executors.py):
+Ray by default, in this process for unit tests.
 
 Expected failures of the run itself (bad template, unreadable input,
 unreachable bucket) raise before any rendering; a failing customer is a row in
@@ -28,15 +32,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from renderer import live
 from renderer.cache import SegmentCache
 from renderer.checks import check_template
-from renderer.scenes import resolve_scene
-from renderer.video import segment
-from renderer.encode import profile_key
+from renderer.shared import Played, played_by_rendition, render_base_videos, render_shared_scenes, seed_segments
 from tailorcast import keys
 from tailorcast.bucket import Bucket
-from tailorcast.context import choose_variant, locale_context
+from tailorcast.context import choose_variant
 from tailorcast.expressions import ExpressionError
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
@@ -47,7 +48,8 @@ from tailorcast.tokens import customer_token
 
 from microsite.build import shared_files
 
-from .job import CustomerResult, JobSpec, render_customer
+from .executors import Executor, RayExecutor
+from .job import CustomerResult, RunContext, render_customer, run_inputs
 
 log = logging.getLogger("tailorcast.run")
 MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
@@ -95,30 +97,12 @@ def count_rows(path: Path) -> int | None:
     return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
 
 
-def render_shared(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str) -> dict[str, bytes]:
-    """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}."""
-    cache = SegmentCache(cache_root)
-    ctx = locale_context(template, locale, strings_locale, variant)
-    pk = profile_key(template.video.profile, template.video.fps)
-    out = {}
-    for rendition in template.video.renditions:
-        for scene in template.scenes:
-            if not scene.shared:
-                continue
-            rs = resolve_scene(template, scene, ctx, pk, rendition.name)
-            if rs is None:
-                continue
-            path, _ = segment(rs, template, cache, threads=2)
-            out[rs.key] = path.read_bytes()
-    return out
-
-
-def publish_shared_segments(ray, refs: list, bucket: Bucket) -> int:
+def publish_shared_segments(executor: Executor, handles: list, bucket: Bucket) -> int:
     """Shared segments go to the bucket once (content-addressed): the cache survives the machine."""
     published = 0
-    for ref in refs:
+    for handle in handles:
         try:
-            segments = ray.get(ref)
+            segments = executor.get(handle)
         except Exception as exc:  # the customers of that locale already failed with this reason
             log.warning("shared scenes could not be rendered: %s", str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
             continue
@@ -130,41 +114,23 @@ def publish_shared_segments(ray, refs: list, bucket: Bucket) -> int:
     return published
 
 
-def _seed(cache: SegmentCache, shared: dict[str, bytes]) -> None:
-    for key, data in shared.items():
-        if cache.get("segments", key, "mp4") is None:
-            cache.put_bytes("segments", key, "mp4", data)
-
-
-def render_base_videos(spec: JobSpec, locale: str, strings_locale: str, variant: str | None,
-                       played: tuple[tuple[str, tuple[str, ...]], ...], shared: dict[str, bytes]) -> dict[str, str]:
-    """Live mode: the base video of one locale, variant and set of played scenes, per rendition, published
-    before any page links to it: {rendition: bucket key}. ``played``: (rendition, scene ids) pairs."""
-    cache = SegmentCache(spec.cache_root)
-    _seed(cache, shared)
-    ctx = locale_context(spec.template, locale, strings_locale, variant)
+def base_videos_task(run: RunContext, locale: str, strings_locale: str, variant: str | None, played: Played,
+                     shared: dict[str, bytes]) -> dict[str, str]:
+    """Live mode: render the base videos of one group and publish them before any page links to them:
+    {rendition: bucket key}."""
     out = {}
-    for rendition, scene_ids in played:
-        digest, path = live.render_base(spec.template, ctx, scene_ids, rendition, cache)
+    for rendition, (digest, path) in render_base_videos(run.template, locale, strings_locale, variant, played, shared,
+                                                        run.cache_root).items():
         key = keys.shared_object("video", digest, "mp4")
-        if not spec.bucket.exists(key):
-            spec.bucket.put_file(key, path)
+        if not run.bucket.exists(key):
+            run.bucket.put_file(key, path)
         out[rendition] = key
     return out
 
 
-def played_scenes(template: Template, customer: Customer, variant: str | None) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
-    """(rendition, ids of the scenes the customer's video plays) pairs; None when a ``when:`` fails (the job reports it)."""
-    ctx = {**locale_context(template, customer.locale, customer.strings_locale, variant), **customer.values}
-    try:
-        return tuple((r.name, live.played_scenes(template, ctx, r.name)) for r in template.video.renditions)
-    except ExpressionError:
-        return None
-
-
-def customer_task(spec: JobSpec, customer: Customer, token: str, shared: dict[str, bytes], base_videos: dict[str, str] | None = None) -> CustomerResult:
-    _seed(SegmentCache(spec.cache_root), shared)
-    return render_customer(spec, customer, token, base_videos)
+def customer_task(run: RunContext, customer: Customer, token: str, shared: dict[str, bytes], base_videos: dict[str, str] | None = None) -> CustomerResult:
+    seed_segments(SegmentCache(run.cache_root), shared)
+    return render_customer(run, customer, token, base_videos)
 
 
 def _ray_init(settings: Settings, address: str | None):
@@ -200,10 +166,14 @@ def run_billing(
     ray_address: str | None = None,
     on_progress: Callable[[int, int | None, CustomerResult | RowError], None] | None = None,
     api: bool = False,
+    executor: Executor | None = None,
     drop_personal_segments: bool = False,
 ) -> RunSummary:
     """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
     instalment form); without it they are plain static pages that never call a server.
+
+    ``executor``: where the tasks run; by default a local Ray instance (or ``ray_address``'s cluster),
+    started here and shut down at the end. ``InProcessExecutor()`` runs them in this process.
 
     ``drop_personal_segments``: when the run ends, remove its customers' scene segments from this
     machine's segment cache (the nodes of a cluster keep theirs: ``tailorcast cache prune`` there)."""
@@ -226,24 +196,19 @@ def run_billing(
             bucket.put_bytes(f.key, f.data)
         shared_media[name] = f.key
 
-    ray, owned = _ray_init(settings, ray_address)
+    if executor is None:
+        ray, owned = _ray_init(settings, ray_address)
+        executor = RayExecutor(ray, owned)
     try:
-        spec = JobSpec(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
-                       derive_key(settings.secret, "pay-link"), api)
-        spec_ref = ray.put(spec)
-        shared_task = ray.remote(num_cpus=1, max_retries=2)(render_shared)
-        job = ray.remote(num_cpus=1, max_retries=2)(customer_task)
-        template_ref = ray.put(template)
+        run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
+                         derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media))
+        run_ref = executor.put(run)
+        template_ref = executor.put(template)
         shared_refs: dict[tuple[str, str], object] = {}
-        base_task = ray.remote(num_cpus=1, max_retries=2)(render_base_videos)
         base_refs: dict[tuple, object] = {}
         in_flight: dict = {}
-
-        def max_in_flight() -> int:
-            # re-read as the cluster grows (autoscaling): four tasks queued per CPU
-            return max(4, 4 * int(ray.cluster_resources().get("CPU", 1)))
-
-        limit_in_flight, checked_at = max_in_flight(), 0
+        # re-read as the cluster grows (autoscaling)
+        limit_in_flight, checked_at = executor.capacity(), 0
         results: list[dict] = []
         errors: list[dict] = []
         done = 0
@@ -253,7 +218,7 @@ def run_billing(
             for ref in ready:
                 row, cid = in_flight.pop(ref)
                 try:
-                    r: CustomerResult = ray.get(ref)
+                    r: CustomerResult = executor.get(ref)
                 except Exception as exc:  # worker crashed twice, or the shared render failed
                     reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                     r = CustomerResult(row, cid, "failed", error=f"worker error: {reason}")
@@ -296,31 +261,28 @@ def run_billing(
                 continue
             lk = (item.locale, item.strings_locale, variant)
             if lk not in shared_refs:
-                shared_refs[lk] = shared_task.remote(template_ref, item.locale, item.strings_locale, variant, spec.cache_root)
+                shared_refs[lk] = executor.submit(render_shared_scenes, template_ref, item.locale, item.strings_locale, variant, run.cache_root)
             summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
             token = customer_token(settings.secret, template.name, run_id, item.customer_id)
             base_ref = None
             if template.video.live:
-                played = played_scenes(template, item, variant)
+                played = played_by_rendition(template, item, variant)
                 if played is not None:
                     bk = lk + (played,)
                     if bk not in base_refs:
-                        base_refs[bk] = base_task.remote(spec_ref, item.locale, item.strings_locale, variant, played, shared_refs[lk])
+                        base_refs[bk] = executor.submit(base_videos_task, run_ref, item.locale, item.strings_locale, variant, played, shared_refs[lk])
                     base_ref = base_refs[bk]
-            ref = job.remote(spec_ref, item, token, shared_refs[lk], base_ref)
+            ref = executor.submit(customer_task, run_ref, item, token, shared_refs[lk], base_ref)
             in_flight[ref] = (item.row, item.customer_id)
             if summary.rows - checked_at >= 200:
-                limit_in_flight, checked_at = max_in_flight(), summary.rows
+                limit_in_flight, checked_at = executor.capacity(), summary.rows
             while len(in_flight) >= limit_in_flight:
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
-                collect(ready)
+                collect(executor.wait(in_flight))
         while in_flight:
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            collect(ready)
-        summary.shared_segments = publish_shared_segments(ray, list(shared_refs.values()), bucket)
+            collect(executor.wait(in_flight))
+        summary.shared_segments = publish_shared_segments(executor, list(shared_refs.values()), bucket)
     finally:
-        if owned:
-            ray.shutdown()
+        executor.close()
         if drop_personal_segments:
             summary.personal_segments_dropped = SegmentCache(settings.cache_dir, run_id).drop_personal().files
 

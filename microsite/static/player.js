@@ -1,6 +1,6 @@
 /* Tailorcast player: enhances the page's plain <video> with chapters, a pay call-to-action over the
    picture, a captions toggle, replay, tap for sound, live mode (the shared base video with the
-   customer's overlay stills drawn on it) and, when the page has an API, events and the paid status.
+   customer's live stills drawn on it) and, when the page has an API, events and the paid status.
    Without this file the page works as published. The animation vocabulary mirrors renderer/animation.py. */
 (function () {
   'use strict';
@@ -164,7 +164,7 @@
     });
   });
 
-  // ---- live mode: overlays drawn with the animation vocabulary of renderer/animation.py ----
+  // ---- live mode: live stills drawn with the animation vocabulary of renderer/animation.py ----
   var SLIDE = {'slide-left': [-1, 0], 'slide-right': [1, 0], 'slide-up': [0, 1], 'slide-down': [0, -1]};
   var BACK = 1.70158;
   function cubic(p) { return 1 - Math.pow(1 - p, 3); }
@@ -175,21 +175,21 @@
   }
   var imgs = [], lastN = -1;
 
-  function buildOverlays() {
+  function buildStills() {
     ovLayer.textContent = '';
     imgs = [];
     lastN = -1;
     if (!live) return;
-    var r = live, list = r.o || [];
+    var r = live, list = r.stills || [];
     for (var i = 0; i < list.length; i++) {
       var o = list[i], img = make('img', 'tc-o');
       img.alt = '';
       img.decoding = 'async';
       img.src = o.src;
-      img.style.left = o.x / r.w * 100 + '%';
-      img.style.top = o.y / r.h * 100 + '%';
-      img.style.width = o.w / r.w * 100 + '%';
-      img.style.height = o.h / r.h * 100 + '%';
+      img.style.left = o.x / r.width * 100 + '%';
+      img.style.top = o.y / r.height * 100 + '%';
+      img.style.width = o.width / r.width * 100 + '%';
+      img.style.height = o.height / r.height * 100 + '%';
       img.style.visibility = 'hidden';
       ovLayer.appendChild(img);
       imgs.push(img);
@@ -202,17 +202,17 @@
       if (p <= 0) { st.visibility = 'hidden'; return; }
       if (effect === 'fade') op = p;
       else if (SLIDE[effect]) {
-        var v = SLIDE[effect], off = (1 - cubic(p)) * live.d;
+        var v = SLIDE[effect], off = (1 - cubic(p)) * live.slideDistance;
         op = p;
-        tf = 'translate(' + pyRound(v[0] * off) / o.w * 100 + '%,' + pyRound(v[1] * off) / o.h * 100 + '%)';
+        tf = 'translate(' + pyRound(v[0] * off) / o.width * 100 + '%,' + pyRound(v[1] * off) / o.height * 100 + '%)';
       } else if (effect === 'pop') {
         var s = 0.5 + 0.5 * back(p);
         op = p;
-        tf = 'scale(' + Math.max(1, pyRound(o.w * s)) / o.w + ',' + Math.max(1, pyRound(o.h * s)) / o.h + ')';
+        tf = 'scale(' + Math.max(1, pyRound(o.width * s)) / o.width + ',' + Math.max(1, pyRound(o.height * s)) / o.height + ')';
       } else if (effect === 'wipe') {
-        var ww = pyRound(o.w * cubic(p));
+        var ww = pyRound(o.width * cubic(p));
         if (ww <= 0) { st.visibility = 'hidden'; return; }
-        var cut = (o.w - ww) / o.w * 100 + '%';
+        var cut = (o.width - ww) / o.width * 100 + '%';
         clip = live.rtl ? 'inset(0 0 0 ' + cut + ')' : 'inset(0 ' + cut + ' 0 0)';
       }
     }
@@ -225,13 +225,13 @@
     var n = Math.min(Math.floor(t * fps + 0.01), total - 1);
     if (n === lastN || !live) return;
     lastN = n;
-    var list = live.o || [];
+    var list = live.stills || [];
     for (var i = 0; i < imgs.length; i++) {
       var o = list[i], img = imgs[i];
-      if (n < o.s || n >= o.e) { img.style.visibility = 'hidden'; continue; }
-      var k = n - o.s, left = o.e - n;
-      if (o.inf && k < o.inf) show(img, o, o['in'], k / o.inf);
-      else if (o.outf && left <= o.outf) show(img, o, o.out, (left - 1) / o.outf);
+      if (n < o.start || n >= o.end) { img.style.visibility = 'hidden'; continue; }
+      var k = n - o.start, left = o.end - n;
+      if (o.enterFrames && k < o.enterFrames) show(img, o, o.enter, k / o.enterFrames);
+      else if (o.exitFrames && left <= o.exitFrames) show(img, o, o.exit, (left - 1) / o.exitFrames);
       else show(img, o, 'none', 1);
     }
   }
@@ -251,7 +251,7 @@
     if (!changed) return;
     wantLive = true;
     stage.classList.add('tc-live');
-    if (video.controlsList && video.controlsList.add) video.controlsList.add('nofullscreen'); // the overlays are not in the file
+    if (video.controlsList && video.controlsList.add) video.controlsList.add('nofullscreen'); // the live stills are not in the file
     video.disablePictureInPicture = true;
     video.load();
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame);
@@ -261,15 +261,15 @@
     for (var i = 0; i < sources.length; i++) sources[i].src = baked[i];
     wantLive = false;
     live = null;
-    buildOverlays();
+    buildStills();
     stage.classList.remove('tc-live');
     video.load();
   }
-  function pickLive() { // after the live source's metadata: the overlays of the rendition that plays
+  function pickLive() { // after the live source's metadata: the live stills of the rendition that plays
     var r = current(), next = wantLive && r ? data.live[r.name] : null;
     if (next && next !== live) {
       live = next;
-      buildOverlays();
+      buildStills();
       draw(video.currentTime);
     }
   }

@@ -1,0 +1,72 @@
+"""Video that many customers of a run share: shared scenes per locale and variant, live mode's base videos.
+
+One public function per stage. Where they run (a Ray task, this process) and
+what gets published is the billing run's business (workers/run.py).
+
+    template + (locale, strings locale, variant) ── render_shared_scenes ──► {scene key: mp4 bytes}
+    template + customer + variant ── played_by_rendition ──► ((rendition, scene ids), …)
+    … + played scenes + shared bytes ── render_base_videos ──► {rendition: (content key, mp4)}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from tailorcast.context import locale_context
+from tailorcast.customers import Customer
+from tailorcast.errors import ExpressionError
+from tailorcast.spec.model import Template
+
+from . import live
+from .cache import SegmentCache
+from .encode import profile_key
+from .profiles import encoder_profile
+from .scenes import played_scenes, resolve_scene
+from .video import segment
+
+Played = tuple[tuple[str, tuple[str, ...]], ...]  # (rendition, ids of the scenes played), per rendition
+
+
+def render_shared_scenes(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str) -> dict[str, bytes]:
+    """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}."""
+    cache = SegmentCache(cache_root)
+    ctx = locale_context(template, locale, strings_locale, variant)
+    pk = profile_key(encoder_profile(template.video), template.video.fps)
+    out = {}
+    for rendition in template.video.renditions:
+        for scene in template.scenes:
+            if not scene.shared:
+                continue
+            rs = resolve_scene(template, scene, ctx, pk, rendition.name)
+            if rs is None:
+                continue
+            path, _ = segment(rs, template, cache, threads=2)
+            out[rs.key] = path.read_bytes()
+    return out
+
+
+def seed_segments(cache: SegmentCache, shared: Mapping[str, bytes]) -> None:
+    """Put shared segments made elsewhere (another node) into this node's cache, so nothing re-encodes them."""
+    for key, data in shared.items():
+        if cache.get("segments", key, "mp4") is None:
+            cache.put_bytes("segments", key, "mp4", data)
+
+
+def played_by_rendition(template: Template, customer: Customer, variant: str | None) -> Played | None:
+    """The scenes the customer's video plays, per rendition; None when a ``when:`` fails (the job reports it)."""
+    ctx = {**locale_context(template, customer.locale, customer.strings_locale, variant), **customer.values}
+    try:
+        return tuple((r.name, played_scenes(template, ctx, r.name)) for r in template.video.renditions)
+    except ExpressionError:
+        return None
+
+
+def render_base_videos(template: Template, locale: str, strings_locale: str, variant: str | None, played: Played,
+                       shared: Mapping[str, bytes], cache_root: str) -> dict[str, tuple[str, Path]]:
+    """Live mode: the base video of one locale, variant and set of played scenes, per rendition:
+    {rendition: (content key, mp4 in the cache)}."""
+    cache = SegmentCache(cache_root)
+    seed_segments(cache, shared)
+    ctx = locale_context(template, locale, strings_locale, variant)
+    return {rendition: live.render_base(template, ctx, scene_ids, rendition, cache) for rendition, scene_ids in played}
