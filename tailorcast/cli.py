@@ -372,10 +372,11 @@ def preview(template: Path, row: int, customers: Path | None, scene: str | None,
     import time
 
     from renderer.cache import SegmentCache
-    from renderer.preview import find_row, preview_still
+    from renderer.preview import preview_still
     from renderer.video import render_video
 
     from .context import customer_context
+    from .customers import find_row
     from .errors import RenderError
     from .expressions import ExpressionError
     from .settings import load_settings
