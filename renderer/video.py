@@ -23,7 +23,6 @@ from .clip import file_digest
 from .audio import encode_music, silence_command
 from .encode import encode_personal, encode_shared, join, profile_key, run
 from .profiles import encoder_profile
-from .profiles import encoder_profile
 from .scenes import ResolvedScene, resolve_scene
 
 
