@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-fast venv browser sysdeps webtools clean bench bench-compare
+.PHONY: demo test test-fast venv browser postgres sysdeps webtools clean bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ browser:
 	    echo "installing Debian chromium for the browser tests"; \
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
 	else echo "WARNING: /usr/bin/chromium missing and cannot install it (not root or no apt): browser tests will be SKIPPED"; fi
+
+# The store's tests start a throw-away PostgreSQL (initdb + pg_ctl from Debian's postgresql); install it when we can.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian postgresql for the store's tests"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; \
+	else echo "WARNING: initdb missing and cannot install postgresql (not root or no apt): the store's PostgreSQL tests will be SKIPPED (they fail under CI=true)"; fi
 
 # Pillow's raqm layout (Arabic, Hebrew) loads the system's libfribidi at run time.
 sysdeps:
@@ -55,7 +63,7 @@ webtools:
 	elif [ $$ci = 1 ]; then echo "ERROR: CI=true but java is missing: the Nu HTML Checker (vnu-jar) test must run in CI" >&2; exit 1; \
 	else echo "WARNING: java missing: the Nu HTML Checker test will be SKIPPED (install a JRE, e.g. default-jre-headless)"; fi
 
-test: $(STAMP) sysdeps browser webtools
+test: $(STAMP) sysdeps browser postgres webtools
 	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.
