@@ -49,5 +49,5 @@ def check_ref(ref: str, field: str = "ref") -> str:
 
 def check_currency(currency: str, field: str = "cur") -> str:
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        raise PaymentError(field, f"currency {currency!r} is not an ISO 4217 code like 'EUR'")
+        raise PaymentError(field, f"currency {currency!r} is not an ISO 4217 code like '{DEFAULT_CURRENCY}'")
     return currency
