@@ -45,8 +45,6 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -55,8 +53,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the editable install makes this redundant; harmless
+from measure import (ROOT, Usage, audio_bed_key, current_rss_mib, ffmpeg_command, load_customers, loadavg, locale_groups, machine, measure,
+                     peak_rss_mib, since, snap, stats, testsrc, unreaped_children, warm_tailorcast, x264_frames)
 
 RENDITION = "landscape"
 TARGET_FLOOR_RATIO = 1.2  # Tailorcast CPU-s/video <= 1.2 x the floor
@@ -64,38 +62,7 @@ TARGET_SPEEDUP = 15.0  # Tailorcast >= 15 x less CPU-s/video than naive MoviePy
 TARGET_PREVIEW_MS = 300.0
 
 
-# --- measuring ----------------------------------------------------------------------------------
-
-
-def snap() -> dict:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall": time.perf_counter(), "self": s.ru_utime + s.ru_stime, "children": c.ru_utime + c.ru_stime}
-
-
-def since(t0: dict) -> dict:
-    t1 = snap()
-    cpu_self, cpu_children = t1["self"] - t0["self"], t1["children"] - t0["children"]
-    return {"wall_s": t1["wall"] - t0["wall"], "cpu_s": cpu_self + cpu_children, "cpu_python_s": cpu_self, "cpu_children_s": cpu_children}
-
-
-def add(a: dict, b: dict) -> dict:
-    return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in set(a) | set(b)}
-
-
-def maxrss_mib() -> dict:
-    """ru_maxrss (KiB on Linux) of this process and of its largest waited-for child."""
-    return {
-        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
-
-
-def current_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+# --- measuring (the rest is in measure.py) ---------------------------------------------------------
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -106,143 +73,77 @@ def machine_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
-def unreaped_children() -> list[int]:
-    pids: list[int] = []
-    for task in Path("/proc/self/task").glob("*/children"):
-        try:
-            pids += [int(p) for p in task.read_text().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def stats(values: list[float]) -> dict:
-    v = sorted(values)
-    return {
-        "n": len(v),
-        "mean": statistics.fmean(v),
-        "median": statistics.median(v),
-        "min": v[0],
-        "max": v[-1],
-        "p95": v[min(len(v) - 1, max(0, round(0.95 * len(v) + 0.5) - 1))],
-        "stdev": statistics.stdev(v) if len(v) > 1 else 0.0,
-    }
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 # --- common set-up ---------------------------------------------------------------------------------
 
 
 def load(args):
-    from tailorcast.context import customer_context
-    from tailorcast.customers import Customer, read_customers
-    from tailorcast.spec.load import load_template
-
-    template = load_template(args.template)
-    customers = [c for c in read_customers(template, args.csv) if isinstance(c, Customer)][: args.customers]
+    template, customers, contexts = load_customers(args.template, args.csv, args.customers)
     if len(customers) < args.customers:
         raise SystemExit(f"only {len(customers)} valid customers in {args.csv} (asked for {args.customers})")
-    contexts = [customer_context(template, c) for c in customers]
     return template, customers, contexts
 
 
 def personal_frames(template, ctx) -> int:
-    from tailorcast import expressions
+    from renderer.scenes import played_scenes
 
-    fps = template.video.fps
-    c = {**ctx, "rendition": RENDITION}
-    return sum(round(s.duration * fps) for s in template.scenes if not s.shared and (not s.when or expressions.evaluate_condition(s.when, c)))
-
-
-def total_frames(template, ctx) -> int:
-    from tailorcast import expressions
-
-    fps = template.video.fps
-    c = {**ctx, "rendition": RENDITION}
-    return sum(round(s.duration * fps) for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, c))
-
-
-def warm_tailorcast() -> None:
-    """What a long-lived worker has paid once: imports, the fonts digest, a PyAV import."""
-    import av  # noqa: F401
-
-    import renderer.video  # noqa: F401
-    import renderer.shared  # noqa: F401
-    from renderer.text import fonts_digest
-
-    fonts_digest()
+    played = set(played_scenes(template, ctx, RENDITION))
+    return sum(round(s.duration * template.video.fps) for s in template.scenes if not s.shared and s.id in played)
 
 
 # --- (c) Tailorcast -----------------------------------------------------------------------------------
 
 
 def phase_shared(args) -> dict:
-    """Shared scenes of every locale the N customers use (render_shared: every rendition) + the audio bed."""
-    from types import SimpleNamespace
-
-    t_warm = snap()
-    warm_tailorcast()
-    warm = since(t_warm)
-    import renderer.video as rv
+    """Shared scenes of every locale the N customers use (render_shared_scenes: every rendition) + the audio bed."""
+    _, warm = measure(warm_tailorcast)
     import renderer.shared as wr
+    import renderer.video as rv
     from renderer.cache import SegmentCache
-    from tailorcast import expressions
 
     template, customers, contexts = load(args)
     cache_root = Path(args.cache)
 
-    # per-rendition accounting of the shared segment encodes (render_shared looks `segment` up at call time)
+    # per-rendition accounting of the shared segment encodes (render_shared_scenes looks `segment` up at call time)
     orig_segment = wr.segment
-    per_rendition: dict[str, dict] = {}
+    per_rendition: dict[str, Usage] = {}
 
     def segment_measured(rs, *a, **k):
-        t0 = snap()
-        out = orig_segment(rs, *a, **k)
+        out, u = measure(orig_segment, rs, *a, **k)
         name = f"{rs.width}x{rs.height}"
-        per_rendition[name] = add(per_rendition.get(name, {}), since(t0))
+        per_rendition[name] = per_rendition.get(name, Usage()) + u
         return out
 
-    wr.segment = segment_measured
-    groups, seen = [], set()
-    total = {}
-    for c, ctx in zip(customers, contexts):
-        g = (c.locale, c.strings_locale, ctx.get("variant") or None)
-        if g in seen:
-            continue
-        seen.add(g)
-        t0 = snap()
-        segs = wr.render_shared_scenes(template, c.locale, c.strings_locale, g[2], str(cache_root))
+    def shared_once(locale: str, strings_locale: str, variant: str | None) -> dict[str, bytes]:
+        segs = wr.render_shared_scenes(template, locale, strings_locale, variant, str(cache_root))
         gc.collect()  # MoviePy readers closed and their ffmpeg reaped inside the measurement
-        u = since(t0)
-        total = add(total, u)
-        groups.append({"locale": g[0], "strings_locale": g[1], "variant": g[2], "segments": len(segs), "bytes": sum(len(b) for b in segs.values()), **u})
+        return segs
+
+    wr.segment = segment_measured
+    groups, total = [], Usage()
+    for locale, strings_locale, variant in locale_groups(customers, contexts):
+        segs, u = measure(shared_once, locale, strings_locale, variant)
+        total = total + u
+        groups.append({"locale": locale, "strings_locale": strings_locale, "variant": variant, "segments": len(segs),
+                       "bytes": sum(len(b) for b in segs.values()), **u.to_json()})
     wr.segment = orig_segment
 
     # the audio bed(s): once per template and played duration (+ sound effects)
-    fps = template.video.fps
-    beds = {}
-    for ctx in contexts:
-        c = {**ctx, "rendition": RENDITION}
-        played = [SimpleNamespace(scene=s, duration=round(s.duration * fps) / fps) for s in template.scenes if not s.when or expressions.evaluate_condition(s.when, c)]
-        beds[(total_frames(template, ctx) / fps, rv.scene_sounds(played))] = None
+    beds = dict.fromkeys(audio_bed_key(template, ctx, RENDITION) for ctx in contexts)
     t0 = snap()
     for duration, sounds in beds:
         rv.audio_bed(template, duration, SegmentCache(cache_root), sounds)
     gc.collect()
     audio = since(t0)
-    total = add(total, audio)
+    total = total + audio
     rend_sizes = {f"{r.width}x{r.height}": r.name for r in template.video.renditions}
     return {
-        "warmup": warm,
+        "warmup": warm.to_json(),
         "groups": groups,
-        "audio_beds": {"count": len(beds), **audio},
-        "total": total,
-        "per_rendition": {rend_sizes.get(k, k): v for k, v in per_rendition.items()},
+        "audio_beds": {"count": len(beds), **audio.to_json()},
+        "total": total.to_json(),
+        "per_rendition": {rend_sizes.get(k, k): v.to_json() for k, v in per_rendition.items()},
         "renditions": [r.name for r in template.video.renditions],
-        "maxrss": maxrss_mib(),
+        "maxrss": peak_rss_mib(),
         "unreaped_children": unreaped_children(),
     }
 
@@ -251,59 +152,42 @@ def render_one(template, ctx, cache, work: Path, threads: int) -> dict:
     from renderer.video import render_video
 
     out_dir = Path(tempfile.mkdtemp(prefix="tc-video-", dir=work))
-    t0 = snap()
-    res = render_video(template, ctx, out_dir, cache, threads=threads, rendition=RENDITION)
-    u = since(t0)
+    res, u = measure(render_video, template, ctx, out_dir, cache, threads=threads, rendition=RENDITION)
     size = res.video.stat().st_size
     misses = [sid for sid, shared, hit in res.segments if shared and not hit]
     shutil.rmtree(out_dir, ignore_errors=True)
-    return {**u, "bytes": size, "frames": res.frames, "duration_s": res.duration, "shared_misses": misses}
+    return {**u.to_json(), "bytes": size, "frames": res.frames, "duration_s": res.duration, "shared_misses": misses}
 
 
 def phase_tailorcast(args) -> dict:
-    t_warm = snap()
-    warm_tailorcast()
-    warm = since(t_warm)
+    _, warm = measure(warm_tailorcast)
     from renderer.cache import SegmentCache
 
     template, customers, contexts = load(args)
     cache = SegmentCache(args.cache)
     work = Path(args.work)
-    rss_start = {"maxrss_self_mib": maxrss_mib()["self_mib"], "rss_mib": current_rss_mib()}
+    rss_start = {"maxrss_self_mib": peak_rss_mib()["self_mib"], "rss_mib": current_rss_mib()}
     videos = []
-    for i, (c, ctx) in enumerate(zip(customers, contexts), 1):
+    for i, (c, ctx) in enumerate(zip(customers, contexts, strict=True), 1):
         r = render_one(template, ctx, cache, work, args.threads)
         r.update({"row": c.row, "customer_id": c.customer_id, "locale": c.locale, "personal_frames": personal_frames(template, ctx),
-                  "maxrss_self_mib": maxrss_mib()["self_mib"], "rss_mib": current_rss_mib()})
+                  "maxrss_self_mib": peak_rss_mib()["self_mib"], "rss_mib": current_rss_mib()})
         videos.append(r)
         print(f"  tailorcast {i:>3}/{len(customers)} {c.customer_id} {c.locale:<3} {r['cpu_s']:6.2f} CPU-s {r['wall_s']:6.2f} wall-s {r['bytes'] / 1e6:5.2f} MB  RSS {r['rss_mib']:.0f} MiB",
               file=sys.stderr, flush=True)
-    maxrss = maxrss_mib()
+    maxrss = peak_rss_mib()
     # untimed, after the measurements: how many personal frames x264 really encodes (the held rest is appended as skip frames)
-    import renderer.encode as enc
     from renderer.video import resolve_all
-
-    def x264_frames(rs) -> int:
-        if not hasattr(enc, "last_change"):
-            return rs.frames
-        n = enc.last_change(rs) + enc.HELD_TAIL
-        return rs.frames if rs.frames - n < enc.MIN_SAVED else n
 
     encoded = {}
     for rs in resolve_all(template, contexts[0], RENDITION):
         if not rs.shared:
             encoded[rs.id] = {"frames": rs.frames, "x264_frames": x264_frames(rs)}
-    return {"warmup": warm, "videos": videos, "rss_start": rss_start, "maxrss": maxrss, "unreaped_children": unreaped_children(),
+    return {"warmup": warm.to_json(), "videos": videos, "rss_start": rss_start, "maxrss": maxrss, "unreaped_children": unreaped_children(),
             "x264_frames_first_customer": encoded}
 
 
 # --- (b) the encoder floor -------------------------------------------------------------------------------
-
-
-def _ff(stream) -> list[str]:
-    from renderer.encode import ffmpeg_exe
-
-    return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
 
 
 def floor_commands(template, frames: int, still: Path, work: Path) -> dict[str, list[str]]:
@@ -318,7 +202,7 @@ def floor_commands(template, frames: int, still: Path, work: Path) -> dict[str, 
     enc = encoder_args(encoder_profile(v), fps, threads=1)
 
     def moving():
-        return ffmpeg.input(f"testsrc2=s={rend.width}x{rend.height}:r={fps}", f="lavfi").filter("format", "yuv420p")
+        return ffmpeg.input(testsrc(rend.width, rend.height, fps), f="lavfi").filter("format", "yuv420p")
 
     def static():  # decode the still once, repeat it with the loop filter (not -loop 1: that re-decodes every frame)
         return (
@@ -329,10 +213,10 @@ def floor_commands(template, frames: int, still: Path, work: Path) -> dict[str, 
         )
 
     return {
-        "testsrc2": _ff(moving().output(str(work / "floor-testsrc2.mp4"), vframes=frames, **enc)),
-        "testsrc2_source_only": _ff(moving().output("-", vframes=frames, f="null")),
-        "static": _ff(static().output(str(work / "floor-static.mp4"), vframes=frames, **enc)),
-        "static_source_only": _ff(static().output("-", vframes=frames, f="null")),
+        "testsrc2": ffmpeg_command(moving().output(str(work / "floor-testsrc2.mp4"), vframes=frames, **enc)),
+        "testsrc2_source_only": ffmpeg_command(moving().output("-", vframes=frames, f="null")),
+        "static": ffmpeg_command(static().output(str(work / "floor-static.mp4"), vframes=frames, **enc)),
+        "static_source_only": ffmpeg_command(static().output("-", vframes=frames, f="null")),
     }
 
 
@@ -347,19 +231,18 @@ def phase_floor(args) -> dict:
     img, _, _ = preview_still(template, contexts[0], amount.id, amount.duration - 0.5, RENDITION)
     img.save(still)
     runs = []
-    for i, (c, ctx) in enumerate(zip(customers, contexts), 1):
+    for i, (c, ctx) in enumerate(zip(customers, contexts, strict=True), 1):
         frames = personal_frames(template, ctx)
         row = {"row": c.row, "frames": frames}
         for name, cmd in floor_commands(template, frames, still, work).items():
-            t0 = snap()
-            subprocess.run(cmd, check=True, capture_output=True)
-            row[name] = since(t0)
+            _, u = measure(subprocess.run, cmd, check=True, capture_output=True)
+            row[name] = u.to_json()
         row["testsrc2_bytes"] = (work / "floor-testsrc2.mp4").stat().st_size
         row["static_bytes"] = (work / "floor-static.mp4").stat().st_size
         runs.append(row)
         print(f"  floor {i:>3}/{len(customers)} {frames} frames: testsrc2 {row['testsrc2']['cpu_s']:.2f} CPU-s, static {row['static']['cpu_s']:.2f} CPU-s", file=sys.stderr, flush=True)
     return {"still": f"scene '{amount.id}' at {amount.duration - 0.5:.1f} s of row {customers[0].row}", "runs": runs, "commands": floor_commands(template, runs[0]["frames"], still, work),
-            "maxrss": maxrss_mib(), "unreaped_children": unreaped_children()}
+            "maxrss": peak_rss_mib(), "unreaped_children": unreaped_children()}
 
 
 # --- (a) naive MoviePy ---------------------------------------------------------------------------------------
@@ -523,18 +406,18 @@ def phase_naive(args) -> dict:
     t_warm = snap()
     import moviepy  # noqa: F401
 
-    warm = since(t_warm)
+    warm = since(t_warm).to_json()
     template, customers, contexts = load(args)
     customers, contexts = customers[: args.naive_customers], contexts[: args.naive_customers]
     work = Path(args.work)
     videos = []
-    for i, (c, ctx) in enumerate(zip(customers, contexts), 1):
+    for i, (c, ctx) in enumerate(zip(customers, contexts, strict=True), 1):
         out = work / f"naive-{c.row}.mp4"
         t0 = snap()
         naive_video(template, ctx, out, work / f"naive-{c.row}-TEMP_MPY_audio.m4a")
         gc.collect()
         u = since(t0)
-        r = {"row": c.row, "customer_id": c.customer_id, "locale": c.locale, **u, "bytes": out.stat().st_size}
+        r = {"row": c.row, "customer_id": c.customer_id, "locale": c.locale, **u.to_json(), "bytes": out.stat().st_size}
         if i == 1:  # untimed: what came out (PyAV)
             from renderer.probe import probe
 
@@ -544,8 +427,8 @@ def phase_naive(args) -> dict:
                 shutil.copyfile(out, Path(args.keep) / f"naive-{c.row}.mp4")
         out.unlink()
         videos.append(r)
-        print(f"  naive {i:>3}/{len(customers)} {c.customer_id} {c.locale:<3} {u['cpu_s']:6.2f} CPU-s {u['wall_s']:6.2f} wall-s {r['bytes'] / 1e6:5.2f} MB", file=sys.stderr, flush=True)
-    return {"moviepy": version("moviepy"), "warmup": warm, "videos": videos, "maxrss": maxrss_mib(), "unreaped_children": unreaped_children()}
+        print(f"  naive {i:>3}/{len(customers)} {c.customer_id} {c.locale:<3} {u.cpu:6.2f} CPU-s {u.wall:6.2f} wall-s {r['bytes'] / 1e6:5.2f} MB", file=sys.stderr, flush=True)
+    return {"moviepy": version("moviepy"), "warmup": warm, "videos": videos, "maxrss": peak_rss_mib(), "unreaped_children": unreaped_children()}
 
 
 # --- parallelism: worker processes x ffmpeg threads -------------------------------------------------------
@@ -565,7 +448,7 @@ def _pool_init(argv: dict) -> None:
 
 def _pool_task(i: int) -> dict:
     r = render_one(_W["template"], _W["contexts"][i], _W["cache"], _W["work"], _W["threads"])
-    return {**r, "pid": os.getpid(), "maxrss_self_mib": maxrss_mib()["self_mib"], "rss_mib": current_rss_mib()}
+    return {**r, "pid": os.getpid(), "maxrss_self_mib": peak_rss_mib()["self_mib"], "rss_mib": current_rss_mib()}
 
 
 def phase_parallel(args) -> dict:
@@ -598,10 +481,10 @@ def phase_parallel(args) -> dict:
         "workers": args.workers,
         "threads": args.threads,
         "customers": args.customers,
-        "wall_s": u["wall_s"],
+        "wall_s": u.wall,
         "tasks_cpu_s": sum(r["cpu_s"] for r in results),  # each worker's RUSAGE_SELF+CHILDREN per task: this run's work alone
         "tasks_wall_s_mean": statistics.fmean(r["wall_s"] for r in results),
-        "process_tree": tree,  # includes the workers' start-up (imports)
+        "process_tree": tree.to_json(),  # includes the workers' start-up (imports)
         "machine_busy_cpu_s": busy / hz,  # every process on the machine, other users included
         "machine_capacity_cpu_s": tot / hz,
         "machine_busy_fraction": busy / tot if tot else float("nan"),
@@ -624,7 +507,7 @@ def phase_preview(args) -> dict:
     from renderer.preview import preview_still
 
     template, customers, contexts = load(args)
-    startup = since(t_start)
+    startup = since(t_start).to_json()
     scenes = [s for s in template.scenes]
     # start-up: one still of each scene for the first customer (fonts, background images, clip decoder warm)
     first = []
@@ -647,7 +530,7 @@ def phase_preview(args) -> dict:
         png_ms = (time.perf_counter() - t1) * 1000
         combos.append({"row": customers[ci].row, "scene": sid, "at": local, "ms": ms, "png_ms": png_ms, "size": f"{img.width}x{img.height}"})
     return {"startup": startup, "first_per_scene": first, "stills": combos, "ms": stats([c["ms"] for c in combos]),
-            "with_png_ms": stats([c["ms"] + c["png_ms"] for c in combos]), "maxrss": maxrss_mib()}
+            "with_png_ms": stats([c["ms"] + c["png_ms"] for c in combos]), "maxrss": peak_rss_mib()}
 
 
 def cold_cli_preview(args, work: Path, runs: int = 3) -> dict:
@@ -670,40 +553,9 @@ def cold_cli_preview(args, work: Path, runs: int = 3) -> dict:
                 reported = float(p.stdout.rsplit("(", 1)[1].split(" ms)")[0])
             except ValueError:
                 pass
-        out.append({"row": row, "wall_s": u["wall_s"], "cpu_s": u["cpu_children_s"], "reported_ms": reported})
+        out.append({"row": row, "wall_s": u.wall, "cpu_s": u.cpu_children, "reported_ms": reported})
     return {"command": " ".join(cmd[:1] + [c for c in cmd[1:]]).replace(str(work), "$TMP"), "runs": out,
             "wall_s": stats([r["wall_s"] for r in out])}
-
-
-# --- machine -------------------------------------------------------------------------------------------------
-
-
-def machine() -> dict:
-    from importlib.metadata import version
-
-    from imageio_ffmpeg import get_ffmpeg_exe
-
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    ff = subprocess.run([get_ffmpeg_exe(), "-version"], capture_output=True, text=True).stdout.splitlines()[0].split(" Copyright")[0]
-    git = {}
-    try:
-        git["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        git["dirty_files"] = len(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.splitlines())
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "moviepy": version("moviepy"),
-        "ffmpeg": ff,
-        "git": git,
-    }
 
 
 # --- orchestration ----------------------------------------------------------------------------------------------
@@ -730,7 +582,7 @@ def run_phase(args, name: str, work: Path, cache: Path | None = None, **extra) -
     subprocess.run(cmd, check=True, cwd=ROOT)
     u = since(t0)
     out = json.loads(result.read_text())
-    out["process"] = {"wall_s": u["wall_s"], "cpu_s": u["cpu_children_s"], "load_average": {"start": la0, "end": loadavg()}}
+    out["process"] = {"wall_s": u.wall, "cpu_s": u.cpu_children, "load_average": {"start": la0, "end": loadavg()}}
     return out
 
 
@@ -848,7 +700,7 @@ def print_tables(r: dict) -> None:
     s = r["summary"]
     m = r["machine"]
     con.print(f"[bold]bench_compare[/] {r['date']}  {r['template']} {RENDITION} {r['size']} @ {r['fps']} fps, {r['customers']} customers "
-              f"(naive: {r['naive_customers']}); {m['nproc']} CPUs {m['cpu_model']}, {m['memory_gib']} GiB, Python {m['python']}, MoviePy {m['moviepy']}, {m['ffmpeg']}")
+              f"(naive: {r['naive_customers']}); {m['cpus']} CPUs {m['cpu_model']}, {m['memory_gib']} GiB, Python {m['python']}, MoviePy {m['moviepy']}, {m['ffmpeg']}")
     con.print(f"load average at start {r['load_average']['start']}, at end {r['load_average']['end']}"
               + ("  [yellow]other processes were using the CPUs: wall times are inflated more than CPU times[/]" if max(r["load_average"]["start"][0], r["load_average"]["end"][0]) > 0.7 else ""))
 
