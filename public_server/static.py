@@ -29,7 +29,7 @@ def create_static_app(root: Path | str) -> Flask:
     @app.get("/<path:key>")
     def obj(key: str):
         if key.endswith("/"):
-            key += "index.html"
+            key += keys.PAGE_NAME  # the folder's page, as the CDN's index document
         if not keys.is_public(key):
             abort(404)
         path = (root / key).resolve()

@@ -96,6 +96,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     """
     from workers.run import run_billing
 
+    from . import keys
     from .bucket import open_bucket
     from .customers import read_customers
     from .settings import load_settings
@@ -137,7 +138,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     if summary.example_page:
         console.print(f"Published to: {bucket.describe()}")
         if not out.startswith("s3://"):
-            page = summary.example_page.removesuffix("index.html")
+            page = summary.example_page.removesuffix(keys.PAGE_NAME)
             console.print(f"Open one microsite:  tailorcast serve {out}  →  http://127.0.0.1:8000/{page}")
     if summary.ok + summary.skipped == 0 and summary.rows:
         sys.exit(1)
