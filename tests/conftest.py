@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, REMINDER_DIR, ROOT, SAMPLE_CSV, TEMPLATE_DIR, Published, missing_tier_mark, pick_rows
+from helpers import CHROMIUM, CHROMIUM_ARGS, REMINDER_DIR, ROOT, SAMPLE_CSV, TEMPLATE_DIR, Published, missing_tier_mark, pick_rows, publish
 
 # rows of the sample file used by the end-to-end tests: 3 good (it, en, tr), the hostile name, 4 bad rows
 E2E_IDS = ["CUST-00001", "CUST-00005", "CUST-00003", "CUST-00051", "CUST-00052", "CUST-00053", "CUST-00054"]
@@ -80,25 +80,18 @@ def e2e_csv(tmp_path_factory) -> Path:
     return pick_rows(SAMPLE_CSV, E2E_IDS, tmp_path_factory.mktemp("input") / "customers.csv")
 
 
-def _publish(template, customers: Path, settings, out: Path, **options) -> Published:
-    from tailorcast.bucket import LocalBucket
-    from workers.run import run_billing
-
-    return Published(out, run_billing(template, customers, LocalBucket(out), settings, **options))
-
-
 # The published runs below are rendered once per session and shared by every test that only reads them.
 
 @pytest.fixture(scope="session")
 def local_run(template, e2e_csv, settings, ray_session, tmp_path_factory) -> Published:
     """The bill-explainer run end to end into a local folder, pages without an API: (out, summary)."""
-    return _publish(template, e2e_csv, settings, tmp_path_factory.mktemp("public"))
+    return publish(template, e2e_csv, settings, tmp_path_factory.mktemp("public"))
 
 
 @pytest.fixture(scope="session")
 def api_run(template, e2e_csv, settings, ray_session, tmp_path_factory) -> Published:
     """The same rows published for an origin with the public server (``api=True``; segments come from the cache)."""
-    run = _publish(template, e2e_csv, settings, tmp_path_factory.mktemp("api-run"), api=True)
+    run = publish(template, e2e_csv, settings, tmp_path_factory.mktemp("api-run"), api=True)
     assert run.summary.ok == 4, run.summary  # three sample customers and the hostile name
     return run
 
@@ -110,7 +103,7 @@ def reminder_run(settings, ray_session, tmp_path_factory) -> Published:
 
     tmp = tmp_path_factory.mktemp("reminder-run")
     customers = pick_rows(REMINDER_DIR / "sample-customers.csv", REMINDER_IDS, tmp / "reminders.csv")
-    run = _publish(load_template(REMINDER_DIR), customers, settings, tmp / "pub", api=True)
+    run = publish(load_template(REMINDER_DIR), customers, settings, tmp / "pub", api=True)
     assert (run.summary.ok, run.summary.failed, run.summary.invalid) == (3, 0, 0), run.summary
     return run
 

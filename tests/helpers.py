@@ -87,6 +87,14 @@ class Published(NamedTuple):
         return {r["customer_id"]: r for r in self.rows()}
 
 
+def publish(template, customers: Path, settings, out: Path, **options) -> Published:
+    """A billing run (real Ray, or the executor ``options`` name) of ``customers`` into the folder ``out``."""
+    from tailorcast.bucket import LocalBucket
+    from workers.run import run_billing
+
+    return Published(out, run_billing(template, customers, LocalBucket(out), settings, **options))
+
+
 def read_csv(path: Path) -> list[dict]:
     return list(csv.DictReader(io.StringIO(path.read_text())))
 

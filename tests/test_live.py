@@ -8,10 +8,9 @@ live still on its frames, and a paused live frame matches the baked mp4's frame 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
-import threading
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import urlopen
@@ -19,12 +18,9 @@ from urllib.request import urlopen
 import av
 import numpy as np
 import pytest
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
-from werkzeug.serving import make_server
 
-from helpers import ROOT, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file
-from public_server.static import create_static_app
+from helpers import DEVICES, REMINDER_DIR, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file, open_page, pick_rows, publish, serve, site_app, ssim
 from renderer import live
 from renderer.animation import appearance, canvas_for
 from renderer.scenes import played_scenes
@@ -35,7 +31,6 @@ from tailorcast.customers import read_customers
 from tailorcast.errors import TemplateError
 from tailorcast.spec.load import load_template
 
-REMINDER_DIR = ROOT / "templates" / "payment-reminder"
 LIVE_ID = "CUST-00001"  # Italian: the bill-explainer's five scenes, three of them personal
 SIMILAR = {"ssim": 0.95, "mad": 6.0}  # on a grayscale downscaled to 90x160 (or 160x90)
 
@@ -59,6 +54,7 @@ def _still_state(o: live.LiveStill, still: Image.Image, n: int, short: int, rtl:
 
 # ---------------------------------------------------------------- without a browser
 
+@pytest.mark.e2e  # every third frame of both renditions at full size, composited in Python: ~15 s
 @pytest.mark.parametrize("folder,customer_id", [(TEMPLATE_DIR, LIVE_ID), (REMINDER_DIR, "R-0005")])
 def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, customer_id):
     template = load_template(folder)
@@ -156,37 +152,25 @@ def test_live_still_keys_sit_in_the_customers_folder():
 @pytest.fixture(scope="module")
 def live_site(settings, ray_session, tmp_path_factory):
     """The bill-explainer with ``live: true``, run for one customer and served: (base URL, folder, manifest row)."""
-    from tailorcast.bucket import LocalBucket
-    from workers.run import run_billing
-
     tmp = tmp_path_factory.mktemp("live")
     folder = copy_template(TEMPLATE_DIR, tmp)
     edit_file(folder, "  default_rendition: portrait\n", "  default_rendition: portrait\n  live: true\n")
-    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
-    (tmp / "in.csv").write_text("\n".join([lines[0]] + [x for x in lines[1:] if x.startswith(LIVE_ID + ",")]) + "\n", encoding="utf-8")
-    out = tmp / "pub"
-    summary = run_billing(load_template(folder), tmp / "in.csv", LocalBucket(out), settings)
-    assert summary.ok == 1, summary
-    row = next(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
-    server = make_server("127.0.0.1", 0, create_static_app(out), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", out, row
-    server.shutdown()
+    run = publish(load_template(folder), pick_rows(SAMPLE_CSV, [LIVE_ID], tmp / "in.csv"), settings, tmp / "pub")
+    assert run.summary.ok == 1, run.summary
+    with serve(site_app(run.out)) as base:
+        yield base, run.out, run.rows()[0]
 
 
-def _open_live(chromium, url: str, **context):
-    p, browser = chromium
-    ctx = browser.new_context(**context)
-    page = ctx.new_page()
-    events = {"console": [], "requests": [], "errors": []}
-    page.on("console", lambda m: events["console"].append((m.type, m.text)))
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.on("request", lambda r: events["requests"].append(r.url))
-    page.goto(url)
-    page.wait_for_function("() => { const v = document.querySelector('video');"
-                           " return v.currentSrc.includes('/shared/video/') && v.readyState >= 1 && document.querySelector('.tc-o'); }")
-    return ctx, page, events
+LIVE_READY = ("() => { const v = document.querySelector('video');"
+              " return v.currentSrc.includes('/shared/video/') && v.readyState >= 1 && document.querySelector('.tc-o'); }")
+
+
+@contextmanager
+def _open_live(chromium, url: str, device: str | None = None, **options):
+    """The live page, once it plays the shared base video with its stills in place: (page, log)."""
+    with open_page(chromium, url, device, wait=None, **options) as (page, log):
+        page.wait_for_function(LIVE_READY)
+        yield page, log
 
 
 def _timeline(page) -> dict:
@@ -207,12 +191,11 @@ SEEK = """async (n) => {
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("device", ["iPhone 13", "Pixel 5"])
+@pytest.mark.e2e
+@pytest.mark.parametrize("device", DEVICES)
 def test_live_page_plays_the_shared_base_video_with_the_customers_live_stills(chromium, live_site, device):
     base, out, row = live_site
-    p, _ = chromium
-    ctx, page, events = _open_live(chromium, f"{base}/{row['page']}", **p.devices[device])
-    try:
+    with _open_live(chromium, f"{base}/{row['page']}", device) as (page, log):
         state = page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
             try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 1200));
             return {t: v.currentTime, paused: v.paused, w: v.videoWidth, h: v.videoHeight, src: v.currentSrc,
@@ -232,18 +215,15 @@ def test_live_page_plays_the_shared_base_video_with_the_customers_live_stills(ch
         # the baked video stays published for download and sharing
         assert state["download"] == "video-portrait.mp4"
         assert urlopen(f"{base}/c/{row['token']}/video-portrait.mp4").status == 200
-        assert events["errors"] == [] and [c for c in events["console"] if c[0] in ("error", "warning")] == []
-        assert {urlparse(u).hostname for u in events["requests"] if not u.startswith("data:")} == {"127.0.0.1"}
-    finally:
-        ctx.close()
+        assert log.errors == [] and [c for c in log.console if c[0] in ("error", "warning")] == []
+        assert {urlparse(u).hostname for u in log.requests if not u.startswith("data:")} == {"127.0.0.1"}
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_live_stills_show_on_their_frames_with_their_animation(chromium, live_site):
     base, _, row = live_site
-    p, _ = chromium
-    ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", **p.devices["Pixel 5"])
-    try:
+    with _open_live(chromium, f"{base}/{row['page']}", "Pixel 5") as (page, _):
         data = _timeline(page)
         stills, total = data["live"]["portrait"]["stills"], round(data["duration"] * data["fps"])
         checked = 0
@@ -267,38 +247,10 @@ def test_live_stills_show_on_their_frames_with_their_animation(chromium, live_si
                 assert page.evaluate(SEEK, o["end"])[i]["v"] == "hidden"
             checked += 1
         assert checked == len(stills) >= 8
-    finally:
-        ctx.close()
 
 
 def _gray(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img.convert("RGB").resize(size, Image.Resampling.BOX).convert("L"), dtype=np.float64)
-
-
-def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
-    """Mean SSIM of two grayscale images (uniform 7x7 window, the usual constants for 8-bit data)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    wa, wb = sliding_window_view(a, (window, window)), sliding_window_view(b, (window, window))
-    ma, mb = wa.mean(axis=(-1, -2)), wb.mean(axis=(-1, -2))
-    va, vb = wa.var(axis=(-1, -2)), wb.var(axis=(-1, -2))
-    cov = ((wa - ma[..., None, None]) * (wb - mb[..., None, None])).mean(axis=(-1, -2))
-    return float((((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))).mean())
-
-
-def test_ssim_is_one_for_equal_images_forgives_a_small_tint_and_catches_moved_text():
-    img = Image.new("L", (90, 160), 40)
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(img)
-    for k in range(6):
-        draw.text((8, 10 + 24 * k), "128,48 EUR", fill=230)
-    a = np.asarray(img, dtype=np.float64)
-    moved = np.roll(a, 3, axis=1)
-    assert ssim(a, a) == pytest.approx(1.0)
-    assert ssim(a, np.clip(a + 3, 0, 255)) > 0.99
-    assert ssim(a, moved) < 0.8
-    blank = np.full_like(a, 40.0)
-    assert ssim(a, blank) < 0.8
 
 
 def _baked_frames(path: Path, wanted: set[int]) -> dict[int, Image.Image]:
@@ -323,12 +275,12 @@ FRAME_BOX = "() => { const f = document.querySelector('.tc-frame').getBoundingCl
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 @pytest.mark.parametrize("rendition,viewport", [("portrait", {"width": 500, "height": 1500}), ("landscape", {"width": 1000, "height": 800})])
 def test_paused_live_frame_looks_like_the_baked_frame(chromium, live_site, rendition, viewport):
     """Drawn at the video's own size (device scale 2), so the comparison measures the live stills, not resampling."""
     base, out, row = live_site
-    ctx, page, _ = _open_live(chromium, f"{base}/{row['page']}", viewport=viewport, device_scale_factor=2)
-    try:
+    with _open_live(chromium, f"{base}/{row['page']}", viewport=viewport, device_scale_factor=2) as (page, _):
         assert page.evaluate("document.querySelector('video').videoWidth") == (720 if rendition == "portrait" else 1280)
         page.evaluate(NATIVE)
         baked = _baked_frames(out / "c" / row["token"] / f"video-{rendition}.mp4", set(FRAMES))
@@ -349,37 +301,23 @@ def test_paused_live_frame_looks_like_the_baked_frame(chromium, live_site, rendi
         page.evaluate(SEEK, 400)
         shot = Image.open(io.BytesIO(page.screenshot(clip=page.evaluate(FRAME_BOX)))).convert("RGB")
         assert ssim(_gray(shot, size), _gray(baked[400], size)) < SIMILAR["ssim"]
-    finally:
-        ctx.close()
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_live_page_without_javascript_shows_the_baked_video(chromium, live_site):
     base, _, row = live_site
-    p, browser = chromium
-    ctx = browser.new_context(**p.devices["iPhone 13"], java_script_enabled=False)
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base}/{row['page']}")
+    with open_page(chromium, f"{base}/{row['page']}", "iPhone 13", wait=None, java_script_enabled=False) as (page, _):
         assert page.locator("video source").first.get_attribute("src") == "video-portrait.mp4"
         assert page.locator(".tc-frame, .tc-o").count() == 0
         assert page.is_visible("#pay") and page.is_visible("video")
-    finally:
-        ctx.close()
 
 
 @pytest.mark.browser
+@pytest.mark.e2e
 def test_live_page_falls_back_to_the_baked_video_when_the_base_video_is_missing(chromium, live_site):
     base, _, row = live_site
-    p, browser = chromium
-    ctx = browser.new_context(**p.devices["iPhone 13"])
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route("**/shared/video/*", lambda route: route.fulfill(status=404, body="gone"))
-    try:
-        page.goto(f"{base}/{row['page']}")
+    gone = {"**/shared/video/*": lambda route: route.fulfill(status=404, body="gone")}
+    with open_page(chromium, f"{base}/{row['page']}", "iPhone 13", wait=None, routes=gone) as (page, log):
         page.wait_for_function("document.querySelector('video').currentSrc.endsWith('/video-portrait.mp4') && document.querySelector('video').readyState >= 1")
-        assert page.locator(".tc-o").count() == 0 and errors == []
-    finally:
-        ctx.close()
+        assert page.locator(".tc-o").count() == 0 and log.errors == []
