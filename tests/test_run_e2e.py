@@ -7,16 +7,20 @@ import io
 import re
 from pathlib import Path
 
-from helpers import ffmpeg_decode_errors
+import pytest
+
+from helpers import ffmpeg_decode_errors, read_csv
 from renderer.probe import probe
+
+pytestmark = pytest.mark.e2e  # a real local Ray, real-size videos, S3 over HTTP
 
 
 def _manifest(out: Path, summary) -> list[dict]:
-    return list(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
+    return read_csv(out / summary.manifest)
 
 
 def _errors(out: Path, summary) -> list[dict]:
-    return list(csv.DictReader(io.StringIO((out / summary.errors).read_text())))
+    return read_csv(out / summary.errors)
 
 
 def test_run_counts_good_and_bad_rows(local_run):
@@ -191,21 +195,10 @@ def test_s3_video_uploads_use_multipart_above_threshold(s3_server, tmp_path):
     assert head["ContentType"] == "video/mp4"
 
 
-def test_reminder_template_renders_variants_and_conditional_scene_in_both_renditions(ray_session, settings, tmp_path):
-    from helpers import ROOT
-    from tailorcast.bucket import LocalBucket
-    from tailorcast.spec.load import load_template
-    from workers.run import run_billing
-
-    tpl = load_template(ROOT / "templates" / "payment-reminder")
-    src = (ROOT / "templates" / "payment-reminder" / "sample-customers.csv").read_text().splitlines()
-    picked = [src[0]] + [line for line in src[1:] if line.startswith(("R-0005,", "R-0010,"))]  # ar friendly 189.40; ar firm 129.90
-    csv_path = tmp_path / "reminders.csv"
-    csv_path.write_text("\n".join(picked) + "\n")
-    out = tmp_path / "pub"
-    summary = run_billing(tpl, csv_path, LocalBucket(out), settings)
-    assert (summary.ok, summary.failed, summary.invalid) == (2, 0, 0)
-    rows = {r["customer_id"]: r for r in csv.DictReader(io.StringIO((out / summary.manifest).read_text()))}
+def test_reminder_template_renders_variants_and_conditional_scene_in_both_renditions(reminder_run):
+    out, summary = reminder_run  # R-0001 (en), R-0005 (ar friendly 189.40), R-0010 (ar firm 129.90)
+    assert (summary.ok, summary.failed, summary.invalid) == (3, 0, 0)
+    rows = reminder_run.by_id()
     assert rows["R-0005"]["variant"] == "friendly" and rows["R-0010"]["variant"] == "firm"
     durations = {"R-0005": 3.5 + 5 + 5 + 5 + 3, "R-0010": 3.5 + 5 + 5 + 3}  # the instalment offer only above 150
     for cid, expected in durations.items():
@@ -219,25 +212,16 @@ def test_reminder_template_renders_variants_and_conditional_scene_in_both_rendit
         assert 'lang="ar" dir="rtl"' in html
 
 
-def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(ray_session, settings, tmp_path):
+def test_signed_pay_link_is_accepted_by_the_demo_checkout_and_flips_paid_status(reminder_run, settings, tmp_path):
     """The reminder's signed pay link, published by a run, is honoured by the public server (same secret)."""
     import urllib.parse
 
-    from helpers import ROOT
     from public_server.app import create_public_app
     from public_server.config import public_config
-    from tailorcast.bucket import LocalBucket
-    from tailorcast.spec.load import load_template
-    from workers.run import run_billing
 
-    tpl = load_template(ROOT / "templates" / "payment-reminder")
-    src = (ROOT / "templates" / "payment-reminder" / "sample-customers.csv").read_text().splitlines()
-    csv_path = tmp_path / "one.csv"
-    csv_path.write_text("\n".join([src[0], next(line for line in src if line.startswith("R-0001,"))]) + "\n")
-    out = tmp_path / "pub"
-    summary = run_billing(tpl, csv_path, LocalBucket(out), settings)
-    assert summary.ok == 1
-    row = next(csv.DictReader(io.StringIO((out / summary.manifest).read_text())))
+    out = reminder_run.out
+    row = reminder_run.by_id()["R-0001"]
+    assert row["status"] == "ok"
     html = (out / row["page"]).read_text()
     href = re.search(r'id="pay" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert href.startswith("http://127.0.0.1:8000/demo/checkout?") and f"t={row['token']}" in href
