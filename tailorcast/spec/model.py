@@ -145,7 +145,7 @@ class VideoSpec:
     poster_at: float | None
     renditions: tuple[Rendition, ...]
     default_rendition: str
-    live: bool = False  # the page plays the shared base video and draws the overlays (renderer/live.py)
+    live: bool = False  # the page plays the shared base video and draws the live stills (renderer/live.py)
     profile_settings: Mapping[str, Any] = field(default_factory=dict)  # preset/crf/profile/audio_bitrate over the named profile
 
     def rendition(self, name: str | None = None) -> Rendition:
