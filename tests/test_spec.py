@@ -160,3 +160,11 @@ def test_bank_qr_account_is_checked_when_the_template_loads(broken):
     assert msg.startswith("template.yaml:") and "payment.epc.iban" in msg and "check digits do not match" in msg
     line = int(msg.split(":")[1].split()[0])
     assert "IT61X" in (broken / "template.yaml").read_text().splitlines()[line - 1]
+
+
+def test_pagopa_creditor_is_checked_when_the_template_loads(broken):
+    _edit(broken, 'creditor: "15376371009"', 'creditor: "15376371008"')
+    (msg,) = _problems(broken)
+    assert msg.startswith("template.yaml:") and "payment.pagopa.creditor" in msg and "the check digit should be 9" in msg
+    line = int(msg.split(":")[1].split()[0])
+    assert "15376371008" in (broken / "template.yaml").read_text().splitlines()[line - 1]

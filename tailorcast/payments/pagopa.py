@@ -22,17 +22,22 @@ class PagoPaNotice:
     def __post_init__(self) -> None:
         if not isinstance(self.notice_code, str) or not re.fullmatch(r"[0-3][0-9]{17}", self.notice_code):
             raise PaymentError("notice_code", f"{self.notice_code!r} must be 18 digits starting with the aux digit 0-3 (the 'codice avviso' printed on the notice, without spaces)")
-        fc = self.creditor_fiscal_code
-        if not isinstance(fc, str) or not re.fullmatch(r"[0-9]{11}", fc):
-            raise PaymentError("creditor_fiscal_code", f"{fc!r} must be the creditor's 11-digit codice fiscale")
-        if _luhn_it(fc[:10]) != int(fc[10]):
-            raise PaymentError("creditor_fiscal_code", f"{fc!r}: the check digit should be {_luhn_it(fc[:10])}; look for a typo")
+        check_creditor(self.creditor_fiscal_code)
         check_cents(self.amount_cents)
         if self.amount_cents > _PAGOPA_MAX_CENTS:
             raise PaymentError("amount", f"{self.amount_cents} cents has more than 11 digits, the most pagoPA allows")
 
     def payload(self) -> str:
         return f"PAGOPA|002|{self.notice_code}|{self.creditor_fiscal_code}|{self.amount_cents:02d}"
+
+
+def check_creditor(fc: str, field: str = "creditor_fiscal_code") -> str:
+    """The creditor body's 11-digit codice fiscale, with its check digit."""
+    if not isinstance(fc, str) or not re.fullmatch(r"[0-9]{11}", fc):
+        raise PaymentError(field, f"{fc!r} must be the creditor's 11-digit codice fiscale")
+    if _luhn_it(fc[:10]) != int(fc[10]):
+        raise PaymentError(field, f"{fc!r}: the check digit should be {_luhn_it(fc[:10])}; look for a typo")
+    return fc
 
 
 def _luhn_it(digits: str) -> int:

@@ -19,6 +19,7 @@ from ..errors import PaymentError, Problem
 from ..formatting import parse_locale
 from ..paths import resolve_asset
 from ..payments.epc import check_account
+from ..payments.pagopa import check_creditor
 from ..yamlpos import Located
 from .model import (CONTEXT_NAMES, DEFAULT_ANIMATION_S, DEFAULT_PROFILE, NO_ANIMATION, Animation, Box, Brand, Contact, Epc, Field, Layer, Music,
                     PagoPa, Payment, Rendition, Scene, Sound, Variant)
@@ -347,6 +348,10 @@ def payment(c: Check, raw: Mapping[str, Any] | None) -> Payment:
         _payment_field(c, ("payment", key) if key in raw else ("payment",), p.provider, key, getattr(p, key), _PAYMENT_FIELD_TYPES[key])
     if pagopa:
         _payment_field(c, ("payment", "pagopa", "notice_field"), "pagopa", "notice_field", pagopa.notice_field, ("text",))
+        try:
+            check_creditor(pagopa.creditor, "creditor")
+        except PaymentError as exc:
+            c.problem(("payment", "pagopa", "creditor"), exc.message)
     if epc:
         try:
             check_account(epc.name, epc.iban, epc.bic)
