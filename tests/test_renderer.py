@@ -164,6 +164,7 @@ def test_scene_sound_effects_are_mixed_at_their_time(tmp_path):
     assert level(0.7, 1.0) > 0.05  # the chime at 0.6 + 0.1 s
 
 
+@pytest.mark.e2e  # a real-size scene encoded twice (fast path and full x264) and decoded: ~12 s
 def test_held_frames_appended_as_skip_frames_match_a_full_x264_encode(template, tmp_path):
     """The hold after the last animation is appended as P_Skip frames: same frames, same decode, far less CPU."""
     import av
