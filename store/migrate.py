@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.exc import OperationalError
 
 from tailorcast.errors import ConfigError
 
@@ -36,6 +37,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def connect(engine: Engine) -> Connection:
+    """A connection, or a :class:`ConfigError` saying which database could not be reached."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(f"database {shown(engine.url)}: cannot connect ({reason}); check TAILORCAST_DATABASE_URL "
+                          "and that the database server is running") from exc
+
+
 def head_revision() -> str:
     """The revision this code needs."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -43,14 +54,14 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's revision; None for a database no migration has run on."""
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, target: str = "head") -> str | None:
     """Bring the database to ``target`` in one transaction; returns the revision it is at afterwards."""
     try:
-        with engine.begin() as conn:
+        with connect(engine) as conn, conn.begin():
             _adopt_unversioned(conn)
             command.upgrade(alembic_config(conn), target)
     except CommandError as exc:

@@ -129,6 +129,12 @@ def test_a_server_database_from_newer_code_is_refused(postgres):
         Store.open(url)
 
 
+def test_an_unreachable_database_is_a_config_error_that_hides_the_password():
+    with pytest.raises(ConfigError, match=r"cannot connect .*check TAILORCAST_DATABASE_URL") as caught:
+        Store.open("postgresql://tc:secretpw@127.0.0.1:9/tc")
+    assert "secretpw" not in str(caught.value)
+
+
 # ---------------------------------------------------------------- tailorcast db
 
 def test_db_upgrade_and_current_commands(empty_database_url, tmp_path, monkeypatch):
