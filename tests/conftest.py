@@ -3,7 +3,7 @@ inspect, a real S3 server over HTTP, Chromium, the web judges; and the guard tha
 
 Tiers: unit tests carry no mark; ``e2e`` tests use a real Ray, real-size video or a slow server; ``browser``
 tests drive Chromium. ``make test-fast`` runs ``-m "not e2e and not browser"``; a test that asks for the
-Ray fixture or Chromium without its mark fails with a message saying which mark to add.
+Ray, PostgreSQL or Chromium fixture without its mark fails with a message saying which mark to add.
 
 Browser tests need Debian's Chromium at /usr/bin/chromium, the store's PostgreSQL
 tests Debian's postgresql (initdb, pg_ctl: a throw-away server per session). Without

@@ -27,7 +27,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-b
 DEVICES = ["iPhone 13", "Pixel 5"]  # Playwright's device names: one iOS, one Android phone
 
 # A fixture that needs a slower tier, and the mark a test using it must carry.
-TIER_FIXTURES = {"ray_session": "e2e", "chromium": "browser"}
+TIER_FIXTURES = {"ray_session": "e2e", "postgres": "e2e", "chromium": "browser"}
 
 
 def missing_tier_mark(fixtures: Iterable[str], marks: Iterable[str]) -> str | None:

@@ -45,6 +45,7 @@ def test_decode_qr_reads_what_segno_wrote_and_nothing_from_a_blank():
     (["ray_session", "local_run"], [], "e2e"),
     (["chromium", "site"], ["e2e"], "browser"),
     (["chromium", "ray_session"], ["browser"], "e2e"),
+    (["postgres", "database_url"], [], "e2e"),
 ])
 def test_tier_guard_names_the_missing_mark(fixtures, marks, needed):
     problem = missing_tier_mark(fixtures, marks)
