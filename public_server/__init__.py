@@ -1,1 +1,1 @@
-"""The public server: the small Flask app behind the customer's page (events, paid status, instalments, demo checkout, payment webhooks)."""
+"""The public server: the small Flask app behind the customer's page (events, paid status, instalments, demo checkout, payment webhooks), and the CDN-like static server behind ``tailorcast serve``."""
