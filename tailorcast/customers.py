@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .errors import InputError, RowError
 from .formatting import parse_locale
@@ -165,6 +165,19 @@ def read_customers(template: Template, path: Path | str) -> Iterator[Customer | 
     _check_columns(template, path)
     rows = _csv_rows(path) if suffix == ".csv" else _jsonl_rows(path)
     return _validated(template, rows)
+
+
+def write_customers(path: Path | str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """A customers CSV as :func:`read_customers` reads it (UTF-8, a header row, ``\\n`` line ends): the sample
+    files and the tests write theirs with it. Returns the number of rows written."""
+    n = 0
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns), lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow(row)
+            n += 1
+    return n
 
 
 def find_row(template: Template, path: Path | str, row: int) -> Customer:

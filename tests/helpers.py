@@ -59,6 +59,8 @@ def edit_file(folder: Path, old: str, new: str, name: str = "template.yaml") -> 
 
 def pick_rows(src: Path, ids: Iterable[str], dest: Path) -> Path:
     """The rows of a sample file whose customer id is in ``ids``, in sample-file order, written to ``dest``."""
+    from tailorcast.customers import write_customers
+
     wanted = set(ids)
     with src.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -66,10 +68,7 @@ def pick_rows(src: Path, ids: Iterable[str], dest: Path) -> Path:
         fields = reader.fieldnames
     assert wanted <= {r["customer_id"] for r in rows}, f"not in {src.name}: {sorted(wanted - {r['customer_id'] for r in rows})}"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_customers(dest, fields, rows)
     return dest
 
 

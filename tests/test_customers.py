@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tailorcast.customers import Customer, read_customers, validate_row
+from tailorcast.customers import Customer, read_customers, validate_row, write_customers
 from tailorcast.errors import InputError, RowError
 
 GOOD = dict(customer_id="C1", first_name="Şule", email="s@example.com", locale="tr", invoice_id="I-1", amount_due="84.20",
@@ -77,3 +77,13 @@ def test_unsupported_format_says_how_to_fix(template, tmp_path):
     path.write_bytes(b"PK")
     with pytest.raises(InputError, match="export the CRM data as .csv or .jsonl"):
         read_customers(template, path)
+
+
+def test_written_customers_read_back_with_their_letters_and_row_numbers(template, tmp_path):
+    path = tmp_path / "x.csv"
+    rows = [{**GOOD, "customer_id": "C1", "first_name": "Şule, \"İ\""}, {**GOOD, "customer_id": "C2", "amount_due": ""}]
+    assert write_customers(path, list(GOOD), rows) == 2
+    assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(GOOD)
+    out = list(read_customers(template, path))
+    assert isinstance(out[0], Customer) and out[0].row == 2 and out[0].values["first_name"] == 'Şule, "İ"'
+    assert isinstance(out[1], RowError) and (out[1].row, out[1].column) == (3, "amount_due")

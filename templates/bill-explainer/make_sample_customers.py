@@ -1,6 +1,6 @@
-"""Write sample-customers.csv: deterministic demo rows (run from anywhere; commit the output).
+"""Write sample-customers.csv: deterministic demo rows (run from anywhere with the venv's python; commit the output).
 
-    python templates/bill-explainer/make_sample_customers.py
+    .venv/bin/python templates/bill-explainer/make_sample_customers.py
 
 50 good customers across it, fr, tr, id and en whose names exercise Turkish,
 Greek, Cyrillic, Arabic and Hebrew letters, one hostile name that must show as
@@ -9,10 +9,11 @@ plain text, and a few deliberately bad rows for the error report.
 
 from __future__ import annotations
 
-import csv
 import random
 from decimal import Decimal
 from pathlib import Path
+
+from tailorcast.customers import write_customers
 
 OUT = Path(__file__).resolve().parent / "sample-customers.csv"
 COLUMNS = ["customer_id", "first_name", "last_name", "email", "locale", "currency", "invoice_id", "amount_due",
@@ -68,24 +69,24 @@ def good_row(n: int, locale: str, first: str, last: str, rng: random.Random) -> 
 
 def main() -> None:
     rng = random.Random(20261123)
-    rows, n = [], 1
+    rows: list[dict] = []
+
+    def add(locale: str, first: str, last: str) -> dict:
+        rows.append(good_row(len(rows) + 1, locale, first, last, rng))
+        return rows[-1]
+
     for i in range(10):
         for locale in ("it", "fr", "tr", "id", "en"):
-            first, last = NAMES[locale][i]
-            rows.append(good_row(n, locale, first, last, rng))
-            n += 1
+            add(locale, *NAMES[locale][i])
     # a hostile name: must appear as literal text in the page and the video
-    rows.append(good_row(n, "en", "<script>alert(1)</script>", "O'Hara & Sons", rng)); n += 1
+    add("en", "<script>alert(1)</script>", "O'Hara & Sons")
     # deliberately bad rows, for the error report
-    bad = good_row(n, "it", "Paolo", "Senzaimporto", rng); bad["amount_due"] = ""; rows.append(bad); n += 1
-    bad = good_row(n, "fr", "Julien", "Compteur", rng); bad["kwh"] = bad["kwh"].replace(bad["kwh"].split(";")[3], "n/a", 1); rows.append(bad); n += 1
-    bad = good_row(n, "xx", "Nobody", "Unknown", rng); rows.append(bad); n += 1
-    dup = good_row(n, "tr", "Emre", "Tekrar", rng); dup["customer_id"] = rows[2]["customer_id"]; rows.append(dup); n += 1
-    with OUT.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} rows to {OUT}")
+    add("it", "Paolo", "Senzaimporto")["amount_due"] = ""
+    bad = add("fr", "Julien", "Compteur")
+    bad["kwh"] = bad["kwh"].replace(bad["kwh"].split(";")[3], "n/a", 1)
+    add("xx", "Nobody", "Unknown")
+    add("tr", "Emre", "Tekrar")["customer_id"] = rows[2]["customer_id"]
+    print(f"wrote {write_customers(OUT, COLUMNS, rows)} rows to {OUT}")
 
 
 if __name__ == "__main__":

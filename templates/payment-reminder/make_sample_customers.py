@@ -1,6 +1,6 @@
 """Write sample-customers.csv for the payment reminder (deterministic; commit the output).
 
-    python templates/payment-reminder/make_sample_customers.py
+    .venv/bin/python templates/payment-reminder/make_sample_customers.py
 
 Customers in en, it, fr, tr and ar; days overdue on both sides of the firm-tone
 rule (30 days) and amounts on both sides of the instalment offer (150).
@@ -8,9 +8,10 @@ rule (30 days) and amounts on both sides of the instalment offer (150).
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
+
+from tailorcast.customers import write_customers
 
 OUT = Path(__file__).resolve().parent / "sample-customers.csv"
 COLUMNS = ["customer_id", "first_name", "email", "locale", "currency", "invoice_id", "amount_due", "due_date", "days_overdue"]
@@ -33,11 +34,7 @@ def main() -> None:
             "currency": "EUR", "invoice_id": f"2026-09-{n:06d}", "amount_due": f"{amount:.2f}",
             "due_date": f"2026-10-{10 + n % 15:02d}", "days_overdue": str(days),
         })
-    with OUT.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} rows to {OUT}")
+    print(f"wrote {write_customers(OUT, COLUMNS, rows)} rows to {OUT}")
 
 
 if __name__ == "__main__":
