@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from tailorcast.errors import ConfigError
@@ -68,3 +68,13 @@ def open_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return create_engine(parsed, connect_args={"check_same_thread": False})
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection, or a :class:`ConfigError` saying which database could not be reached."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(f"database {shown(engine.url)}: cannot connect ({reason}); check TAILORCAST_DATABASE_URL "
+                          "and that the database server is running") from exc

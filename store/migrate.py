@@ -16,11 +16,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect
-from sqlalchemy.exc import OperationalError
 
 from tailorcast.errors import ConfigError
 
-from .database import shown
+from .database import connect, shown
 
 log = logging.getLogger("tailorcast.store")
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
@@ -35,16 +34,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
-
-
-def connect(engine: Engine) -> Connection:
-    """A connection, or a :class:`ConfigError` saying which database could not be reached."""
-    try:
-        return engine.connect()
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ConfigError(f"database {shown(engine.url)}: cannot connect ({reason}); check TAILORCAST_DATABASE_URL "
-                          "and that the database server is running") from exc
 
 
 def head_revision() -> str:
