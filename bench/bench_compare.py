@@ -586,6 +586,20 @@ def run_phase(args, name: str, work: Path, cache: Path | None = None, **extra) -
     return out
 
 
+def _videos_summary(v: list[dict], maxrss: dict) -> dict:
+    """One approach's videos: CPU (and its Python and ffmpeg parts), wall time and size, and its process's peak RSS."""
+    return {
+        "videos": len(v),
+        "cpu_s": stats([x["cpu_s"] for x in v]),
+        "cpu_python_s_mean": statistics.fmean(x["cpu_python_s"] for x in v),
+        "cpu_ffmpeg_s_mean": statistics.fmean(x["cpu_children_s"] for x in v),
+        "wall_s": stats([x["wall_s"] for x in v]),
+        "mb": stats([x["bytes"] / 1e6 for x in v]),
+        "maxrss_self_mib": maxrss["self_mib"],
+        "maxrss_children_mib": maxrss["children_mib"],
+    }
+
+
 def summarize(r: dict, args) -> dict:
     s: dict = {}
     tc = r.get("tailorcast")
@@ -596,14 +610,7 @@ def summarize(r: dict, args) -> dict:
         land = sh["per_rendition"].get(RENDITION, {"cpu_s": 0.0, "wall_s": 0.0})
         shared_land = land["cpu_s"] + sh["audio_beds"]["cpu_s"]
         s["tailorcast"] = {
-            "videos": n,
-            "cpu_s": stats([x["cpu_s"] for x in v]),
-            "cpu_python_s_mean": statistics.fmean(x["cpu_python_s"] for x in v),
-            "cpu_ffmpeg_s_mean": statistics.fmean(x["cpu_children_s"] for x in v),
-            "wall_s": stats([x["wall_s"] for x in v]),
-            "mb": stats([x["bytes"] / 1e6 for x in v]),
-            "maxrss_self_mib": tc["maxrss"]["self_mib"],
-            "maxrss_children_mib": tc["maxrss"]["children_mib"],
+            **_videos_summary(v, tc["maxrss"]),
             "shared_misses": sum(len(x["shared_misses"]) for x in v),
             "shared_cpu_s_all_renditions": sh["total"]["cpu_s"],
             "shared_wall_s_all_renditions": sh["total"]["wall_s"],
@@ -642,14 +649,7 @@ def summarize(r: dict, args) -> dict:
     if nv:
         v = nv["videos"]
         s["naive"] = {
-            "videos": len(v),
-            "cpu_s": stats([x["cpu_s"] for x in v]),
-            "cpu_python_s_mean": statistics.fmean(x["cpu_python_s"] for x in v),
-            "cpu_ffmpeg_s_mean": statistics.fmean(x["cpu_children_s"] for x in v),
-            "wall_s": stats([x["wall_s"] for x in v]),
-            "mb": stats([x["bytes"] / 1e6 for x in v]),
-            "maxrss_self_mib": nv["maxrss"]["self_mib"],
-            "maxrss_children_mib": nv["maxrss"]["children_mib"],
+            **_videos_summary(v, nv["maxrss"]),
             "first_video": {k: v[0].get(k) for k in ("frames", "duration_s", "width", "height")},
         }
     t = s.get("tailorcast")

@@ -130,7 +130,7 @@ def git_state() -> dict:
 def machine() -> dict:
     from importlib.metadata import version
 
-    from renderer.encode import ffmpeg_exe
+    from imageio_ffmpeg import get_ffmpeg_exe as ffmpeg_exe  # the renderer's ffmpeg, without importing the renderer before the warm-up
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
     ff = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True).stdout.splitlines()[0].split(" Copyright")[0]

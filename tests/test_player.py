@@ -15,7 +15,7 @@ import pytest
 from helpers import DEVICES, open_page, public_server, public_store, serve, site_app
 from store.store import Payment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]  # the shared runs, in Chromium
 
 PAY_HOST = "pay.lumen-energy.example"
 REMINDER_ID = "R-0005"  # Arabic (right to left), 189.40: the instalment offer is on
@@ -66,7 +66,6 @@ SEEK = """async (t) => { const v = document.querySelector('video'); v.pause();
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.browser
 def test_video_autoplays_muted_and_tap_for_sound_unmutes(chromium, site, device):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
@@ -84,7 +83,6 @@ def test_video_autoplays_muted_and_tap_for_sound_unmutes(chromium, site, device)
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.browser
 def test_chapters_seek_and_mark_the_current_one(chromium, site, device):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
@@ -103,7 +101,6 @@ def test_chapters_seek_and_mark_the_current_one(chromium, site, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.browser
 def test_pay_cta_is_drawn_over_the_pay_scene_and_opens_the_pay_link(chromium, site, device):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device) as (page, log):
@@ -131,7 +128,6 @@ def test_pay_cta_is_drawn_over_the_pay_scene_and_opens_the_pay_link(chromium, si
         _clean(log)
 
 
-@pytest.mark.browser
 def test_captions_toggle(chromium, site):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "Pixel 5") as (page, log):
@@ -147,7 +143,6 @@ def test_captions_toggle(chromium, site):
         _clean(log)
 
 
-@pytest.mark.browser
 def test_replay_appears_at_the_end_and_starts_again(chromium, site):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00005']['page']}", "iPhone 13") as (page, log):
@@ -165,7 +160,6 @@ def test_replay_appears_at_the_end_and_starts_again(chromium, site):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.browser
 def test_page_works_without_javascript(chromium, site, device):
     base, rows = site
     with _open(chromium, f"{base}/{rows['CUST-00001']['page']}", device, java_script_enabled=False) as (page, log):
@@ -180,7 +174,6 @@ def test_page_works_without_javascript(chromium, site, device):
         _clean(log)
 
 
-@pytest.mark.browser
 def test_page_fits_a_360x640_screen_with_brand_amount_video_and_pay_button(chromium, site):
     base, rows = site
     with open_page(chromium, f"{base}/{rows['CUST-00001']['page']}", wait=None,
@@ -195,7 +188,6 @@ def test_page_fits_a_360x640_screen_with_brand_amount_video_and_pay_button(chrom
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
-@pytest.mark.browser
 def test_saving_tips_follow_last_month_against_the_average(site):
     base, rows = site
     from urllib.request import urlopen
@@ -223,7 +215,6 @@ def _wait_for_event(public, token: str, event: tuple) -> list:
     return _events(public, token)
 
 
-@pytest.mark.browser
 def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium, api_site):
     base, rows, public, _ = api_site
     row = rows["CUST-00005"]
@@ -247,7 +238,6 @@ def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.browser
 def test_paid_status_swaps_the_pay_button_for_a_thank_you(chromium, api_site, device):
     base, rows, public, _ = api_site
     row = rows["CUST-00051"]
@@ -265,7 +255,6 @@ def test_paid_status_swaps_the_pay_button_for_a_thank_you(chromium, api_site, de
         _clean(log)
 
 
-@pytest.mark.browser
 def test_unpaid_bill_keeps_its_pay_button(chromium, api_site):
     base, rows, _, _ = api_site
     with _open(chromium, f"{base}/{rows['CUST-00001']['page']}") as (page, log):
@@ -275,7 +264,6 @@ def test_unpaid_bill_keeps_its_pay_button(chromium, api_site):
         _clean(log)
 
 
-@pytest.mark.browser
 def test_page_keeps_working_with_the_public_server_stopped(chromium, api_site):
     """The same pages served without the API (a stopped server): status and events fail quietly."""
     _, rows, _, out = api_site
@@ -296,7 +284,6 @@ def reminder_api_site(reminder_run, settings, tmp_path_factory):
         yield base, reminder_run.by_id()[REMINDER_ID], public
 
 
-@pytest.mark.browser
 def test_instalment_form_posts_to_the_public_server_and_thanks_the_customer(chromium, reminder_api_site):
     base, row, public = reminder_api_site
     with _open(chromium, f"{base}/{row['page']}", "Pixel 5") as (page, log):
@@ -314,7 +301,6 @@ def test_instalment_form_posts_to_the_public_server_and_thanks_the_customer(chro
         _clean(log)
 
 
-@pytest.mark.browser
 def test_right_to_left_page_puts_the_sound_button_at_the_inline_end(chromium, reminder_api_site):
     base, row, _ = reminder_api_site
     with _open(chromium, f"{base}/{row['page']}", "iPhone 13") as (page, log):
@@ -325,7 +311,6 @@ def test_right_to_left_page_puts_the_sound_button_at_the_inline_end(chromium, re
         _clean(log)
 
 
-@pytest.mark.browser
 def test_published_player_data_is_inert_json(site):
     from urllib.request import urlopen
 
