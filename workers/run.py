@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from microsite.build import shared_files
 
 from .executors import Executor, RayExecutor
 from .job import CustomerResult, RunContext, render_customer, run_inputs
+from .local_ray import ray_init
 
 log = logging.getLogger("tailorcast.run")
 MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
@@ -133,20 +133,6 @@ def customer_task(run: RunContext, customer: Customer, token: str, shared: dict[
     return render_customer(run, customer, token, base_videos)
 
 
-def _ray_init(settings: Settings, address: str | None):
-    import ray
-
-    if ray.is_initialized():
-        return ray, False
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local, single user: no token file
-    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="tailorcast")
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
-        ray.init(num_cpus=settings.num_cpus, object_store_memory=512 * 1024 * 1024, **kwargs)
-    return ray, True
-
-
 def _csv_bytes(fields: list[str], rows: Iterable[dict]) -> bytes:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
@@ -197,7 +183,7 @@ def run_billing(
         shared_media[name] = f.key
 
     if executor is None:
-        ray, owned = _ray_init(settings, ray_address)
+        ray, owned = ray_init(settings, ray_address)
         executor = RayExecutor(ray, owned)
     try:
         run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
