@@ -123,6 +123,20 @@ def serve(app) -> Iterator[str]:
         thread.join(5)
 
 
+def folder_app(root: Path):
+    """Any folder's files as a plain web server sends them (a folder's index.html for its URL; Range requests, as a video needs)."""
+    from flask import Flask, send_from_directory
+
+    app = Flask("folder")
+
+    @app.get("/", defaults={"name": ""})
+    @app.get("/<path:name>")
+    def file(name: str):
+        return send_from_directory(root, name + "index.html" if name.endswith("/") or not name else name)
+
+    return app
+
+
 def site_app(folder: Path, api=None):
     """A published folder as the CDN serves it; with ``api`` (the public server) on the same origin, as production's proxy does."""
     from public_server.static import create_static_app, same_origin

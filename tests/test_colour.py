@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import textwrap
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import av
 import pytest
 from PIL import Image
 
+from helpers import folder_app, serve
 from renderer.cache import SegmentCache
 from renderer.profiles import encoder_profile
 
@@ -146,14 +144,8 @@ def served(tmp_path):
     """A folder on http://127.0.0.1:<free port>/."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve(folder_app(root)) as base:
+        yield root, base + "/"
 
 
 PAUSE_AT = """async (t) => {

@@ -59,3 +59,20 @@ def test_tier_guard_names_the_missing_mark(fixtures, marks, needed):
 ])
 def test_tier_guard_lets_marked_and_fast_tests_through(fixtures, marks):
     assert missing_tier_mark(fixtures, marks) is None
+
+
+def test_served_folder_answers_its_index_a_range_and_404(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from helpers import folder_app, serve
+
+    (tmp_path / "index.html").write_text("<p>hi</p>")
+    (tmp_path / "v.bin").write_bytes(bytes(range(100)))
+    with serve(folder_app(tmp_path)) as base:
+        assert urllib.request.urlopen(f"{base}/").read() == b"<p>hi</p>"
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/v.bin", headers={"Range": "bytes=10-19"})) as resp:
+            assert resp.status == 206 and resp.read() == bytes(range(10, 20))
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}/missing.txt")
+        assert err.value.code == 404

@@ -12,14 +12,14 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import urllib.error
 import urllib.request
+from contextlib import closing
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from helpers import public_store, serve
 from public_server.app import create_public_app
 from public_server.config import PublicConfig, public_config
 from public_server.events import EVENT_TYPES
@@ -405,11 +405,7 @@ def _http(url: str, data: bytes | None = None, headers: dict | None = None) -> t
 
 def test_real_socket_beacon_webhook_and_status(database_url, clock):
     app = create_public_app(_config(database_url), clock=clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with closing(public_store(app)), serve(app) as base:
         beacon = json.dumps({"token": TOKEN, "type": "view"}).encode()
         assert _http(base + "/api/events", beacon, {"Content-Type": "text/plain;charset=UTF-8"})[0] == 204
         code, headers, body = _http(f"{base}/api/status/{TOKEN}")
@@ -420,11 +416,7 @@ def test_real_socket_beacon_webhook_and_status(database_url, clock):
         assert _http(base + "/api/webhooks/payment", raw, signed)[0] == 409
         assert json.loads(_http(f"{base}/api/status/{TOKEN}")[2])["paid"] is True
         assert _http(base + "/api/events", b"x" * 20000, {"Content-Type": "text/plain"})[0] == 413
-        assert [e.kind for e in app.extensions["tailorcast.public"].store.events(TOKEN)] == ["view"]
-    finally:
-        server.shutdown()
-        thread.join(5)
-        app.extensions["tailorcast.public"].store.close()
+        assert [e.kind for e in public_store(app).events(TOKEN)] == ["view"]
 
 
 def test_same_origin_serves_pages_and_api_together(tmp_path, clock):
