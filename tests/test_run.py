@@ -124,3 +124,48 @@ def test_in_process_executor_raises_a_tasks_error_from_get_and_from_dependent_ta
     for handle in (bad, after):
         with pytest.raises(ZeroDivisionError):
             ex.get(handle)
+
+
+def test_a_failed_shared_task_fails_its_customers_not_the_run(tiny_run, monkeypatch):
+    import workers.run
+    from tailorcast.errors import RenderError
+
+    def broken(*args):
+        raise RenderError("scene 'hello'", "ffmpeg exited with 1")
+
+    monkeypatch.setattr(workers.run, "render_shared_scenes", broken)
+    summary = _run(tiny_run)
+    assert (summary.ok, summary.failed, summary.invalid, summary.shared_segments) == (0, 2, 1, 0)
+    rows = _csv(tiny_run[3] / summary.manifest)
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert all(r["error"].startswith("worker error: ") and "ffmpeg exited with 1" in r["error"] for r in rows)
+
+
+def test_live_mode_run_publishes_base_videos_and_live_stills_with_readable_keys(tiny_run, tmp_path):
+    import json
+    import re
+
+    from tailorcast.spec.load import load_template
+
+    live_yaml = RUN_TINY.replace("video:\n  fps: 10\n", "video:\n  fps: 10\n  live: true\n")
+    assert live_yaml != RUN_TINY
+    template = load_template(write_tiny(tmp_path / "live-tiny", live_yaml))
+    out = tiny_run[3]
+    summary = _run((template, *tiny_run[1:]))
+    assert (summary.ok, summary.failed) == (1, 1)
+    row = _csv(out / summary.manifest)[0]
+    html = (out / row["page"]).read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="tc-timeline">(.*?)</script>', html).group(1))
+    for rendition, (width, height) in (("wide", (96, 64)), ("tall", (64, 96))):
+        live = data["live"][rendition]
+        assert {"name", "width", "height", "orientation", "fps", "slideDistance", "rtl", "src", "stills"} == set(live)
+        assert (live["width"], live["height"]) == (width, height)
+        assert (out / "c" / row["token"] / live["src"]).resolve().is_file()  # the base video, in shared/video/
+        assert "/shared/video/" in (out / "c" / row["token"] / live["src"]).resolve().as_posix()
+        assert live["stills"], "the personal layer is a live still"
+        for still in live["stills"]:
+            assert set(still) == {"src", "x", "y", "width", "height", "start", "end", "enter", "enterFrames", "exit", "exitFrames"}
+            assert still["src"].startswith("o/") and (out / "c" / row["token"] / still["src"]).is_file()
+            assert 0 <= still["start"] < still["end"] <= 14
+        pop = live["stills"][0]
+        assert (pop["enter"], pop["enterFrames"], pop["exit"], pop["exitFrames"]) == ("pop", 3, "fade", 3)
