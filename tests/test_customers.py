@@ -87,3 +87,16 @@ def test_written_customers_read_back_with_their_letters_and_row_numbers(template
     out = list(read_customers(template, path))
     assert isinstance(out[0], Customer) and out[0].row == 2 and out[0].values["first_name"] == 'Şule, "İ"'
     assert isinstance(out[1], RowError) and (out[1].row, out[1].column) == (3, "amount_due")
+
+
+def test_find_row_returns_that_row_or_its_error(template):
+    from helpers import SAMPLE_CSV
+    from tailorcast.customers import find_row
+
+    c = find_row(template, SAMPLE_CSV, 2)  # the first customer of a CSV is row 2
+    assert isinstance(c, Customer) and c.row == 2 and c.customer_id == "CUST-00001"
+    with pytest.raises(RowError) as err:
+        find_row(template, SAMPLE_CSV, 53)
+    assert (err.value.customer_id, err.value.column) == ("CUST-00052", "amount_due")
+    with pytest.raises(InputError, match=r"no row 999 .* the last row here is 56"):
+        find_row(template, SAMPLE_CSV, 999)
