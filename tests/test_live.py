@@ -71,7 +71,7 @@ def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, 
         stills = [Image.open(io.BytesIO(o.png)).convert("RGBA") for o in live_stills]
         short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
         offset, checked = 0, 0
-        for rs, bs in zip(full, base):
+        for rs, bs in zip(full, base, strict=True):
             assert bs.frames == rs.frames
             if rs.shared:  # a shared scene is its own base: the same segment
                 assert bs.key == rs.key
@@ -79,7 +79,7 @@ def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, 
                 continue
             for n in range(0, rs.frames, 3):
                 img = bs.frame(n).convert("RGBA")
-                for o, still in zip(live_stills, stills):
+                for o, still in zip(live_stills, stills, strict=True):
                     st = _still_state(o, still, offset + n, short, rtl)
                     if st is not None:
                         canvas = canvas_for((o.enter, o.exit), o.width, o.height, short)

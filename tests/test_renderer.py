@@ -191,7 +191,7 @@ def test_held_frames_appended_as_skip_frames_match_a_full_x264_encode(template, 
         fa = [f.to_ndarray(format="gray").astype(float) for f in a.decode(video=0)]
         fb = [f.to_ndarray(format="gray").astype(float) for f in b.decode(video=0)]
     assert len(fa) == len(fb) == rs.frames
-    worst = max(float(np.abs(x - y).mean()) for x, y in zip(fa, fb))
+    worst = max(float(np.abs(x - y).mean()) for x, y in zip(fa, fb, strict=True))
     assert worst < 0.5  # grey levels out of 255: the same pictures
 
 
