@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import textwrap
 import time
 
 import pytest
@@ -11,46 +10,19 @@ from click.testing import CliRunner
 
 from renderer.cache import PERSONAL, SegmentCache
 from tailorcast.cli import main
+from tiny import TINY, write_tiny
 
 DAY = 86400
 
-TINY = textwrap.dedent("""
-    name: tiny
-    version: 1
-    locales: [en]
-    brand: {name: Tiny, color: "#102030", accent: "#FFB703"}
-    fields:
-      customer_id: {type: text, required: true}
-      locale: {type: locale, required: true}
-      first_name: {type: text, required: true}
-    page: page.html
-    video:
-      fps: 10
-      renditions:
-        wide: {width: 96, height: 64}
-      profile: {preset: ultrafast, crf: 30}
-    scenes:
-      - id: hello
-        duration: 0.5
-        layers:
-          - {type: text, text: "{{ t('hi') }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}}
-      - id: name
-        duration: 0.5
-        layers:
-          - {type: text, text: "{{ first_name }}", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}}
-""")
+WIDE_ONLY = TINY.replace("    tall: {width: 64, height: 96}\n", "")  # one rendition: one shared and one personal segment per video
 
 
 @pytest.fixture
 def tiny(tmp_path):
     from tailorcast.spec.load import load_template
 
-    root = tmp_path / "tiny"
-    (root / "strings").mkdir(parents=True)
-    (root / "template.yaml").write_text(TINY)
-    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
-    (root / "page.html").write_text("<p>{{ first_name }}</p>")
-    return load_template(root)
+    assert WIDE_ONLY != TINY, "the tiny template changed: update WIDE_ONLY"
+    return load_template(write_tiny(tmp_path / "tiny", WIDE_ONLY))
 
 
 def _ctx(tpl, name="Ann"):

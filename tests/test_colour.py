@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import textwrap
 
 import av
 import pytest
 from PIL import Image
 
 from helpers import folder_app, serve
+from tiny import tiny_yaml, write_tiny
 from renderer.cache import SegmentCache
 from renderer.profiles import encoder_profile
 
@@ -22,34 +22,24 @@ LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG, "tv"
 # one shared scene (no customer field) and one personal scene long enough for held skip frames; the lower
 # half of both is the flat brand colour. Chromium guesses BT.601 for untagged SD video and BT.709 for HD,
 # so the browser test plays the HD rendition (where the untagged BT.601 encode played as rgb(6,59,118)).
-FLAT = textwrap.dedent("""
-    name: flat
-    version: 1
-    locales: [en]
-    brand: {name: Flat, color: "#0B3D78", accent: "#FFB703"}
-    fields:
-      customer_id: {type: text, required: true}
-      locale: {type: locale, required: true}
-      first_name: {type: text, required: true}
-    page: page.html
-    video:
-      fps: 10
-      renditions:
-        small: {width: 192, height: 128}
-        hd: {width: 1280, height: 720}
-      default_rendition: small
-      profile: {preset: ultrafast, crf: 23}
-    scenes:
-      - id: hello
-        duration: 1
-        background: {color: "#0B3D78"}
-        layers:
-          - {type: text, text: "Hi", box: {x: 0.5, y: 0.2, w: 0.9, h: 0.3}, style: {color: "#FFFFFF"}, enter: fade}
-      - id: name
-        duration: 4
-        background: {color: "#0B3D78"}
-        layers:
-          - {type: text, text: "{{ first_name }}", box: {x: 0.5, y: 0.2, w: 0.9, h: 0.3}, style: {color: "#FFFFFF"}, enter: fade}
+FLAT = tiny_yaml("flat", "#0B3D78", video="""
+    fps: 10
+    renditions:
+      small: {width: 192, height: 128}
+      hd: {width: 1280, height: 720}
+    default_rendition: small
+    profile: {preset: ultrafast, crf: 23}
+""", scenes="""
+    - id: hello
+      duration: 1
+      background: {color: "#0B3D78"}
+      layers:
+        - {type: text, text: "Hi", box: {x: 0.5, y: 0.2, w: 0.9, h: 0.3}, style: {color: "#FFFFFF"}, enter: fade}
+    - id: name
+      duration: 4
+      background: {color: "#0B3D78"}
+      layers:
+        - {type: text, text: "{{ first_name }}", box: {x: 0.5, y: 0.2, w: 0.9, h: 0.3}, style: {color: "#FFFFFF"}, enter: fade}
 """)
 
 
@@ -57,12 +47,7 @@ FLAT = textwrap.dedent("""
 def flat(tmp_path):
     from tailorcast.spec.load import load_template
 
-    root = tmp_path / "flat"
-    (root / "strings").mkdir(parents=True)
-    (root / "template.yaml").write_text(FLAT)
-    (root / "strings" / "en.yaml").write_text("hi: Hi\n")
-    (root / "page.html").write_text("<p>{{ first_name }}</p>")
-    return load_template(root)
+    return load_template(write_tiny(tmp_path / "flat", FLAT, page="<p>{{ first_name }}</p>"))
 
 
 def _ctx(tpl):
