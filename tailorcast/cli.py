@@ -296,8 +296,9 @@ def cache_prune(days: float, state: Path | None) -> None:
     """Remove cached segments and audio tracks that no run used for DAYS days.
 
     A run that reuses a file refreshes its time. Reports how many files and
-    bytes went, never their names. Safe while runs are going: what they use
-    was touched when they used it.
+    bytes went, never their names. With DAYS above 0 it is safe while runs are
+    going (a file a run uses was touched when it was used); 0 empties the cache
+    and belongs between runs.
 
     \b
     Example:
