@@ -8,7 +8,7 @@ import av
 import pytest
 from PIL import Image
 
-from helpers import folder_app, serve
+from helpers import folder_app, open_page, serve
 from tiny import tiny_yaml, write_tiny
 from renderer.cache import SegmentCache
 from renderer.profiles import encoder_profile
@@ -124,15 +124,6 @@ def test_pixels_leave_rgb_through_the_bt709_matrix(flat, tmp_path):
     assert "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv" in encoder_args(encoder_profile(flat.video), 10)["x264-params"]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """A folder on http://127.0.0.1:<free port>/."""
-    root = tmp_path / "www"
-    root.mkdir()
-    with serve(folder_app(root)) as base:
-        yield root, base + "/"
-
-
 PAUSE_AT = """async (t) => {
   const v = document.querySelector('video');
   if (v.readyState < 2) await new Promise(r => v.addEventListener('loadeddata', r, {once: true}));
@@ -145,24 +136,21 @@ PAUSE_AT = """async (t) => {
 
 
 @pytest.mark.browser
-def test_chromium_plays_the_brand_colour_as_the_brand_colour(chromium, flat, served, tmp_path):
+def test_chromium_plays_the_brand_colour_as_the_brand_colour(chromium, flat, tmp_path):
     """A flat brand-colour area, paused in Chromium and read back from a screenshot: within 3 units of #0B3D78."""
     from renderer.video import render_video
 
-    root, url = served
+    root = tmp_path / "www"
+    root.mkdir()
     res = render_video(flat, _ctx(flat), tmp_path / "out", SegmentCache(tmp_path / "cache"), rendition="hd")
     (root / "v.mp4").write_bytes(res.video.read_bytes())
     (root / "index.html").write_text('<!doctype html><body style="margin:0;background:#fff">'
                                      '<video src="v.mp4" muted playsinline preload="auto" width="1280" height="720"></video>')
-    _, browser = chromium
-    page = browser.new_page(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
-    try:
-        page.goto(url)
+    with serve(folder_app(root)) as url, open_page(chromium, url + "/", wait="load", viewport={"width": 1280, "height": 720},
+                                                     device_scale_factor=1) as (page, _):
         box = page.evaluate(PAUSE_AT, 3.0)  # inside the personal scene, after its held frames were appended
         assert box["err"] is None and box["vw"] == 1280, box
         shot = Image.open(io.BytesIO(page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}))).convert("RGB")
-    finally:
-        page.close()
     area = [shot.getpixel((x, y)) for x in (100, 640, 1180) for y in (500, 650)]  # lower half: brand colour only
     print("pixel read back from Chromium:", area[0], "want", BRAND)
     assert all(_close(px) for px in area), area
