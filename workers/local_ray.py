@@ -4,12 +4,13 @@ Ray ties the GCS and the raylet of a local instance to the driver, so they die
 with it; the raylet's agents (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``)
 do not: after a SIGKILLed ``tailorcast run`` they stay behind with parent 1,
 ignore SIGTERM, and pile up over crashes. So every local start writes a record
-to ``<state>/ray/<driver pid>.json`` (the driver's pid and start time, Ray's
-node id and session folder), and the next start reads the records: where the
-driver is gone, the processes of that instance (found by its session
-folder: ``instance_processes``) are ended and the record removed. Only nodes we started and whose
-driver is dead are touched, never one from ``ray start`` or a live run.
-Finding processes reads ``/proc``: on systems without it nothing is cleaned up.
+to ``<state>/ray/<driver pid>.json`` (the driver's pid and start time, the boot,
+Ray's node id and session folder), and the next start reads the records: where
+the driver is gone, the processes of that instance (found by its session
+folder, ``instance_processes``) are ended and the record removed. Only
+instances we started and whose driver is gone are touched, never one from
+``ray start`` or a run that is going. Finding processes reads ``/proc``: on
+systems without it nothing is cleaned up.
 """
 
 from __future__ import annotations
