@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, REMINDER_DIR, ROOT, SAMPLE_CSV, TEMPLATE_DIR, Published, missing_tier_mark, pick_rows, publish
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS
+from helpers.runs import Published, publish
+from helpers.samples import REMINDER_DIR, ROOT, SAMPLE_CSV, TEMPLATE_DIR, pick_rows
+from helpers.tiers import missing_tier_mark
 
 # rows of the sample file used by the end-to-end tests: 3 good (it, en, tr), the hostile name, 4 bad rows
 E2E_IDS = ["CUST-00001", "CUST-00005", "CUST-00003", "CUST-00051", "CUST-00052", "CUST-00053", "CUST-00054"]

@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from helpers import DEVICES, open_page, serve, site_app
+from helpers.browser import DEVICES, open_page
+from helpers.web import serve, site_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from renderer.cache import PERSONAL, SegmentCache
 from tailorcast.cli import main
-from tiny import TINY, write_tiny
+from helpers.tiny import TINY, write_tiny
 
 DAY = 86400
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from tailorcast.cli import main
 
-from helpers import SAMPLE_CSV, TEMPLATE_DIR
+from helpers.samples import SAMPLE_CSV, TEMPLATE_DIR
 
 
 @pytest.fixture

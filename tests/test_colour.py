@@ -8,8 +8,9 @@ import av
 import pytest
 from PIL import Image
 
-from helpers import folder_app, open_page, serve
-from tiny import tiny_yaml, write_tiny
+from helpers.browser import open_page
+from helpers.web import folder_app, serve
+from helpers.tiny import tiny_yaml, write_tiny
 from renderer.cache import SegmentCache
 from renderer.profiles import encoder_profile
 

@@ -90,7 +90,7 @@ def test_written_customers_read_back_with_their_letters_and_row_numbers(template
 
 
 def test_find_row_returns_that_row_or_its_error(template):
-    from helpers import SAMPLE_CSV
+    from helpers.samples import SAMPLE_CSV
     from tailorcast.customers import find_row
 
     c = find_row(template, SAMPLE_CSV, 2)  # the first customer of a CSV is row 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers.samples import ROOT
 
 TEMPLATES_MD = ROOT / "docs" / "templates.md"
 README_MD = ROOT / "README.md"

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from helpers import decode_qr, missing_tier_mark, ssim
+from helpers.pictures import decode_qr, ssim
+from helpers.tiers import missing_tier_mark
 
 
 def test_ssim_is_1_for_equal_and_low_for_different_images():
@@ -65,7 +66,7 @@ def test_served_folder_answers_its_index_a_range_and_404(tmp_path):
     import urllib.error
     import urllib.request
 
-    from helpers import folder_app, serve
+    from helpers.web import folder_app, serve
 
     (tmp_path / "index.html").write_text("<p>hi</p>")
     (tmp_path / "v.bin").write_bytes(bytes(range(100)))

@@ -20,7 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import DEVICES, REMINDER_DIR, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file, open_page, pick_rows, publish, serve, site_app, ssim
+from helpers.browser import DEVICES, open_page
+from helpers.pictures import ssim
+from helpers.runs import publish
+from helpers.samples import REMINDER_DIR, SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file, pick_rows
+from helpers.web import serve, site_app
 from renderer import live
 from renderer.animation import appearance, canvas_for
 from renderer.scenes import played_scenes

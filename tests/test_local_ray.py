@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers.samples import ROOT
 from workers import local_ray
 from workers.local_ray import LocalInstance, instance_processes, reap_orphans
 

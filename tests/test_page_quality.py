@@ -27,7 +27,8 @@ from urllib.request import urlopen
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, DEVICES, open_page, public_server, serve, site_app
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, DEVICES, open_page
+from helpers.web import public_server, serve, site_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

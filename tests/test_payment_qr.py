@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from PIL import Image
 
-from helpers import decode_qr
+from helpers.pictures import decode_qr
 from microsite.payment import epc_qr
 from tailorcast.payments.epc import epc_payload
 

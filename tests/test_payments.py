@@ -11,7 +11,7 @@ import pytest
 import segno
 from PIL import Image
 
-from helpers import decode_qr
+from helpers.pictures import decode_qr
 from microsite.payment import epc_qr, pagopa_qr
 from tailorcast.errors import LinkRejected, PaymentError, WebhookRejected
 from tailorcast.payments.amounts import to_cents
@@ -274,7 +274,7 @@ def test_payment_errors_survive_pickling():
 
 
 def _reminder_ctx(**kw):
-    from helpers import ROOT
+    from helpers.samples import ROOT
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
     from tailorcast.spec.load import load_template
@@ -304,7 +304,7 @@ def test_signed_provider_links_verify_with_the_run_key_and_cannot_be_altered():
 
 
 def test_stripe_provider_link(tmp_path):
-    from helpers import ROOT, copy_template, edit_file
+    from helpers.samples import ROOT, copy_template, edit_file
     from tailorcast.context import customer_context
     from tailorcast.customers import validate_row
     from tailorcast.spec.load import load_template
@@ -320,7 +320,7 @@ def test_stripe_provider_link(tmp_path):
 
 
 def test_signed_provider_needs_its_fields(tmp_path):
-    from helpers import ROOT, copy_template, edit_file
+    from helpers.samples import ROOT, copy_template, edit_file
     from tailorcast.errors import TemplateError
     from tailorcast.spec.load import load_template
 

@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from helpers import DEVICES, open_page, public_server, public_store, serve, site_app
+from helpers.browser import DEVICES, open_page
+from helpers.web import public_server, public_store, serve, site_app
 from store.store import Payment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]  # the shared runs, in Chromium

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REMINDER_DIR, TEMPLATE_DIR
+from helpers.samples import REMINDER_DIR, TEMPLATE_DIR
 
 REMINDER_ID = "R-0005"  # Arabic (right to left), 189.40: the instalment offer is on
 

@@ -19,7 +19,7 @@ from contextlib import closing
 import pytest
 from werkzeug.test import Client
 
-from helpers import public_store, serve
+from helpers.web import public_store, serve
 from public_server.app import create_public_app
 from public_server.config import PublicConfig, public_config
 from public_server.events import EVENT_TYPES

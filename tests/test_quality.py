@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from helpers import ssim
+from helpers.pictures import ssim
 from renderer.probe import probe
 
 pytestmark = pytest.mark.e2e  # real-size renders (1280x720 and 720x1280, 28 s each)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from helpers import ffmpeg_decode_errors
+from helpers.runs import ffmpeg_decode_errors
 from renderer import animation
 from renderer.cache import SegmentCache
 from renderer.probe import probe
 from renderer.profiles import EncoderProfile, encoder_profile
 from renderer.text import Shaper, TextStyle, layout, paragraph_direction, draw_text, split_runs
-from tiny import TINY, write_tiny
+from helpers.tiny import TINY, write_tiny
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny import TINY, write_tiny
+from helpers.tiny import TINY, write_tiny
 
 # one more field, read by the personal scene: parts = 0 makes that scene's expression fail for one customer
 RUN_TINY = TINY.replace("  first_name: {type: text, required: true}\n",

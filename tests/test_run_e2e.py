@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ffmpeg_decode_errors, read_csv
+from helpers.runs import ffmpeg_decode_errors, read_csv
 from renderer.probe import probe
 
 pytestmark = pytest.mark.e2e  # a real local Ray, real-size videos, S3 over HTTP

@@ -9,7 +9,7 @@ import pytest
 from tailorcast.errors import TemplateError
 from tailorcast.spec.load import load_template
 
-from helpers import TEMPLATE_DIR, copy_template, edit_file
+from helpers.samples import TEMPLATE_DIR, copy_template, edit_file
 
 
 def test_sample_template_loads_with_shared_and_personal_scenes(template):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from helpers import ROOT, TEMPLATE_DIR, copy_template, edit_file
+from helpers.samples import ROOT, TEMPLATE_DIR, copy_template, edit_file
 from renderer import animation
 from renderer.overlays import LAYER_TYPES, LayerInput, render_layer
 from tailorcast.errors import TemplateError
