@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-fast venv browser postgres sysdeps webtools clean bench bench-compare
+.PHONY: demo test test-fast lint venv browser postgres sysdeps webtools clean bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,11 +63,15 @@ webtools:
 	elif [ $$ci = 1 ]; then echo "ERROR: CI=true but java is missing: the Nu HTML Checker (vnu-jar) test must run in CI" >&2; exit 1; \
 	else echo "WARNING: java missing: the Nu HTML Checker test will be SKIPPED (install a JRE, e.g. default-jre-headless)"; fi
 
-test: $(STAMP) sysdeps browser postgres webtools
+# ruff with the rule set in pyproject.toml: zero findings, or the test run stops here.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) sysdeps browser postgres webtools lint
 	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.
-test-fast: $(STAMP) sysdeps
+test-fast: $(STAMP) sysdeps lint
 	$(PY) -m pytest -m "not e2e and not browser" $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -56,7 +56,7 @@ def shared_files(template: Template) -> dict[str, SharedFile]:
 
 
 def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dict]]:
-    layer = next((l for s in template.scenes for l in s.layers if l.type == "chart"), None)
+    layer = next((lay for s in template.scenes for lay in s.layers if lay.type == "chart"), None)
     if layer is None:
         return Markup(""), []
     values = list(ctx.get(layer.params["values"]) or [])
@@ -66,7 +66,7 @@ def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dic
     title = t("chart_title") if "chart_title" in t.table else ""
     desc = t("chart_caption") if "chart_caption" in t.table else ""
     svg = bar_chart_svg(values, labels, title, desc, accent="#B36B00", bar="#8FA8C8", ink="#1B2B3A")
-    usage = [{"label": lab, "value": number(v, ctx["locale"], 0)} for lab, v in zip(labels, values)]
+    usage = [{"label": lab, "value": number(v, ctx["locale"], 0)} for lab, v in zip(labels, values, strict=True)]
     return svg, usage
 
 

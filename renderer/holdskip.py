@@ -312,7 +312,8 @@ def extend_with_held_frames(src: Path, dst: Path, total_frames: int) -> None:
         packets = [p for p in inp.demux(ist) if p.size]
         if params.poc_type == 0 and (1 << params.log2_max_poc_lsb) < 4 * 2:
             raise ValueError("POC range too small")
-        step = min(p2.pts - p1.pts for p1, p2 in zip(sorted(packets, key=lambda p: p.pts), sorted(packets, key=lambda p: p.pts)[1:]))
+        ordered = sorted(packets, key=lambda p: p.pts)
+        step = min(p2.pts - p1.pts for p1, p2 in zip(ordered, ordered[1:], strict=False))
         first_pts = min(p.pts for p in packets)
         last_ref = None
         for p in packets:
