@@ -109,20 +109,21 @@ def page_env(loader) -> ImmutableSandboxedEnvironment:
     return env
 
 
+def _compiled(source: str, compile_with, what: str):
+    try:
+        return compile_with(source)
+    except JinjaTemplateError as exc:
+        raise ExpressionError(source, f"cannot parse{what} ({exc.message})") from exc
+
+
 @lru_cache(maxsize=4096)
 def compile_text(source: str):
-    try:
-        return text_env().from_string(source)
-    except JinjaTemplateError as exc:
-        raise ExpressionError(source, f"cannot parse ({exc.message})") from exc
+    return _compiled(source, text_env().from_string, "")
 
 
 @lru_cache(maxsize=4096)
 def compile_condition(source: str):
-    try:
-        return text_env().compile_expression(source)
-    except JinjaTemplateError as exc:
-        raise ExpressionError(source, f"cannot parse condition ({exc.message})") from exc
+    return _compiled(source, text_env().compile_expression, " condition")
 
 
 @contextmanager

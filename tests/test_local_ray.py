@@ -57,7 +57,22 @@ def short_grace(monkeypatch):
     monkeypatch.setattr(local_ray, "TERM_GRACE_S", 0.3)  # the stand-in agents ignore SIGTERM: keep the wait short
 
 
-def test_next_start_ends_only_the_processes_of_instances_whose_driver_is_gone(tmp_path):
+@pytest.fixture
+def spawned():
+    """Start stand-in processes with ``spawned(make, session_dir)``; whatever is left is killed at the end."""
+    procs: list[subprocess.Popen] = []
+
+    def spawn(make, session_dir: str) -> subprocess.Popen:
+        procs.append(make(session_dir))
+        return procs[-1]
+
+    yield spawn
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_next_start_ends_only_the_processes_of_instances_whose_driver_is_gone(tmp_path, spawned):
     folder = tmp_path / "ray"
     dead_driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     time.sleep(0.2)
@@ -65,50 +80,37 @@ def test_next_start_ends_only_the_processes_of_instances_whose_driver_is_gone(tm
     dead_driver.kill()
     dead_driver.wait()
     live = _instance(os.getpid(), "b2" * 28, tmp_path)  # this process is the driver of a run that is going
-    agents = {name: _spawn_agent(inst.session_dir) for name, inst in (("crashed", crashed), ("live", live))}
-    agents["crashed program"] = _spawn_program(crashed.session_dir)
-    agents["ray start"] = _spawn_agent(str(tmp_path / "session_c3"))  # an instance we never recorded: someone's `ray start`
-    try:
-        crashed_record, live_record = _write_record(folder, crashed), _write_record(folder, live)
-        assert sorted(instance_processes(crashed.session_dir)) == sorted([agents["crashed"].pid, agents["crashed program"].pid])
-        started = time.monotonic()
-        assert reap_orphans(folder) == 2
-        assert agents["crashed"].wait(timeout=10) == -signal.SIGKILL  # SIGTERM was ignored
-        assert agents["crashed program"].wait(timeout=10) == -signal.SIGTERM
-        assert time.monotonic() - started < local_ray.TERM_GRACE_S + 2
-        assert agents["live"].poll() is None and agents["ray start"].poll() is None
-        assert not crashed_record.exists() and live_record.exists()
-        assert reap_orphans(folder) == 0  # nothing more to do, and the live one is still left alone
-        assert agents["live"].poll() is None
-    finally:
-        for proc in agents.values():
-            proc.kill()
-            proc.wait()
+    agents = {name: spawned(_spawn_agent, inst.session_dir) for name, inst in (("crashed", crashed), ("live", live))}
+    agents["crashed program"] = spawned(_spawn_program, crashed.session_dir)
+    agents["ray start"] = spawned(_spawn_agent, str(tmp_path / "session_c3"))  # an instance we never recorded: someone's `ray start`
+    crashed_record, live_record = _write_record(folder, crashed), _write_record(folder, live)
+    assert sorted(instance_processes(crashed.session_dir)) == sorted([agents["crashed"].pid, agents["crashed program"].pid])
+    started = time.monotonic()
+    assert reap_orphans(folder) == 2
+    assert agents["crashed"].wait(timeout=10) == -signal.SIGKILL  # SIGTERM was ignored
+    assert agents["crashed program"].wait(timeout=10) == -signal.SIGTERM
+    assert time.monotonic() - started < local_ray.TERM_GRACE_S + 2
+    assert agents["live"].poll() is None and agents["ray start"].poll() is None
+    assert not crashed_record.exists() and live_record.exists()
+    assert reap_orphans(folder) == 0  # nothing more to do, and the live one is still left alone
+    assert agents["live"].poll() is None
 
 
-def test_a_record_of_a_reused_pid_counts_as_a_dead_driver(tmp_path):
+def test_a_record_of_a_reused_pid_counts_as_a_dead_driver(tmp_path, spawned):
     """Same pid, other start time: the driver of the record is gone (pids are reused)."""
     inst = _instance(os.getpid(), "d4" * 28, tmp_path)
-    agent = _spawn_agent(inst.session_dir)
-    try:
-        _write_record(tmp_path, LocalInstance(inst.driver_pid, inst.driver_started - 1, inst.boot_id, inst.node_id, inst.session_dir))
-        assert reap_orphans(tmp_path) == 1
-        assert agent.wait(timeout=10) is not None
-    finally:
-        agent.kill()
-        agent.wait()
+    agent = spawned(_spawn_agent, inst.session_dir)
+    _write_record(tmp_path, LocalInstance(inst.driver_pid, inst.driver_started - 1, inst.boot_id, inst.node_id, inst.session_dir))
+    assert reap_orphans(tmp_path) == 1
+    assert agent.wait(timeout=10) is not None
 
 
-def test_records_of_another_boot_are_dropped_without_touching_anything(tmp_path):
+def test_records_of_another_boot_are_dropped_without_touching_anything(tmp_path, spawned):
     inst = _instance(os.getpid(), "e5" * 28, tmp_path)
-    agent = _spawn_agent(inst.session_dir)
-    try:
-        path = _write_record(tmp_path, LocalInstance(inst.driver_pid, inst.driver_started, "another-boot", inst.node_id, inst.session_dir))
-        assert reap_orphans(tmp_path) == 0
-        assert not path.exists() and agent.poll() is None
-    finally:
-        agent.kill()
-        agent.wait()
+    agent = spawned(_spawn_agent, inst.session_dir)
+    path = _write_record(tmp_path, LocalInstance(inst.driver_pid, inst.driver_started, "another-boot", inst.node_id, inst.session_dir))
+    assert reap_orphans(tmp_path) == 0
+    assert not path.exists() and agent.poll() is None
 
 
 DRIVER = """
