@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from .csvfile import write_input_csv
 from .errors import InputError, RowError
 from .formatting import parse_locale
 from .spec.model import Field, Template
@@ -170,14 +171,7 @@ def read_customers(template: Template, path: Path | str) -> Iterator[Customer | 
 def write_customers(path: Path | str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
     """A customers CSV as :func:`read_customers` reads it (UTF-8, a header row, ``\\n`` line ends): the sample
     files and the tests write theirs with it. Returns the number of rows written."""
-    n = 0
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(columns), lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow(row)
-            n += 1
-    return n
+    return write_input_csv(path, columns, rows)
 
 
 def find_row(template: Template, path: Path | str, row: int) -> Customer:

@@ -21,15 +21,13 @@ the manifest and the error report.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from renderer.cache import SegmentCache
 from renderer.checks import check_template
@@ -37,6 +35,7 @@ from renderer.shared import Played, played_by_rendition, render_base_videos, ren
 from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import choose_variant
+from tailorcast.csvfile import csv_bytes
 from tailorcast.expressions import ExpressionError
 from tailorcast.customers import Customer, read_customers
 from tailorcast.errors import RowError
@@ -131,15 +130,6 @@ def base_videos_task(run: RunContext, locale: str, strings_locale: str, variant:
 def customer_task(run: RunContext, customer: Customer, token: str, shared: dict[str, bytes], base_videos: dict[str, str] | None = None) -> CustomerResult:
     seed_segments(SegmentCache(run.cache_root), shared)
     return render_customer(run, customer, token, base_videos)
-
-
-def _csv_bytes(fields: list[str], rows: Iterable[dict]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue().encode()
 
 
 def run_billing(
@@ -278,8 +268,8 @@ def run_billing(
     summary.manifest = keys.run_file(run_id, "manifest.csv")
     summary.errors = keys.run_file(run_id, "errors.csv")
     summary.summary = keys.run_file(run_id, "summary.json")
-    bucket.put_bytes(summary.errors, _csv_bytes(ERROR_FIELDS, errors))
-    bucket.put_bytes(summary.manifest, _csv_bytes(MANIFEST_FIELDS, results))
+    bucket.put_bytes(summary.errors, csv_bytes(ERROR_FIELDS, errors))
+    bucket.put_bytes(summary.manifest, csv_bytes(MANIFEST_FIELDS, results))
     bucket.put_bytes(summary.summary, summary.to_json().encode())
     log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid, summary.seconds)
     return summary
