@@ -14,7 +14,7 @@ log = logging.getLogger("tailorcast.public")
 bp = Blueprint("events", __name__)
 
 EVENT_TYPES = ("view", "play_25", "play_50", "play_75", "play_100", "chapter", "cta_click", "pay_started")
-_CHAPTER = re.compile(r"^[a-z][a-z0-9-]{0,40}$")  # a scene id (template schema)
+_CHAPTER = re.compile(r"[a-z][a-z0-9-]{0,40}")  # a scene id (template schema)
 
 
 @bp.post("/api/events")
@@ -27,7 +27,7 @@ def event():
         raise ApiError(400, f"'type' {show(kind)} is not an event; use one of {', '.join(EVENT_TYPES)}")
     chapter = body.get("chapter")
     if kind == "chapter":
-        if not isinstance(chapter, str) or not _CHAPTER.match(chapter):
+        if not isinstance(chapter, str) or not _CHAPTER.fullmatch(chapter):
             raise ApiError(400, "a 'chapter' event needs 'chapter': the scene id, like \"pay\" (a-z, 0-9, '-')")
     elif chapter is not None:
         raise ApiError(400, f"'chapter' goes only with type 'chapter', not {kind!r}")

@@ -16,8 +16,8 @@ from tailorcast.payments.amounts import check_cents, check_currency, check_ref
 from .validation import ApiError, token
 
 PAID = "payment.succeeded"  # the one type that marks an invoice paid; others are recorded and ignored
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def parse_webhook_event(body: Any) -> WebhookEvent:
     if not isinstance(body, dict):
         raise ApiError(400, "the webhook body must be a JSON object")
     event_id, event_type = body.get("id"), body.get("type")
-    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
         raise ApiError(400, "'id' must be the provider's event id (1-128 letters, digits, '_', '.', ':' or '-')")
-    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
         raise ApiError(400, "'type' must be an event type like 'payment.succeeded'")
     if event_type != PAID:
         return WebhookEvent(event_id, event_type, None)

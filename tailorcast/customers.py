@@ -26,7 +26,7 @@ from .errors import InputError, RowError
 from .formatting import parse_locale
 from .spec.model import Field, Template
 
-_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
 
 
@@ -75,7 +75,7 @@ def _convert(f: Field, raw: Any) -> Any:
         parse_locale(str(text))  # raises ValueError with a fix
         return str(text).replace("-", "_")
     if f.type == "email":
-        if not _EMAIL.match(str(text)):
+        if not _EMAIL.fullmatch(str(text)):
             raise ValueError(f"{text!r} is not an e-mail address")
         return str(text)
     if f.type == "numbers":

@@ -28,10 +28,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
 PRIVATE = "private, no-store"
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
-_HASH = re.compile(r"^[0-9a-f]{16,64}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,40}$")
-_RUN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_HASH = re.compile(r"[0-9a-f]{16,64}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,40}")
+_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -51,7 +51,7 @@ CONTENT_TYPES = {
 
 
 def _check(pattern: re.Pattern, value: str, what: str) -> str:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise ValueError(f"{what} {value!r} is not allowed in a bucket key")
     return value
 

@@ -9,8 +9,8 @@ from ..errors import PaymentError
 
 DEFAULT_CURRENCY = "EUR"
 MAX_CENTS = 10**12 - 1  # 9,999,999,999.99: beyond any bill, below every provider's limit
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def to_cents(amount: Decimal | str, field: str = "amount") -> int:
@@ -42,12 +42,12 @@ def cents_to_decimal(cents: int) -> Decimal:
 
 def check_ref(ref: str, field: str = "ref") -> str:
     """Invoice references go into URLs, logs and QR codes: letters, digits and ``._/-`` only."""
-    if not isinstance(ref, str) or not _REF.match(ref):
+    if not isinstance(ref, str) or not _REF.fullmatch(ref):
         raise PaymentError(field, f"invoice reference {ref!r} is not allowed: use 1-64 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
     return ref
 
 
 def check_currency(currency: str, field: str = "cur") -> str:
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         raise PaymentError(field, f"currency {currency!r} is not an ISO 4217 code like '{DEFAULT_CURRENCY}'")
     return currency

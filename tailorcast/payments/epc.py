@@ -11,7 +11,7 @@ from decimal import Decimal
 from ..errors import PaymentError
 from .amounts import cents_to_decimal, to_cents
 
-_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+_BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 EPC_MAX_BYTES = 331
 EPC_CURRENCY = "EUR"  # SEPA credit transfers are in euro only
 
@@ -34,7 +34,7 @@ def check_account(name: str, iban: str, bic: str | None = None) -> tuple[str, st
         raise PaymentError("name", f"the beneficiary name must be 1-70 characters, got {len(name)}")
     iban = check_iban(iban)
     bic = (bic or "").strip().upper()
-    if bic and not _BIC.match(bic):
+    if bic and not _BIC.fullmatch(bic):
         raise PaymentError("bic", f"{bic!r} is not a BIC (8 or 11 letters and digits, like 'BPMOIT22XXX')")
     return name, iban, bic
 

@@ -21,8 +21,8 @@ from ..errors import LinkRejected, PaymentError
 from .amounts import DEFAULT_CURRENCY, cents_to_decimal, check_cents, check_currency, check_ref
 
 LINK_PARAMS = ("ref", "amount", "cur", "exp", "t", "sig")
-_DIGITS = re.compile(r"^[1-9][0-9]{0,11}$")  # canonical: no sign, no leading zero, no decimals
-_SIG = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_DIGITS = re.compile(r"[1-9][0-9]{0,11}")  # canonical: no sign, no leading zero, no decimals
+_SIG = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
@@ -136,9 +136,9 @@ def verify_signed_link(source: str | Mapping[str, str], secret: bytes, now: floa
         if not isinstance(fields.get(name), str) or not fields[name]:
             raise LinkRejected("malformed", name, "missing; the link must carry ref, amount, cur, exp and sig")
     for name in ("amount", "exp"):
-        if not _DIGITS.match(fields[name]):
+        if not _DIGITS.fullmatch(fields[name]):
             raise LinkRejected("malformed", name, f"{fields[name]!r} is not a whole positive number in canonical form")
-    if not _SIG.match(fields["sig"]):
+    if not _SIG.fullmatch(fields["sig"]):
         raise LinkRejected("malformed", "sig", "not a signature (43 URL-safe base64 characters)")
     try:
         link = SignedLink(fields["ref"], int(fields["amount"]), int(fields["exp"]), fields["cur"], fields.get("t") or "")

@@ -10,7 +10,7 @@ from ..errors import WebhookRejected
 
 SIGNATURE_HEADER = "Tailorcast-Signature"
 DEFAULT_TOLERANCE = 300
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _webhook_mac(body: bytes, secret: bytes, timestamp: int) -> str:
@@ -44,7 +44,7 @@ def verify_webhook(body: bytes, header: str | None, secret: bytes, now: float, t
     if timestamp is None or not candidates:
         raise WebhookRejected("malformed", f"{SIGNATURE_HEADER} needs both t=<unix> and v1=<hex>")
     expected = _webhook_mac(body, secret, timestamp).encode()
-    if not any(_HEX64.match(c) and hmac.compare_digest(expected, c.encode()) for c in candidates):
+    if not any(_HEX64.fullmatch(c) and hmac.compare_digest(expected, c.encode()) for c in candidates):
         raise WebhookRejected("signature", "no v1 signature matches the body; check the webhook secret and that the raw body is signed unchanged")
     if abs(now - timestamp) > tolerance:
         raise WebhookRejected("stale", f"signed {int(now - timestamp)} s from now, outside the {tolerance} s window; replays are refused (check the server clock)")
