@@ -42,6 +42,13 @@ def _date(ctx, value, form: str = "long") -> str:
 
 
 @pass_context
+def _date_in_sentence(ctx, value, form: str = "long") -> str:
+    if not isinstance(value, dt.date):
+        return ""
+    return formatting.date_in_sentence(value, ctx["locale"], form)
+
+
+@pass_context
 def _number(ctx, value, digits: int | None = None) -> str:
     if value is None or value == "":
         return ""
@@ -53,7 +60,7 @@ def _percent(ctx, value) -> str:
     return formatting.percent(value, ctx["locale"])
 
 
-FILTERS = {"money": _money, "date": _date, "number": _number, "percent": _percent}
+FILTERS = {"money": _money, "date": _date, "date_in_sentence": _date_in_sentence, "number": _number, "percent": _percent}
 
 
 class Strings:

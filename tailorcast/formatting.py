@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date as _format_date
+from babel.dates import format_date as _format_date, tokenize_pattern, untokenize_pattern
 from babel.numbers import format_currency, format_decimal, format_percent
 
 RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
@@ -40,6 +40,33 @@ def money(amount: Decimal, currency: str, locale: str) -> str:
 
 def date(value: dt.date, locale: str, form: str = "long") -> str:
     return _format_date(value, format=form, locale=parse_locale(locale))
+
+
+# The article a date takes in a sentence, by the CLDR ordinal category of its day number. CLDR's Italian
+# "many" (8, 11, 80, 800) is the category that elides the article: l'8, l'11, but il 18 and il 1°.
+DATE_ARTICLES = {"it": {"many": "l'", "other": "il "}, "fr": {"other": "le "}, "es": {"other": "el "}}
+# The first day of a month is said as an ordinal in dates: il 1° dicembre, le 1er décembre.
+FIRST_DAY = {"it": "1°", "fr": "1er"}
+
+
+def date_in_sentence(value: dt.date, locale: str, form: str = "long") -> str:
+    """A date as it is said inside a sentence: with the article its language puts before the day
+    ("entro l'11 dicembre", "il 1° dicembre", "avant le 1er décembre"); the plain date in other languages.
+
+    ``form`` is a Babel form or a CLDR pattern, as for :func:`date`; the article comes only when the
+    pattern starts with the day (a weekday or a month first takes none).
+    """
+    loc = parse_locale(locale)
+    pattern = loc.date_formats[form].pattern if form in ("short", "medium", "long", "full") else form
+    tokens = tokenize_pattern(pattern)
+    first = FIRST_DAY.get(loc.language) if value.day == 1 else None
+    said = [("chars", first) if first and kind == "field" and what[0] == "d" else (kind, what) for kind, what in tokens]
+    text = _format_date(value, format=untokenize_pattern(said), locale=loc)
+    articles = DATE_ARTICLES.get(loc.language)
+    if not articles or not tokens or tokens[0][0] != "field" or tokens[0][1][0] != "d":
+        return text
+    category = "other" if first else loc.ordinal_form(value.day)
+    return articles.get(category, articles["other"]) + text
 
 
 def number(value: float | int | Decimal, locale: str, digits: int | None = None) -> str:
