@@ -13,7 +13,8 @@
     │   ├── LinkRejected            a signed pay link must not be honoured (malformed | signature | expired)
     │   └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
     ├── InvoiceConflict             the store refuses a payment or link that disagrees with the issued invoice
-    └── ReplayedDelivery            the store has seen this webhook event id before
+    ├── ReplayedDelivery            the store has seen this webhook event id before
+    └── StudioRefused               the studio's store refuses a change (a version under review, one's own approval, a bad role…)
 
 Exceptions must survive pickling (Ray ships them between processes): every
 constructor argument goes to ``super().__init__`` and the text is built in
@@ -199,3 +200,15 @@ class ReplayedDelivery(TailorcastError):
 
     def __str__(self) -> str:
         return f"webhook event {self.event_id} was already received; it is not processed again"
+
+
+class StudioRefused(TailorcastError):
+    """A change the studio's rules do not allow; nothing was changed."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(what, reason)
+        self.what = what
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.reason}"
