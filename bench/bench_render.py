@@ -204,7 +204,7 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
 
     work.mkdir(parents=True, exist_ok=True)
     log = work / "maxrss.txt"
-    orig_run, orig_pipe = re_.run, re_.pipe_command
+    orig_run = re_.run
 
     def wrap(args: list[str]) -> list[str]:
         return [sys.executable, "-S", "-c", _RSS_HELPER, str(log), *args]
@@ -216,7 +216,6 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
 
     out: dict = {"rendition": rendition}
     re_.run = lambda args, stage, stdin=None: orig_run(wrap(args), stage, stdin)
-    re_.pipe_command = lambda *a, **k: wrap(orig_pipe(*a, **k))
     try:
         scenes = rv.resolve_all(template, ctx, rendition)
         paths = []
@@ -230,14 +229,14 @@ def memory_probe(template, ctx, cache, work: Path, threads: int, rendition: str 
         out["personal_scene_encode_mib"] = take()
         shared = [rs for rs in scenes if rs.shared]
         if shared:
-            re_.encode_shared(shared[0], work / "shared.mp4", encoder_profile(template.video), 2)
+            re_.encode_personal(shared[0], work / "shared.mp4", encoder_profile(template.video), 2)
             out["shared_scene_encode_mib"] = take()
         frames = sum(s.frames for s in scenes)
         audio = rv.audio_bed(template, frames / template.video.fps, cache, rv.scene_sounds(scenes))
         re_.join(paths, audio, work / "video.mp4", frames)
         out["join_mux_mib"] = take()
     finally:
-        re_.run, re_.pipe_command = orig_run, orig_pipe
+        re_.run = orig_run
     v = template.video
     w, h = scenes[0].width, scenes[0].height
     args = ffmpeg_command(ffmpeg.input(testsrc(w, h, v.fps), f="lavfi").output(str(work / "floor.mp4"), vframes=floor_frames, **re_.encoder_args(encoder_profile(v), v.fps, threads=1)))

@@ -1,7 +1,7 @@
 """The animation vocabulary: what a still looks like at progress p (0 = hidden, 1 = in place).
 
 Every effect is a function of p applied to the still alone (opacity, offset,
-scale, reveal), so the ffmpeg compositor, the MoviePy compositor and a browser
+scale, reveal), so the ffmpeg compositor, Pillow's reference frames and a browser
 (CSS opacity / transform / clip-path with the same easing) draw the same thing.
 
 - fade:        opacity p

@@ -31,12 +31,28 @@ def clip_length(path: str) -> int:
         return s.frames or sum(1 for _ in c.decode(s))
 
 
+@lru_cache(maxsize=16)
+def clip_size(path: str) -> tuple[int, int]:
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        return s.width, s.height
+
+
+def cover_box(src_w: int, src_h: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, w, h): the centred part of the source with the frame's shape, in even source pixels.
+
+    Cropped first and then scaled to the frame, the scaler computes only pixels that are kept
+    (the ffmpeg graph and :func:`cover` use this same box, so they agree).
+    """
+    scale = max(width / src_w, height / src_h)
+    w = min(src_w, max(2, round(width / scale / 2) * 2))
+    h = min(src_h, max(2, round(height / scale / 2) * 2))
+    return (src_w - w) // 4 * 2, (src_h - h) // 4 * 2, w, h
+
+
 def cover(img: Image.Image, width: int, height: int) -> Image.Image:
-    scale = max(width / img.width, height / img.height)
-    w, h = max(width, round(img.width * scale)), max(height, round(img.height * scale))
-    img = img.resize((w, h), Image.Resampling.BICUBIC)
-    left, top = (w - width) // 2, (h - height) // 2
-    return img.crop((left, top, left + width, top + height))
+    left, top, w, h = cover_box(img.width, img.height, width, height)
+    return img.resize((width, height), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
 
 
 def clip_frame(path: str, n: int, width: int, height: int) -> Image.Image:

@@ -1,4 +1,4 @@
-"""Segments and the final mp4: ffmpeg for personal scenes, MoviePy for shared ones (audio: renderer.audio).
+"""Segments and the final mp4: one ffmpeg graph per scene, shared or personal (audio: renderer.audio).
 
 Every segment is encoded with the same ``encoder_args`` (codec, preset, crf,
 profile, pixel format, colour, GOP, timescale) and starts on a keyframe, so
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import ffmpeg
 import imageio_ffmpeg
-import numpy as np
 
 from tailorcast.errors import RenderError
+from .clip import clip_size, cover_box
 from .profiles import EncoderProfile
 
 from .scenes import ResolvedScene, Sprite
@@ -75,7 +75,7 @@ def run(args: list[str], stage: str, stdin: bytes | None = None) -> None:
         raise RenderError(stage, f"ffmpeg exited with {proc.returncode}", "\n".join(tail))
 
 
-# --- personal scenes: one ffmpeg filter graph ------------------------------------------------------
+# --- scenes: one ffmpeg filter graph each -----------------------------------------------------------
 
 
 def _write_frames(path: Path, frames) -> None:
@@ -106,16 +106,16 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
     bg_path = work / "background.rgb"
     bg_path.write_bytes(rs.background.tobytes())
     if rs.background_video:
+        left, top, cw, ch = cover_box(*clip_size(rs.background_video), W, H)
         video = (
             ffmpeg.input(rs.background_video, stream_loop=-1)
-            .video.filter("scale", W, H, force_original_aspect_ratio="increase", flags="bicubic")
-            .filter("crop", W, H)
+            .video.filter("crop", cw, ch, left, top, exact=1)
+            .filter("scale", W, H, flags="bicubic")
             .filter("fps", fps)
             .filter("trim", end_frame=rs.frames)
             .filter("setpts", f"N/({fps}*TB)")
-            .filter("format", "rgb24")  # decoded as the clip is tagged (untagged: BT.601), as MoviePy and previews do
         )
-        video = to_yuv(video)
+        video = to_yuv(video)  # YUV to YUV: from the clip's matrix (untagged: BT.601, as previews read it) to BT.709
         if rs.background.getbbox() is not None:  # static layers, painted on a transparent plate
             plate = to_yuv(ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgba", s=f"{W}x{H}", framerate=fps), "yuva420p")
             video = ffmpeg.overlay(video, plate, eof_action="repeat")
@@ -171,64 +171,6 @@ def encode_personal(rs: ResolvedScene, out: Path, profile: EncoderProfile, threa
         except ValueError as exc:  # a stream layout the skip writer does not know: encode it all
             log.debug("scene %s: held frames encoded by x264 (%s)", rs.id, exc)
             run(scene_command(rs, work, out, profile, threads), f"scene '{rs.id}'")
-
-
-# --- shared scenes: composed with MoviePy, encoded with the same settings ---------------------------
-
-
-def moviepy_clip(rs: ResolvedScene):
-    """The scene as a MoviePy composition: background ImageClip + one clip per sprite."""
-    from moviepy import CompositeVideoClip, ImageClip, VideoClip
-
-    fps = rs.fps
-    if rs.background_video:
-        from moviepy import VideoFileClip, vfx
-
-        clip = VideoFileClip(rs.background_video, audio=False).with_effects([vfx.Loop(duration=rs.duration)])
-        scale = max(rs.width / clip.w, rs.height / clip.h)
-        clip = clip.resized(scale).cropped(x_center=clip.w * scale / 2, y_center=clip.h * scale / 2, width=rs.width, height=rs.height)
-        layers = [clip.with_duration(rs.duration)]
-        if rs.background.getbbox() is not None:
-            layers.append(ImageClip(np.asarray(rs.background), transparent=True).with_duration(rs.duration))
-    else:
-        layers = [ImageClip(np.asarray(rs.background)).with_duration(rs.duration)]
-    for s in rs.sprites:
-        cache: dict[int, np.ndarray] = {}
-
-        def rgba(t: float, s: Sprite = s, cache: dict = cache) -> np.ndarray:
-            f = min(int(round(t * fps)) + s.start, s.end - 1)
-            if f not in cache:
-                cache.clear()
-                cache[f] = np.asarray(s.state(f))
-            return cache[f]
-
-        clip = VideoClip(lambda t, rgba=rgba: rgba(t)[:, :, :3], duration=(s.end - s.start) / fps)
-        mask = VideoClip(lambda t, rgba=rgba: rgba(t)[:, :, 3] / 255.0, is_mask=True, duration=(s.end - s.start) / fps)
-        layers.append(clip.with_mask(mask).with_start(s.start / fps).with_position(s.origin))
-    return CompositeVideoClip(layers, size=(rs.width, rs.height)).with_duration(rs.duration)
-
-
-def pipe_command(width: int, height: int, out: Path, profile: EncoderProfile, fps: int, frames: int, threads: int = 1) -> list[str]:
-    stream = to_yuv(ffmpeg.input("pipe:", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps)).output(
-        str(out), vframes=frames, **encoder_args(profile, fps, threads)
-    )
-    return stream.global_args("-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
-
-
-def encode_shared(rs: ResolvedScene, out: Path, profile: EncoderProfile, threads: int = 2) -> None:
-    clip = moviepy_clip(rs)
-    args = pipe_command(rs.width, rs.height, out, profile, rs.fps, rs.frames, threads)
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for n in range(rs.frames):
-            frame = clip.get_frame(n / rs.fps)
-            proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.wait() != 0:
-        raise RenderError(f"shared scene '{rs.id}'", f"ffmpeg exited with {proc.returncode}", err[-2000:])
 
 
 # --- joining ------------------------------------------------------------------------------------------

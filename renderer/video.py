@@ -21,7 +21,7 @@ from .cache import PERSONAL, SegmentCache
 from .captions import Cue, cues_for, to_webvtt
 from .clip import file_digest
 from .audio import encode_music, silence_command
-from .encode import encode_personal, encode_shared, join, profile_key, run
+from .encode import encode_personal, join, profile_key, run
 from .profiles import encoder_profile
 from .scenes import ResolvedScene, resolve_scene
 
@@ -59,13 +59,10 @@ def resolve_all(template: Template, ctx: Mapping[str, Any], rendition: str | Non
 def segment(rs: ResolvedScene, template: Template, cache: SegmentCache, threads: int = 1) -> tuple[Path, bool]:
     """The scene's encoded segment, from the cache or made now.
 
-    Shared scenes over a video clip are composed by MoviePy (clips are its strength);
-    every other scene goes through the ffmpeg graph, which also skips held frames and
-    costs a fraction of MoviePy's per-frame compositing in Python (bench/README.md).
+    Every scene, shared or personal, over a colour, an image or a video clip, goes through one
+    ffmpeg graph (renderer.encode.scene_command); held frames are appended as skip frames.
     """
     prof = encoder_profile(template.video)
-    if rs.shared and rs.background_video:
-        return cache.get_or_make("segments", rs.key, "mp4", lambda p: encode_shared(rs, p, prof, max(threads, 1)))
     return cache.get_or_make("segments" if rs.shared else PERSONAL, rs.key, "mp4", lambda p: encode_personal(rs, p, prof, threads))
 
 

@@ -79,16 +79,15 @@ def _close(px, want=BRAND) -> bool:
 
 
 def test_every_segment_is_bt709_limited_range_tagged_and_keeps_the_brand_colour(flat, tmp_path):
-    """Personal (held skip frames appended), personal whole, shared (MoviePy pipe): same tags, same colour."""
-    from renderer.encode import HELD_TAIL, MIN_SAVED, encode_personal, encode_shared, last_change
+    """Personal (held skip frames appended), shared: same tags, same colour."""
+    from renderer.encode import HELD_TAIL, MIN_SAVED, encode_personal, last_change
     from renderer.video import resolve_all
 
     shared, personal = resolve_all(flat, _ctx(flat))
     assert shared.shared and not personal.shared
     assert personal.frames - (last_change(personal) + HELD_TAIL) >= MIN_SAVED  # the skip-frame path applies
     outs = {}
-    for name, rs, encode in (("shared-moviepy", shared, encode_shared), ("shared-graph", shared, encode_personal),
-                             ("personal-held-skip", personal, encode_personal)):
+    for name, rs, encode in (("shared-graph", shared, encode_personal), ("personal-held-skip", personal, encode_personal)):
         outs[name] = tmp_path / f"{name}.mp4"
         encode(rs, outs[name], encoder_profile(flat.video))
     for name, path in outs.items():
@@ -112,16 +111,15 @@ def test_joined_video_and_live_base_video_are_tagged_bt709(flat, tmp_path):
 
 
 def test_pixels_leave_rgb_through_the_bt709_matrix(flat, tmp_path):
-    """The ffmpeg commands convert with BT.709 (not only tag it), in both the graph and the MoviePy pipe."""
-    from renderer.encode import encoder_args, pipe_command, scene_command
+    """The ffmpeg graph converts with BT.709 (not only tags it)."""
+    from renderer.encode import encoder_args, scene_command
     from renderer.video import resolve_all
 
     rs = resolve_all(flat, _ctx(flat))[1]
-    for args in (scene_command(rs, tmp_path, tmp_path / "o.mp4", encoder_profile(flat.video)),
-                 pipe_command(192, 128, tmp_path / "p.mp4", encoder_profile(flat.video), 10, 10)):
-        graph = args[args.index("-filter_complex") + 1] if "-filter_complex" in args else " ".join(args)
-        assert "out_color_matrix=bt709" in graph and "out_range=tv" in graph
-        assert "format=yuv420p" in graph
+    args = scene_command(rs, tmp_path, tmp_path / "o.mp4", encoder_profile(flat.video))
+    graph = args[args.index("-filter_complex") + 1]
+    assert "out_color_matrix=bt709" in graph and "out_range=tv" in graph
+    assert "format=yuv420p" in graph
     assert "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv" in encoder_args(encoder_profile(flat.video), 10)["x264-params"]
 
 
