@@ -30,6 +30,9 @@ class Bucket(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+
     def describe(self, key: str = "") -> str:
         """A human-readable location (folder path or s3:// URL)."""
 
@@ -82,6 +85,12 @@ class LocalBucket:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
 
     def describe(self, key: str = "") -> str:
         return str(self.root / key) if key else str(self.root)

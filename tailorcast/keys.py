@@ -9,9 +9,10 @@ Layout::
     c/<token>/o/<rendition>-<n>.png   live mode: the customer's live stills
     shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, img, seg = shared scene segments,
                                       video = live mode's base videos)
-    runs/<run_id>/manifest.csv        private: one row per customer
+    runs/<run_id>/manifest.csv        private: one row per customer (also manifest.parquet)
     runs/<run_id>/errors.csv          private: rows that could not be used, and why
     runs/<run_id>/summary.json        private: counts and timings
+    runs/<run_id>/journal/<part>.jsonl  private: the run's results as they come (resume reads them)
 
 Only ``c/`` and ``shared/`` are public; ``runs/`` must never be exposed by the CDN.
 No key contains a name, an id, an e-mail or an amount: customer folders are tokens.
@@ -39,6 +40,8 @@ CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".json": "application/json",
     ".csv": "text/csv; charset=utf-8",
+    ".jsonl": "application/x-ndjson",
+    ".parquet": "application/vnd.apache.parquet",
     ".vtt": "text/vtt; charset=utf-8",
     ".mp4": "video/mp4",
     ".m4a": "audio/mp4",
@@ -97,6 +100,16 @@ def shared_object(kind: str, digest: str, ext: str) -> str:
 
 def run_file(run_id: str, name: str) -> str:
     return f"runs/{_check(_RUN, run_id, 'run id')}/{_check(_NAME, name, 'file name')}"
+
+
+def journal_prefix(run_id: str) -> str:
+    """Where a run's journal parts live; listing this prefix is how a rerun learns what is done."""
+    return f"runs/{_check(_RUN, run_id, 'run id')}/journal/"
+
+
+def journal_part(run_id: str, session_ms: int, seq: int) -> str:
+    """One part of a run's journal: names sort in the order they were written (session start, then number)."""
+    return f"{journal_prefix(run_id)}{int(session_ms):013d}-{int(seq):06d}.jsonl"
 
 
 def content_type(key: str) -> str:

@@ -101,5 +101,14 @@ class S3Bucket:
         except BotoCoreError as exc:
             raise self._error(exc, key) from exc
 
+    def list_keys(self, prefix: str) -> list[str]:
+        out = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=self.prefix + prefix):
+                out += [o["Key"][len(self.prefix):] for o in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, prefix) from exc
+        return sorted(out)
+
     def describe(self, key: str = "") -> str:
         return f"s3://{self.name}/{self.prefix}{key}"

@@ -76,8 +76,9 @@ def test_rerun_skips_published_customers_and_retries_failed_ones(tiny_run):
     before = page.read_bytes()
     again = _run(tiny_run)
     assert again.run_id == first.run_id
-    assert (again.ok, again.skipped, again.failed, again.invalid) == (0, 1, 1, 1)
-    assert [r["status"] for r in _csv(out / again.manifest)] == ["skipped", "failed"]
+    assert (again.ok, again.skipped, again.failed, again.invalid, again.resumed) == (0, 1, 1, 1, 1)
+    manifest = _csv(out / again.manifest)
+    assert [(r["status"], r["attempts"]) for r in manifest] == [("ok", "1"), ("failed", "1")]  # the final manifest: each customer once
     assert page.read_bytes() == before
 
 

@@ -1,18 +1,24 @@
 """Where a billing run's tasks run: Ray (the default) or this process (unit tests, no Ray).
 
-The run needs four things from an executor: put a value every task shares,
+The run needs a few things from an executor: put a value every task shares,
 submit a task (its arguments may be handles of earlier tasks or values), wait
 for at least one of some handles, and get a handle's value, which raises the
 task's exception. A task whose argument is a failed handle fails with that
-exception, as in Ray.
+exception, as in Ray. ``transient`` tells a failure worth another try (a
+crashed worker process, a lost node) from one that would fail again, and
+``request`` asks the autoscaler for the CPUs the run can use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import logging
 from typing import Any, Callable, Iterable, Protocol
 
-TASK_OPTIONS = {"num_cpus": 1, "max_retries": 2}  # one CPU per task; a crashed worker is retried twice
+from tailorcast.errors import TransientError
+
+log = logging.getLogger("tailorcast.executor")
+TASK_OPTIONS = {"num_cpus": 1, "max_retries": 3}  # one CPU per task; Ray reruns a task whose worker or node died, 3 times
 
 
 class Executor(Protocol):
@@ -20,8 +26,8 @@ class Executor(Protocol):
 
     def submit(self, fn: Callable, *args: Any) -> Any: ...
 
-    def wait(self, handles: Iterable[Any]) -> list:
-        """At least one handle that is done (never blocks when one is)."""
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> list:
+        """The handles that are done: at least one, unless ``timeout`` seconds passed first."""
         ...
 
     def get(self, handle: Any) -> Any: ...
@@ -30,15 +36,29 @@ class Executor(Protocol):
         """How many tasks may be in flight; re-read as the cluster grows."""
         ...
 
+    def cpus(self) -> int:
+        """CPUs the tasks can use now."""
+        ...
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether a task that raised ``exc`` may succeed when submitted again."""
+        ...
+
+    def request(self, cpus: int) -> None:
+        """Ask the autoscaler for ``cpus`` CPUs in all (0: the run needs nothing more)."""
+        ...
+
     def close(self) -> None: ...
 
 
 class RayExecutor:
     """Tasks as Ray remote functions; ``owned``: this run started Ray and shuts it down at the end."""
 
-    def __init__(self, ray, owned: bool = False) -> None:
+    def __init__(self, ray, owned: bool = False, local: bool = False) -> None:
+        """``local``: a local instance this run started (no autoscaler to ask)."""
         self.ray = ray
         self.owned = owned
+        self.local = local
         self._remote: dict[Callable, Any] = {}
 
     def put(self, value: Any) -> Any:
@@ -49,17 +69,43 @@ class RayExecutor:
             self._remote[fn] = self.ray.remote(**TASK_OPTIONS)(fn)
         return self._remote[fn].remote(*args)
 
-    def wait(self, handles: Iterable[Any]) -> list:
-        ready, _ = self.ray.wait(list(handles), num_returns=1)
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> list:
+        ready, _ = self.ray.wait(list(handles), num_returns=1, timeout=timeout)
         return ready
 
     def get(self, handle: Any) -> Any:
         return self.ray.get(handle)
 
+    def cpus(self) -> int:
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
     def capacity(self) -> int:
-        return max(4, 4 * int(self.ray.cluster_resources().get("CPU", 1)))  # four tasks queued per CPU
+        # two tasks per CPU: one running, one queued behind it, so a CPU never waits for the driver; the
+        # queued ones are also the pending work an autoscaler sees
+        return max(4, 2 * self.cpus())
+
+    def transient(self, exc: BaseException) -> bool:
+        errors = self.ray.exceptions
+        if isinstance(exc, errors.RayTaskError):
+            return isinstance(exc, TransientError)  # the task's own exception: only our transient kind
+        system = tuple(getattr(errors, name) for name in ("WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError",
+                                                          "RaySystemError", "OwnerDiedError", "ObjectFetchTimedOutError", "OutOfMemoryError",
+                                                          "ObjectReconstructionFailedError") if hasattr(errors, name))
+        return isinstance(exc, system + (TransientError,))
+
+    def request(self, cpus: int) -> None:
+        if self.local:
+            return  # a local instance has no autoscaler
+        from ray.autoscaler.sdk import request_resources
+
+        try:
+            request_resources(num_cpus=max(0, int(cpus)))
+        except Exception as exc:  # a cluster without an autoscaler: the run goes on with what is there
+            log.debug("request_resources(num_cpus=%s) failed: %s", cpus, exc)
 
     def close(self) -> None:
+        if not self.local:
+            self.request(0)
         if self.owned:
             self.ray.shutdown()
 
@@ -84,7 +130,7 @@ class InProcessExecutor:
         except Exception as exc:  # kept in the handle, raised by get(), like a failed Ray task
             return Done(error=exc)
 
-    def wait(self, handles: Iterable[Any]) -> list:
+    def wait(self, handles: Iterable[Any], timeout: float | None = None) -> list:
         return list(handles)[:1]
 
     def get(self, handle: Done) -> Any:
@@ -94,6 +140,15 @@ class InProcessExecutor:
 
     def capacity(self) -> int:
         return 1
+
+    def cpus(self) -> int:
+        return 1
+
+    def transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, TransientError)
+
+    def request(self, cpus: int) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -1,13 +1,20 @@
 """One customer, start to finish: video, poster, captions, page, published; never raises.
 
 Whatever goes wrong is caught here and comes back as a ``failed`` result with
-its reason, so one customer can never stop a billing run.
+its reason, so one customer can never stop a billing run. A transient bucket
+error (throttling, 5xx, a reset or a timeout) is retried with exponential
+backoff and a cap, and each failed attempt's error is kept in the result;
+any other error is recorded once and never retried. The customer's files are
+written in a temporary folder that is removed whatever happens, and its
+personal segments are dropped from the cache when the job ends, so a
+worker's disk holds one customer at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,7 +40,9 @@ from tailorcast.spec.model import Template
 
 log = logging.getLogger("tailorcast.job")
 BUILD_META = '<meta name="tc-build" content="{}">'
-RETRIES = 3
+ATTEMPTS = 5  # tries of one bucket call: the first and four retries
+BACKOFF_S = 0.5  # wait before retry n: BACKOFF_S · 2ⁿ⁻¹ seconds …
+BACKOFF_CAP_S = 8.0  # … and never longer than this
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class RunContext:
     pay_key: bytes | None = None  # signs pay links (payment.provider: signed); derived from the run secret
     api: bool = False  # pages use the public server on their origin (events, paid status, instalment form)
     inputs: str = ""  # run_inputs(): what else the outputs depend on (page code, shared page files, fonts)
+    force: bool = False  # render and publish even when the published page is already this build
 
 
 @dataclass
@@ -59,6 +69,7 @@ class CustomerResult:
     token: str = ""
     page: str = ""
     video: str = ""
+    poster: str = ""
     variant: str = ""
     error: str = ""
     retryable: bool = False
@@ -66,6 +77,11 @@ class CustomerResult:
     cache_hits: int = 0
     segments: int = 0
     timings: dict = field(default_factory=dict)
+    attempts: int = 1  # tries it took: 1, plus one per retried bucket call or re-run task
+    attempt_errors: list = field(default_factory=list)  # the error of every failed try, in order
+    cpu_seconds: float = 0.0  # this process and its children (ffmpeg) while the job ran
+    bytes: int = 0  # uploaded
+    node: str = ""  # where it ran (the executor fills it in)
 
 
 @lru_cache(maxsize=1)
@@ -100,27 +116,50 @@ def build_hash(run: RunContext, customer: Customer, base_videos: Mapping[str, st
     return h.hexdigest()[:32]
 
 
-def _with_retries(fn, *args):
-    for attempt in range(RETRIES):
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, …): exponential, capped."""
+    return min(BACKOFF_CAP_S, BACKOFF_S * 2 ** (attempt - 1))
+
+
+def _with_retries(res: CustomerResult, what: str, fn, *args):
+    """``fn(*args)``, tried again after a TransientError (at most ATTEMPTS in all); every failure is noted in ``res``."""
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             return fn(*args)
-        except TransientError:
-            if attempt == RETRIES - 1:
+        except TransientError as exc:
+            res.attempt_errors.append(f"{what}: {str(exc).splitlines()[0]}")
+            if attempt == ATTEMPTS:
                 raise
-            time.sleep(0.5 * 2**attempt)
+            res.attempts += 1
+            time.sleep(backoff(attempt))
 
 
-def _publish(run: RunContext, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
+def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
     b = run.bucket
+
+    def put_bytes(key: str, data: bytes, what: str) -> None:
+        _with_retries(res, f"upload {what}", b.put_bytes, key, data)
+        res.bytes += len(data)
+
+    def put_file(key: str, path: Path, what: str) -> None:
+        _with_retries(res, f"upload {what}", b.put_file, key, path)
+        res.bytes += Path(path).stat().st_size
+
     for key, data in files.items():
-        _with_retries(b.put_bytes, key, data)
+        put_bytes(key, data, "live still")
     for rendition, result in videos.items():
-        _with_retries(b.put_file, keys.customer_file(token, keys.video_name(rendition)), result.video)
-        _with_retries(b.put_file, keys.customer_file(token, keys.poster_name(rendition)), result.poster)
-    _with_retries(b.put_bytes, keys.customer_file(token, keys.captions_name(lang)), captions.encode())
+        put_file(keys.customer_file(token, keys.video_name(rendition)), result.video, f"{rendition} video")
+        put_file(keys.customer_file(token, keys.poster_name(rendition)), result.poster, f"{rendition} poster")
+    put_bytes(keys.customer_file(token, keys.captions_name(lang)), captions.encode(), "captions")
     page_key = keys.customer_page(token)
-    _with_retries(b.put_bytes, page_key, page_html.encode())  # last: its presence means "complete"
+    put_bytes(page_key, page_html.encode(), "page")  # last: its presence means "complete"
     return page_key
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its waited-for children (the ffmpeg encodes)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def page_media(run: RunContext, page_key: str, lang: str) -> dict:
@@ -156,19 +195,20 @@ def live_media(run: RunContext, ctx: dict, token: str, page_key: str, base_video
 
 def render_customer(run: RunContext, customer: Customer, token: str, base_videos: Mapping[str, str] | None = None) -> CustomerResult:
     """``base_videos``: live mode's shared base video per rendition (bucket keys), published already."""
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu()
     res = CustomerResult(customer.row, customer.customer_id, "failed", token=token)
+    cache = SegmentCache(run.cache_root, f"{run.run_id}.r{customer.row}")  # this customer's personal segments, dropped below
     try:
         digest = build_hash(run, customer, base_videos)
         page_key = keys.customer_page(token)
         res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
+        res.poster = keys.customer_file(token, keys.poster_name(run.template.video.default_rendition))
         ctx = customer_context(run.template, customer, run.pay_key, token)
         res.variant = ctx["variant"]
-        existing = run.bucket.get_bytes(page_key)
+        existing = None if run.force else _with_retries(res, "read the published page", run.bucket.get_bytes, page_key)
         if existing is not None and BUILD_META.format(digest).encode() in existing:
             res.status, res.page = "skipped", page_key
             return res
-        cache = SegmentCache(run.cache_root, run.run_id)  # personal segments kept per run (drop_personal)
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
             videos = {}
             for r in run.template.video.renditions:
@@ -182,7 +222,7 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
             html = build_page(run.template, ctx, page_media(run, page_key, lang), chapters, [c.text for c in first.cues],
                               player=player, api=api, token=token)
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(run, token, videos, first.captions, html, lang, files)
+            res.page = _publish(run, res, token, videos, first.captions, html, lang, files)
         res.status = "ok"
         res.segments = sum(len(v.segments) for v in videos.values())
         res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)
@@ -195,5 +235,7 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
         res.error = f"internal error: {type(exc).__name__}: {exc}"
         log.debug("row %s failed with an unexpected error", customer.row, exc_info=True)
     finally:
+        cache.drop_personal()
         res.seconds = round(time.perf_counter() - t0, 3)
+        res.cpu_seconds = round(_cpu() - cpu0, 3)
     return res

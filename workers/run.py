@@ -1,14 +1,16 @@
-"""The billing run: validate everything up front, then one task per customer.
+"""The billing run: validate everything up front, then customers in batches, recorded as they finish.
 
     template ─ load + validate ──┐
     customers ─ stream + validate ┼─► shared scenes (one task per locale and variant)
     bucket ─ reachable? ─────────┘          │ handle (a Ray ObjectRef)
-                                            ├─► live mode: base videos (one task per locale
+    journal ─ what is done already?         ├─► live mode: base videos (one task per locale
                                             │   and set of played scenes), published at once
                                             ▼
-                         one task per customer (bounded in flight)
+                  one task per batch of customers of one group (bounded in flight)
                                             ▼
-                         manifest + error report + summary, written last
+                  every outcome → the journal (parts in the bucket, as the run goes)
+                                            ▼
+                  manifest (Parquet + CSV) + error report assembled from the journal; summary
 
 The run orchestrates and publishes; the pixels come from renderer/ (renderer.shared
 for the work customers share). Tasks run on an executor (workers/executors.py):
@@ -16,28 +18,32 @@ Ray by default, in this process for unit tests.
 
 Expected failures of the run itself (bad template, unreadable input,
 unreachable bucket) raise before any rendering; a failing customer is a row in
-the manifest and the error report.
+the manifest and the error report. A batch whose worker process or node died is
+submitted again with exponential backoff (``BATCH_ATTEMPTS`` in all); its
+customers that were published already are found complete and not rendered again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from renderer.cache import SegmentCache
 from renderer.checks import check_template
-from renderer.shared import Played, played_by_rendition, render_base_videos, render_shared_scenes, seed_segments
+from renderer.shared import Played, played_by_rendition, render_base_videos, render_shared_scenes
 from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import choose_variant
-from tailorcast.csvfile import csv_bytes
 from tailorcast.expressions import ExpressionError
-from tailorcast.customers import Customer, read_customers
+from tailorcast.customers import read_customers
 from tailorcast.errors import RowError
 from tailorcast.payments.links import derive_key
 from tailorcast.settings import Settings
@@ -46,13 +52,15 @@ from tailorcast.tokens import customer_token
 
 from microsite.build import shared_files
 
+from .batches import Batch, Item, Shared, batch_size, render_batch
 from .executors import Executor, RayExecutor
-from .job import CustomerResult, RunContext, render_customer, run_inputs
+from .job import CustomerResult, RunContext, backoff, build_hash, run_inputs
+from .journal import DoneRows, Journal, assemble, read_done, with_backoff
 from .local_ray import ray_init
 
 log = logging.getLogger("tailorcast.run")
-MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "token", "page", "video", "error", "seconds", "cache_hits", "segments"]
-ERROR_FIELDS = ["row", "customer_id", "column", "reason"]
+BATCH_ATTEMPTS = 4  # tries of one batch whose worker process or node died, after Ray's own retries
+CAPACITY_EVERY_S = 10.0  # how often the in-flight bound and the autoscaler request follow the cluster
 
 
 @dataclass
@@ -73,6 +81,17 @@ class RunSummary:
     shared_segments: int = 0  # newly published to shared/seg/
     personal_segments_dropped: int = 0  # removed from this machine's cache at the end (drop_personal_segments)
     locales: dict = field(default_factory=dict)
+    resumed: int = 0  # of the skipped: rows the journal already listed as published (no request, no task)
+    retried: int = 0  # customers that needed more than one attempt
+    cpu_seconds: float = 0.0  # the customer jobs' own CPU (worker processes and their ffmpeg), this run
+    bytes_uploaded: int = 0  # by the customer jobs, this run
+    batches: int = 0
+    batch_size: int = 0
+    journal_parts: int = 0  # written by this run
+    manifest_parquet: str = ""
+    manifest_counts: dict = field(default_factory=dict)  # the final manifest and error report, by status (every run of this id)
+    started: str = ""
+    finished: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -107,29 +126,41 @@ def publish_shared_segments(executor: Executor, handles: list, bucket: Bucket) -
             continue
         for key, data in segments.items():
             obj = keys.shared_object("seg", key, "mp4")
-            if not bucket.exists(obj):
-                bucket.put_bytes(obj, data)
+            if not with_backoff(bucket.exists, obj):
+                with_backoff(bucket.put_bytes, obj, data)
                 published += 1
     return published
 
 
-def base_videos_task(run: RunContext, locale: str, strings_locale: str, variant: str | None, played: Played,
+def base_videos_task(shared_run: Shared, locale: str, strings_locale: str, variant: str | None, played: Played,
                      shared: dict[str, bytes]) -> dict[str, str]:
     """Live mode: render the base videos of one group and publish them before any page links to them:
     {rendition: bucket key}."""
+    run: RunContext = shared_run.value()
     out = {}
     for rendition, (digest, path) in render_base_videos(run.template, locale, strings_locale, variant, played, shared,
                                                         run.cache_root).items():
         key = keys.shared_object("video", digest, "mp4")
-        if not run.bucket.exists(key):
-            run.bucket.put_file(key, path)
+        if not with_backoff(run.bucket.exists, key):
+            with_backoff(run.bucket.put_file, key, path)
         out[rendition] = key
     return out
 
 
-def customer_task(run: RunContext, customer: Customer, token: str, shared: dict[str, bytes], base_videos: dict[str, str] | None = None) -> CustomerResult:
-    seed_segments(SegmentCache(run.cache_root), shared)
-    return render_customer(run, customer, token, base_videos)
+@dataclass
+class InFlight:
+    """A submitted batch: its customers' resume hashes, how many times it was tried, and why it failed before."""
+
+    batch: Batch
+    group: tuple
+    hashes: dict
+    attempt: int = 1
+    errors: list = field(default_factory=list)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
 
 
 def run_billing(
@@ -144,6 +175,11 @@ def run_billing(
     api: bool = False,
     executor: Executor | None = None,
     drop_personal_segments: bool = False,
+    force: bool = False,
+    cdn_base_url: str | None = None,
+    batch: int | None = None,
+    journal_every: int = 1000,
+    journal_seconds: float = 5.0,
 ) -> RunSummary:
     """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
     instalment form); without it they are plain static pages that never call a server.
@@ -152,8 +188,14 @@ def run_billing(
     started here and shut down at the end. ``InProcessExecutor()`` runs them in this process.
 
     ``drop_personal_segments``: when the run ends, remove its customers' scene segments from this
-    machine's segment cache (the nodes of a cluster keep theirs: ``tailorcast cache prune`` there)."""
-    started = time.perf_counter()
+    machine's segment cache (each job already drops its own when it ends; this removes leftovers).
+
+    ``force``: render and publish every customer again, even those the journal or the published page
+    says are done. ``cdn_base_url``: the manifest's page, video and poster columns become public URLs
+    under it instead of bucket keys. ``batch``: customers per task (default: ``batch_size``).
+    ``journal_every`` / ``journal_seconds``: a journal part is written after that many outcomes or
+    seconds, whichever comes first."""
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     check_template(template)  # strings our fonts cannot draw: TemplateError before any work
     customers_path = Path(customers_path)
     rows = read_customers(template, customers_path)  # InputError here, before any work
@@ -163,113 +205,189 @@ def run_billing(
     total = count_rows(customers_path)
     if limit is not None and total is not None:
         total = min(total, limit)
-    summary = RunSummary(run_id, template.name, template.version)
-    log.info("run %s: template %s v%s, %s rows", run_id, template.name, template.version, total if total is not None else "?")
+    summary = RunSummary(run_id, template.name, template.version, started=started_at.isoformat(timespec="seconds"))
+    log.info("run %s: template %s v%s, %s rows", run_id, template.name, template.version, total if total is not None else "?", extra={"run_id": run_id})
 
     shared_media = {}
     for name, f in shared_files(template).items():
         if not bucket.exists(f.key):
-            bucket.put_bytes(f.key, f.data)
+            with_backoff(bucket.put_bytes, f.key, f.data)
         shared_media[name] = f.key
+    run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
+                     derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media), force)
+    done_rows = DoneRows() if force else read_done(bucket, run_id)  # the journal: one list + one read per part
+    if len(done_rows):
+        log.info("run %s: the journal lists %s published rows; they are not rendered again", run_id, len(done_rows), extra={"run_id": run_id})
+    journal = Journal(bucket, run_id, every=journal_every, seconds=journal_seconds)
+
+    def url(key: str) -> str:
+        return f"{cdn_base_url.rstrip('/')}/{key}" if cdn_base_url and key else key
 
     if executor is None:
         ray, owned = ray_init(settings, ray_address)
-        executor = RayExecutor(ray, owned)
+        executor = RayExecutor(ray, owned, local=ray_address is None)
+    finished = 0
+
+    def progress(item) -> None:
+        nonlocal finished
+        finished += 1
+        if on_progress:
+            on_progress(finished, total, item)
+
+    def record(r: CustomerResult, digest: str) -> None:
+        setattr(summary, r.status, getattr(summary, r.status) + 1)
+        summary.cpu_seconds += r.cpu_seconds
+        summary.bytes_uploaded += r.bytes
+        summary.retried += r.attempts > 1
+        if r.status == "ok" and not summary.example_page:
+            summary.example_page = r.page
+        published = r.status in ("ok", "skipped")
+        journal.add({"row": r.row, "customer_id": r.customer_id, "status": r.status, "variant": r.variant, "token": r.token,
+                     "page": url(r.page) if published else "", "video": url(r.video) if published else "",
+                     "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
+                     "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
+                     "node": r.node, "hash": digest})
+        if r.status == "failed":
+            log.warning("run %s row %s: failed (%s) after %s attempt(s); the reason is in the run's error report", run_id, r.row,
+                        "retryable" if r.retryable else "fatal", r.attempts, extra={"run_id": run_id, "row": r.row})
+            log.debug("run %s row %s: %s", run_id, r.row, r.error, extra={"run_id": run_id, "row": r.row})
+        else:
+            log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds, extra={"run_id": run_id, "row": r.row})
+        progress(r)
+
+    def invalid(bad: RowError, message: str) -> None:
+        summary.invalid += 1
+        journal.add({"row": bad.row, "customer_id": bad.customer_id, "status": "invalid", "column": bad.column, "error": bad.reason})
+        log.warning("run %s %s", run_id, message, extra={"run_id": run_id, "row": bad.row})
+        progress(bad)
+
     try:
-        run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
-                         derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media))
-        run_ref = executor.put(run)
+        run_shared = Shared(f"run:{run_id}:{journal.session}", executor.put(run))
         template_ref = executor.put(template)
-        shared_refs: dict[tuple[str, str], object] = {}
+        shared_refs: dict[tuple, object] = {}
         base_refs: dict[tuple, object] = {}
         in_flight: dict = {}
-        # re-read as the cluster grows (autoscaling)
-        limit_in_flight, checked_at = executor.capacity(), 0
-        results: list[dict] = []
-        errors: list[dict] = []
-        done = 0
+        retry_at: list[tuple[float, int, InFlight]] = []  # (when, tie-breaker, batch): failed batches waiting for their next try
+        open_batches: dict[tuple, list[tuple[Item, str]]] = {}
+        numbers = itertools.count()
+        per_customer = 0.05 if template.video.live else 1.0 * len(template.video.renditions)  # a first guess, then measured
+        size = batch or batch_size(total, executor.cpus(), per_customer)
+        limit_in_flight, checked = executor.capacity(), time.monotonic()
+        summary.batch_size = size
+
+        def ask_autoscaler(rows_left: int | None) -> None:
+            executor.request(len(in_flight) + len(retry_at) + math.ceil((rows_left if rows_left is not None else size) / size))
+
+        def submit(entry: InFlight) -> None:
+            lk, base_ref = entry.group[:3], entry.group[3]
+            handle = executor.submit(render_batch, run_shared, entry.batch, shared_refs[lk], base_ref)
+            in_flight[handle] = entry
+            summary.batches += entry.attempt == 1
+
+        def close_batch(group: tuple) -> None:
+            items = open_batches.pop(group)
+            submit(InFlight(Batch(next(numbers), tuple(i for i, _ in items)), group, {i.customer.row: h for i, h in items}))
 
         def collect(ready) -> None:
-            nonlocal done
-            for ref in ready:
-                row, cid = in_flight.pop(ref)
+            nonlocal per_customer
+            for handle in ready:
+                entry = in_flight.pop(handle)
                 try:
-                    r: CustomerResult = executor.get(ref)
-                except Exception as exc:  # worker crashed twice, or the shared render failed
-                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                    r = CustomerResult(row, cid, "failed", error=f"worker error: {reason}")
-                setattr(summary, r.status, getattr(summary, r.status) + 1)
-                if r.status == "ok" and not summary.example_page:
-                    summary.example_page = r.page
-                if r.status == "failed":
-                    errors.append({"row": r.row, "customer_id": r.customer_id, "column": "", "reason": r.error})
-                    log.warning("run %s row %s: failed (%s); the reason is in the run's error report", run_id, r.row, "retryable" if r.retryable else "fatal")
-                    log.debug("run %s row %s: %s", run_id, r.row, r.error)
-                else:
-                    log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds)
-                results.append(asdict(r))
-                done += 1
-                if on_progress:
-                    on_progress(done, total, r)
+                    results: list[CustomerResult] = executor.get(handle)
+                except Exception as exc:  # the batch's worker or node died (Ray's retries spent), or its shared render failed
+                    reason = _reason(exc)
+                    if executor.transient(exc) and entry.attempt < BATCH_ATTEMPTS:
+                        entry.errors.append(f"worker error: {reason}")
+                        log.warning("run %s: batch %s failed (%s); trying it again", run_id, entry.batch.number, type(exc).__name__, extra={"run_id": run_id})
+                        entry.attempt += 1
+                        retry_at.append((time.monotonic() + backoff(entry.attempt - 1), entry.batch.number, entry))
+                        continue
+                    results = [CustomerResult(i.customer.row, i.customer.customer_id, "failed", token=i.token, error=f"worker error: {reason}")
+                               for i in entry.batch.items]
+                    for r in results:
+                        r.attempt_errors = [f"worker error: {reason}"]
+                for r in results:
+                    r.attempts += entry.attempt - 1
+                    r.attempt_errors = entry.errors + r.attempt_errors
+                    record(r, entry.hashes[r.row])
+                rendered = [r.seconds for r in results if r.status == "ok"]
+                if rendered:
+                    per_customer = 0.8 * per_customer + 0.2 * (sum(rendered) / len(rendered))
+
+        def wait_some() -> None:
+            """Collect what finished (waiting a second at most), resubmit failed batches whose time came, keep the journal moving."""
+            now = time.monotonic()
+            for item in [x for x in retry_at if x[0] <= now]:
+                retry_at.remove(item)
+                submit(item[2])
+            if in_flight:
+                collect(executor.wait(in_flight, timeout=1.0))
+            elif retry_at:
+                time.sleep(max(0.0, min(x[0] for x in retry_at) - time.monotonic()))
+            journal.tick()
 
         for n, item in enumerate(rows):
             if limit is not None and n >= limit:
                 break
             summary.rows += 1
             if isinstance(item, RowError):
-                summary.invalid += 1
-                errors.append({"row": item.row, "customer_id": item.customer_id, "column": item.column, "reason": item.reason})
-                log.warning("run %s %s", run_id, item.public_str())
-                done += 1
-                if on_progress:
-                    on_progress(done, total, item)
+                invalid(item, item.public_str())
                 continue
             try:
                 variant = choose_variant(template, item.values, item.locale, item.strings_locale)
             except ExpressionError as exc:
-                bad = RowError(item.row, item.customer_id, "", f"no variant: {exc}")
-                summary.invalid += 1
-                errors.append({"row": bad.row, "customer_id": bad.customer_id, "column": "", "reason": bad.reason})
-                log.warning("run %s row %s: no variant rule could be evaluated; see the error report", run_id, item.row)
-                done += 1
-                if on_progress:
-                    on_progress(done, total, bad)
+                invalid(RowError(item.row, item.customer_id, "", f"no variant: {exc}"), f"row {item.row}: no variant rule could be evaluated; see the error report")
+                continue
+            summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
+            token = customer_token(settings.secret, template.name, run_id, item.customer_id)
+            digest = build_hash(run, item)  # the driver's resume hash: what the journal compares
+            if done_rows.has(item.row, digest):
+                summary.skipped += 1
+                summary.resumed += 1
+                progress(CustomerResult(item.row, item.customer_id, "skipped", token=token))
                 continue
             lk = (item.locale, item.strings_locale, variant)
             if lk not in shared_refs:
                 shared_refs[lk] = executor.submit(render_shared_scenes, template_ref, item.locale, item.strings_locale, variant, run.cache_root)
-            summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
-            token = customer_token(settings.secret, template.name, run_id, item.customer_id)
             base_ref = None
             if template.video.live:
                 played = played_by_rendition(template, item, variant)
                 if played is not None:
                     bk = lk + (played,)
                     if bk not in base_refs:
-                        base_refs[bk] = executor.submit(base_videos_task, run_ref, item.locale, item.strings_locale, variant, played, shared_refs[lk])
+                        base_refs[bk] = executor.submit(base_videos_task, run_shared, item.locale, item.strings_locale, variant, played, shared_refs[lk])
                     base_ref = base_refs[bk]
-            ref = executor.submit(customer_task, run_ref, item, token, shared_refs[lk], base_ref)
-            in_flight[ref] = (item.row, item.customer_id)
-            if summary.rows - checked_at >= 200:
-                limit_in_flight, checked_at = executor.capacity(), summary.rows
+            group = lk + (base_ref,)
+            open_batches.setdefault(group, []).append((Item(item, token), digest))
+            if len(open_batches[group]) >= size:
+                close_batch(group)
+                if time.monotonic() - checked >= CAPACITY_EVERY_S:  # an autoscaling cluster grows: more in flight
+                    limit_in_flight, checked = executor.capacity(), time.monotonic()
+                    ask_autoscaler(None if total is None else total - summary.rows)
             while len(in_flight) >= limit_in_flight:
-                collect(executor.wait(in_flight))
-        while in_flight:
-            collect(executor.wait(in_flight))
+                wait_some()
+        for group in list(open_batches):
+            close_batch(group)
+        ask_autoscaler(0)
+        while in_flight or retry_at:
+            wait_some()
         summary.shared_segments = publish_shared_segments(executor, list(shared_refs.values()), bucket)
     finally:
+        journal.close()  # what finished is recorded even when the run stops here
         executor.close()
         if drop_personal_segments:
             summary.personal_segments_dropped = SegmentCache(settings.cache_dir, run_id).drop_personal().files
 
-    results.sort(key=lambda r: r["row"])
-    errors.sort(key=lambda r: r["row"])
-    summary.seconds = round(time.perf_counter() - started, 2)
+    summary.journal_parts = journal.parts
     summary.manifest = keys.run_file(run_id, "manifest.csv")
+    summary.manifest_parquet = keys.run_file(run_id, "manifest.parquet")
     summary.errors = keys.run_file(run_id, "errors.csv")
     summary.summary = keys.run_file(run_id, "summary.json")
-    bucket.put_bytes(summary.errors, csv_bytes(ERROR_FIELDS, errors))
-    bucket.put_bytes(summary.manifest, csv_bytes(MANIFEST_FIELDS, results))
-    bucket.put_bytes(summary.summary, summary.to_json().encode())
-    log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid, summary.seconds)
+    summary.manifest_counts = assemble(bucket, run_id).counts
+    summary.cpu_seconds = round(summary.cpu_seconds, 2)
+    summary.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    summary.seconds = round(time.perf_counter() - started, 2)
+    with_backoff(bucket.put_bytes, summary.summary, summary.to_json().encode())
+    log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid,
+             summary.seconds, extra={"run_id": run_id})
     return summary
