@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# --api: the pages report views and show the paid status through `tailorcast serve public/` (the demo's server).
+# --api: the pages report views and show the paid status through `tailorcast serve public/ --demo-checkout` (the demo's server).
 demo: $(STAMP) sysdeps
 	RAY_AUTH_MODE=disabled $(VENV)/bin/tailorcast run templates/payment-reminder \
 	    --customers templates/payment-reminder/sample-customers.csv --out public/ --api

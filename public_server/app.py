@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store.store import Store
 
@@ -20,7 +21,7 @@ from . import demo_checkout, events, instalments, status, webhooks
 from .config import PublicConfig, public_config
 from .ratelimit import FixedWindowLimiter
 from .state import EXTENSION, PublicState, public_state
-from .validation import ApiError
+from .validation import ApiError, read_body
 
 
 def create_public_app(config: PublicConfig | Any, *, clock: Callable[[], float] = time.time) -> Flask:
@@ -36,6 +37,9 @@ def create_public_app(config: PublicConfig | Any, *, clock: Callable[[], float] 
     app.extensions[EXTENSION] = PublicState(cfg, Store.open(cfg.database_url), FixedWindowLimiter(), clock)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    if cfg.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.proxy_hops)  # type: ignore[method-assign]
+    app.before_request(_admit)
     app.after_request(_headers)
     for area in (status, events, instalments, webhooks):
         app.register_blueprint(area.bp)
@@ -63,6 +67,14 @@ def _http_error(exc: HTTPException) -> Response:
     elif exc.code == 405:
         message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(exc.valid_methods or []))}"
     return _api_error(ApiError(exc.code or 500, message))
+
+
+def _admit() -> None:
+    """Client and server limits first, then the whole body (a cut chunked body is refused, not half read)."""
+    if request.path != "/api/health":
+        public_state().admit(request.remote_addr or "unknown")
+    if request.method in ("POST", "PUT", "PATCH"):
+        read_body(public_state().config.max_body_bytes)
 
 
 def _headers(resp: Response) -> Response:

@@ -32,6 +32,7 @@ def event():
     elif chapter is not None:
         raise ApiError(400, f"'chapter' goes only with type 'chapter', not {kind!r}")
     state = public_state()
+    state.issued(page, "'token'")
     state.limit("events", page, state.config.events_per_minute)
     state.store.add_event(page, kind, chapter, state.now())
     log.debug("event %s for %s", kind, page)

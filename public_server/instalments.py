@@ -40,6 +40,7 @@ def instalments(token: str):
     elif contact not in CONTACT_CHOICES:
         raise ApiError(400, f"'contact' must be 'phone', 'email' or empty, got {show(contact)}")
     state = public_state()
+    state.issued(token, "the URL")
     state.limit("instalments", token, cfg.instalments_per_minute)
     state.store.add_instalment_request(token, count, contact, state.now())
     log.info("instalment plan requested (%d instalments)", count)

@@ -19,6 +19,7 @@ def health():
 def status(token: str):
     check_token(token, "the URL")
     state = public_state()
+    state.issued(token, "the URL")
     state.limit("status", token, state.config.status_per_minute)
     st = state.store.status(token)
     return jsonify({"paid": True, "paid_at": iso(st.paid_at)} if st.paid else {"paid": False})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, jsonify, request
@@ -11,7 +10,7 @@ from tailorcast.errors import InvoiceConflict, ReplayedDelivery, WebhookRejected
 from tailorcast.payments.webhooks import SIGNATURE_HEADER, verify_webhook
 
 from .state import public_state
-from .validation import ApiError
+from .validation import ApiError, parse_json
 from .webhook_body import parse_webhook_event
 
 log = logging.getLogger("tailorcast.public")
@@ -28,11 +27,7 @@ def payment_webhook():
     except WebhookRejected as exc:
         log.warning("webhook rejected: %s", exc.reason)
         raise ApiError(400 if exc.reason in ("missing", "malformed") else 403, str(exc)) from None
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"the signed body is not JSON ({exc})") from None
-    event = parse_webhook_event(body)
+    event = parse_webhook_event(parse_json(raw, "the signed body"))
     try:
         outcome = state.store.apply_webhook(event.id, event.type, event.payment, state.now())
     except ReplayedDelivery as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -191,8 +191,10 @@ class Store:
         return row
 
     def _pay(self, s: Session, payment: Payment, via: str, at: dt.datetime) -> str:
-        row = self._issue(s, payment, at)
-        if row.paid_at is not None:
-            return "already_paid"
-        row.paid_at, row.paid_cents, row.paid_via = at, payment.amount_cents, via
-        return "paid"
+        """One conditional UPDATE decides who paid: a row lock does nothing on SQLite, so two concurrent payers that
+        both read "unpaid" would both report "paid"; ``WHERE paid_at IS NULL`` lets exactly one change the row."""
+        self._issue(s, payment, at)
+        done = s.execute(update(Invoice).where(Invoice.ref == payment.ref, Invoice.paid_at.is_(None))
+                         .values(paid_at=at, paid_cents=payment.amount_cents, paid_via=via)
+                         .execution_options(synchronize_session=False))
+        return "paid" if done.rowcount == 1 else "already_paid"

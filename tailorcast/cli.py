@@ -139,7 +139,8 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
         console.print(f"Published to: {bucket.describe()}")
         if not out.startswith("s3://"):
             page = summary.example_page.removesuffix(keys.PAGE_NAME)
-            console.print(f"Open one microsite:  tailorcast serve {out}  →  http://127.0.0.1:8000/{page}")
+            demo = " --demo-checkout" if "/demo/checkout" in (tmpl.payment.link or "") else ""  # its pay button goes there
+            console.print(f"Open one microsite:  tailorcast serve {out}{demo}  →  http://127.0.0.1:8000/{page}")
     if summary.ok + summary.skipped == 0 and summary.rows:
         sys.exit(1)
 
@@ -148,17 +149,19 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
 @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--api/--no-api", default=True, show_default=True, help="Also answer /api/ (events, paid status, instalments) and the demo checkout, as the public server would.")
+@click.option("--api/--no-api", default=True, show_default=True, help="Also answer /api/ (events, paid status, instalments), as the public server would.")
+@click.option("--demo-checkout", is_flag=True, help="Local demos only: with --api, also enable /demo/checkout (anyone with a signed link can mark it paid).")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database).")
-def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> None:
-    """Serve a published folder as the CDN would: only c/ and shared/, with their cache headers.
+def serve(folder: Path, host: str, port: int, api: bool, demo_checkout: bool, state: Path | None) -> None:
+    """Serve a published folder as the CDN would: only c/ and shared/, with their cache and security headers.
 
     With --api (the default) the public server's endpoints answer on the same
-    origin, so pages can report views and show the paid status locally.
+    origin, so pages can report views and show the paid status locally;
+    --demo-checkout adds the stand-in payment page of local demos.
 
     \b
     Example:
-      tailorcast serve public/    # then open http://127.0.0.1:8000/c/<token>/
+      tailorcast serve public/ --demo-checkout    # then open http://127.0.0.1:8000/c/<token>/
     """
     from public_server.static import create_static_app, same_origin
 
@@ -169,7 +172,9 @@ def serve(folder: Path, host: str, port: int, api: bool, state: Path | None) -> 
 
         from .settings import load_settings
 
-        app = same_origin(app, create_public_app(public_config(load_settings(state_dir=state), demo_checkout=True)))
+        app = same_origin(app, create_public_app(public_config(load_settings(state_dir=state), demo_checkout=demo_checkout)))
+    elif demo_checkout:
+        raise click.UsageError("--demo-checkout needs --api (the checkout is part of the public server)")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log would print tokens
     console.print(f"Serving {folder} on http://{host}:{port}/ (Ctrl+C to stop)")
     from werkzeug.serving import run_simple

@@ -2,7 +2,7 @@
 
 Layout::
 
-    c/<token>/index.html              the customer's microsite (short cache)
+    c/<token>/index.html              the customer's microsite (short, private cache)
     c/<token>/video-<rendition>.mp4   baked personal video, one per rendition
     c/<token>/poster-<rendition>.jpg  video poster, one per rendition
     c/<token>/captions.<lang>.vtt     WebVTT captions (the same for every rendition)
@@ -26,8 +26,19 @@ PUBLIC_PREFIXES = ("c/", "shared/")
 PAGE_NAME = "index.html"
 LIVE_STILLS = "o/"  # the live stills' folder inside a customer's folder
 IMMUTABLE = "public, max-age=31536000, immutable"
-SHORT = "public, max-age=300"
+# A customer's files are personal data watched by one person: a shared cache (the CDN's edge included) gains
+# almost nothing from keeping them, and without a copy there a deleted folder is gone at once (erasure).
+PERSONAL = "private, max-age=300"
 PRIVATE = "private, no-store"
+# Response headers the CDN sends with every public object (README "Bucket layout and CDN rules"): the page's
+# meta CSP cannot forbid framing, only a header can.
+FRAME_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": FRAME_CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _HASH = re.compile(r"[0-9a-f]{16,64}")
@@ -123,12 +134,17 @@ def cache_control(key: str) -> str:
     if key.startswith("shared/"):
         return IMMUTABLE
     if key.startswith("c/"):
-        return SHORT
+        return PERSONAL
     return PRIVATE
 
 
+_PUBLIC_KEY = re.compile(
+    rf"c/{_TOKEN.pattern}/(?:{LIVE_STILLS})?{_NAME.pattern}|shared/{_NAME.pattern}/{_HASH.pattern}\.{_NAME.pattern}")
+
+
 def is_public(key: str) -> bool:
-    return key.startswith(PUBLIC_PREFIXES) and ".." not in key
+    """A key this module builds under a public prefix, and nothing else (no ``..``, no NUL, no over-long name)."""
+    return isinstance(key, str) and _PUBLIC_KEY.fullmatch(key) is not None
 
 
 def relative_url(from_key: str, to_key: str) -> str:

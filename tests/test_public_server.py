@@ -28,9 +28,11 @@ from store.store import Payment
 from tailorcast.errors import ConfigError
 from tailorcast.payments.links import SignedLink, sign_link
 from tailorcast.payments.webhooks import sign_webhook
+from tailorcast.tokens import customer_token, token_key
 
-TOKEN = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
-OTHER = "Zk9Q2mXbW4cV7nL1pR8sT3uY6aE0dF5g"
+RUN_SECRET = b"r" * 32  # the runs' TAILORCAST_SECRET: the server accepts only the tokens it tags
+TOKEN = customer_token(RUN_SECRET, "bill-explainer", "run-1", "CUST-00001")
+OTHER = customer_token(RUN_SECRET, "bill-explainer", "run-1", "CUST-00002")
 START = 1_790_000_080.0  # 40 s into a one-minute rate-limit window
 LINK_SECRET = b"l" * 32
 WEBHOOK_SECRET = b"whsec_" + b"w" * 32
@@ -45,7 +47,8 @@ class FakeClock:
 
 
 def _config(database_url: str, **over) -> PublicConfig:
-    values = dict(database_url=database_url, link_secret=LINK_SECRET, webhook_secret=WEBHOOK_SECRET, demo_checkout=True)
+    values = dict(database_url=database_url, link_secret=LINK_SECRET, webhook_secret=WEBHOOK_SECRET, token_key=token_key(RUN_SECRET),
+                  demo_checkout=True)
     values.update(over)
     return PublicConfig(**values)
 

@@ -149,10 +149,10 @@ def test_s3_publish_sets_content_type_and_cache_control(s3_server, template, e2e
     assert summary.ok == 3 and summary.invalid == 0 and summary.rows == 3
     objects = {o["Key"]: o for o in s3.list_objects_v2(Bucket="bills", Prefix="october/")["Contents"]}
     expect = {
-        "index.html": ("text/html; charset=utf-8", "public, max-age=300"),
-        "video-portrait.mp4": ("video/mp4", "public, max-age=300"),
-        "poster-landscape.jpg": ("image/jpeg", "public, max-age=300"),
-        ".vtt": ("text/vtt; charset=utf-8", "public, max-age=300"),
+        "index.html": ("text/html; charset=utf-8", "private, max-age=300"),
+        "video-portrait.mp4": ("video/mp4", "private, max-age=300"),
+        "poster-landscape.jpg": ("image/jpeg", "private, max-age=300"),
+        ".vtt": ("text/vtt; charset=utf-8", "private, max-age=300"),
         ".css": ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
         "manifest.csv": ("text/csv; charset=utf-8", "private, no-store"),
     }

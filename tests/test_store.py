@@ -110,7 +110,7 @@ def test_a_server_database_behind_the_code_is_refused_with_how_to_fix(postgres):
     url = postgres.create_database()
     with pytest.raises(ConfigError, match=rf"is at revision none \(no tables\), code needs {head_revision()}: run `tailorcast db upgrade`"):
         Store.open(url)
-    config = PublicConfig(database_url=url, link_secret=b"l" * 32, webhook_secret=b"w" * 32)
+    config = PublicConfig(database_url=url, link_secret=b"l" * 32, webhook_secret=b"w" * 32, token_key=b"t" * 32)
     with pytest.raises(ConfigError, match="run `tailorcast db upgrade`"):
         create_public_app(config)
     engine = open_engine(url)

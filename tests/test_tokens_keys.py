@@ -50,7 +50,7 @@ def test_keys_refuse_anything_but_tokens(bad):
 def test_headers_per_key():
     tok = "A" * 32
     assert keys.cache_control("shared/css/" + "ab" * 16 + ".css") == "public, max-age=31536000, immutable"
-    assert keys.cache_control(f"c/{tok}/index.html") == "public, max-age=300"
+    assert keys.cache_control(f"c/{tok}/index.html") == "private, max-age=300"  # personal: no shared cache keeps it
     assert keys.cache_control("runs/r/manifest.csv") == "private, no-store"
     assert keys.content_type(f"c/{tok}/video.mp4") == "video/mp4"
     assert keys.content_type(f"c/{tok}/captions.en.vtt") == "text/vtt; charset=utf-8"
