@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from . import expressions, formatting
 from .customers import Customer
 from .errors import PaymentError
+from .experiments import assign
 from .payments.paylink import pay_link
 from .spec.model import Template
 
@@ -27,7 +28,8 @@ def locale_context(template: Template, locale: str, strings_locale: str | None =
 
 
 def choose_variant(template: Template, values: Mapping[str, Any], locale: str | None = None, strings_locale: str | None = None) -> str | None:
-    """The first variant whose rule matches the row (a rule-less variant always matches).
+    """The first variant whose rule matches the row (a rule-less variant always matches), unless the
+    customer's experiment arm imposes another (:func:`tailorcast.experiments.assign`).
 
     Rules see what every expression sees, except ``variant`` itself and ``pay_link``.
     """
@@ -36,10 +38,10 @@ def choose_variant(template: Template, values: Mapping[str, Any], locale: str | 
     loc = locale or values.get("locale") or template.locales[0]
     ctx = {**locale_context(template, loc, strings_locale), **values}
     ctx.pop("variant", None)
-    for v in template.variants:
-        if v.when is None or expressions.evaluate_condition(v.when, ctx):
-            return v.name
-    return None
+    chosen = next((v.name for v in template.variants if v.when is None or expressions.evaluate_condition(v.when, ctx)), None)
+    if template.experiment is not None:  # an arm with a variant replaces the rules' choice (within: run)
+        chosen = assign(template.experiment, str(values.get("customer_id") or ""), chosen).variant
+    return chosen
 
 
 def customer_context(template: Template, customer: Customer, pay_key: bytes | None = None, token: str = "") -> dict[str, Any]:

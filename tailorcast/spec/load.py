@@ -51,6 +51,7 @@ def _build(root: Path, doc: Located) -> Template:
     renditions, default_rendition = sections.renditions(c, v["renditions"], v.get("default_rendition"))
     profile, profile_settings = sections.profile(v.get("profile"))
     variants = sections.variants(c, d.get("variants"))
+    experiment = sections.experiment(c, d.get("experiment"), variants, fields)
     music = sections.music(c, v.get("music"))
     scenes = sections.scenes(c, d["scenes"], brand, [r.name for r in renditions], bool(v.get("live", False)))
     payment = sections.payment(c, d.get("payment"))
@@ -76,6 +77,7 @@ def _build(root: Path, doc: Located) -> Template:
         strings=strings,
         content_hash=_hash_tree(root, c.assets),
         variants=variants,
+        experiment=experiment,
     )
 
 

@@ -228,6 +228,38 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One arm of an experiment: a name, an optional variant it imposes, its weight."""
+
+    name: str
+    weight: float = 1.0
+    variant: str | None = None  # within: run only; None keeps the variant the rules chose
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """``experiment:``: arms, a holdout share (no video, no page), and what the assignment randomizes within.
+
+    ``within``: ``run`` (arms across the whole run, an arm's ``variant`` replacing the rules' choice) or
+    ``rule`` (the rules choose the variant as always; arms and holdout are compared within each variant).
+    ``planned_per_arm`` and ``horizon_days`` fix the horizon: no verdict before both are reached.
+    """
+
+    id: str
+    arms: tuple[Arm, ...]
+    holdout: float = 0.0
+    within: str = "run"
+    planned_per_arm: int | None = None
+    horizon_days: int = 30
+
+    def declaration(self) -> dict[str, Any]:
+        """The experiment as plain JSON values (the run's summary.json carries it to results)."""
+        return {"id": self.id, "arms": [{"name": a.name, "weight": a.weight, "variant": a.variant} for a in self.arms],
+                "holdout": self.holdout, "within": self.within, "planned_per_arm": self.planned_per_arm,
+                "horizon_days": self.horizon_days}
+
+
+@dataclass(frozen=True)
 class Template:
     name: str
     title: str
@@ -245,6 +277,7 @@ class Template:
     strings: Mapping[str, Mapping[str, Any]]
     content_hash: str = field(compare=False)
     variants: tuple[Variant, ...] = ()
+    experiment: Experiment | None = None
 
     @cached_property
     def field_map(self) -> dict[str, Field]:

@@ -21,8 +21,8 @@ from ..paths import resolve_asset
 from ..payments.epc import check_account
 from ..payments.pagopa import check_creditor
 from ..yamlpos import Located
-from .model import (CONTEXT_NAMES, DEFAULT_ANIMATION_S, DEFAULT_PROFILE, NO_ANIMATION, Animation, Box, Brand, Contact, Epc, Field, Layer, Music,
-                    PagoPa, Payment, Rendition, Scene, Sound, Variant)
+from .model import (CONTEXT_NAMES, DEFAULT_ANIMATION_S, DEFAULT_PROFILE, NO_ANIMATION, Animation, Arm, Box, Brand, Contact, Epc, Experiment, Field,
+                    Layer, Music, PagoPa, Payment, Rendition, Scene, Sound, Variant)
 
 _T_KEY = re.compile(r"""\bt\(\s*['"]([A-Za-z0-9_.-]+)['"]""")
 _LAYER_PARAMS = ("text", "src", "data", "values", "kind", "labels", "last_month", "highlight", "average", "unit")
@@ -188,6 +188,35 @@ def variants(c: Check, raw: list[Mapping[str, Any]] | None) -> tuple[Variant, ..
     if len({v.name for v in out}) != len(out):
         c.problem(("variants",), "variant names must be unique")
     return tuple(out)
+
+
+# --- experiment -----------------------------------------------------------------------------------
+
+
+def experiment(c: Check, raw: Mapping[str, Any] | None, variants: tuple[Variant, ...], fields: tuple[Field, ...]) -> Experiment | None:
+    """``experiment:``: arms with unique names (not ``holdout``), variants the template has, a holdout share below 1."""
+    if not raw:
+        return None
+    arms = tuple(Arm(a["name"], float(a.get("weight", 1)), a.get("variant")) for a in raw["arms"])
+    within = raw.get("within", "run")
+    names = [a.name for a in arms]
+    if len(set(names)) != len(names):
+        c.problem(("experiment", "arms"), "arm names must be unique")
+    known = {v.name for v in variants}
+    for i, a in enumerate(arms):
+        if a.name == "holdout":
+            c.problem(("experiment", "arms", i, "name"), "'holdout' is the name of the holdout; give the arm another name and set experiment.holdout for a holdout")
+        if a.variant is None:
+            continue
+        if within == "rule":
+            c.problem(("experiment", "arms", i, "variant"), "with within: rule the variant rules choose the variant; remove the arm's variant, or use within: run")
+        elif a.variant not in known:
+            c.problem(("experiment", "arms", i, "variant"), f"no variant '{a.variant}'; use one of {sorted(known)} (variants:)")
+    if len(arms) == 1 and not raw.get("holdout"):
+        c.problem(("experiment",), "one arm and no holdout compares nothing; add an arm or a holdout share (holdout: 0.1)")
+    if "customer_id" not in {f.name for f in fields}:
+        c.problem(("experiment",), "an experiment assigns arms by customer id; declare the field customer_id under fields:")
+    return Experiment(raw["id"], arms, float(raw.get("holdout", 0)), within, raw.get("planned_per_arm"), int(raw.get("horizon_days", 30)))
 
 
 # --- scenes, layers and sounds --------------------------------------------------------------------
