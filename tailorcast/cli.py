@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import __version__
@@ -73,14 +72,29 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
                    "publish with --api only where one answers (tailorcast serve, or the public server behind your CDN).")
 @click.option("--drop-personal-segments", is_flag=True,
               help="When the run ends, remove its customers' encoded scenes from this machine's segment cache (personal data).")
+@click.option("--force", is_flag=True, help="Render and publish every customer again, even those this run id already published.")
+@click.option("--cdn-base-url", default=None, metavar="URL",
+              help="Public base URL of --out (e.g. https://bills.example.com): the manifest then lists public links instead of bucket keys.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table; errors only (the exit status tells the outcome).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per line on stderr (log lines with run_id and row, progress lines, the summary), for a scheduler.")
 def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
-        workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool) -> None:
+        workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool,
+        force: bool, cdn_base_url: str | None, quiet: bool, log_format: str) -> None:
     """Render and publish every customer of a CRM export (a billing run).
 
     Each customer gets a video, a poster, captions and a microsite under an
-    unguessable folder c/<token>/. The manifest, the error report (bad rows with
-    their row number and reason) and a summary are written last under
-    runs/<run-id>/, which must stay private.
+    unguessable folder c/<token>/. Every outcome goes to the run's journal under
+    runs/<run-id>/journal/ as the run goes; the manifest (CSV and Parquet), the
+    error report (bad rows with their row number and reason) and a summary are
+    assembled from it at the end under runs/<run-id>/, which must stay private.
+    Run it again to resume: what the journal lists as published is not done
+    again (--force does everything again).
+
+    Exit status: 0 every valid customer is published (invalid rows are in the
+    error report); 1 some customers failed (run again to retry them) or no row
+    could be published; 2 the run could not start (template, input, bucket,
+    settings); 143 stopped by SIGTERM (what finished is in the journal).
 
     Pages are plain static pages unless --api is given. Encoded scenes stay in
     the segment cache of the state folder for the next run; --drop-personal-segments
@@ -93,8 +107,15 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
           --customers templates/bill-explainer/sample-customers.csv --out public/ --api
       tailorcast run templates/bill-explainer --customers export.csv \\
           --out s3://my-bucket/bills --endpoint-url http://127.0.0.1:9000 --drop-personal-segments
+      tailorcast run templates/bill-explainer --customers export.csv --out s3://my-bucket/bills \
+          --ray-address auto --log-format json --cdn-base-url https://bills.example.com
     """
+    import signal
+
     from workers.run import run_billing
+
+    from .jsonlog import json_line, use_json_logs
+    from .runprogress import RunProgress
 
     from . import keys
     from .bucket import open_bucket
@@ -102,6 +123,16 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     from .settings import load_settings
     from .spec.load import load_template
 
+    level = logging.getLogger().level
+    if quiet:
+        level = max(level, logging.ERROR)
+    if log_format == "json":
+        use_json_logs(level)
+    else:
+        logging.getLogger().setLevel(level)
+    # a scheduler's SIGTERM unwinds the run: the journal keeps what finished, Ray is shut down
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     settings = load_settings(state_dir=state)
     if workers:
         settings = settings.with_(num_cpus=workers)
@@ -112,20 +143,19 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     bucket = open_bucket(out, endpoint_url)
     read_customers(tmpl, customers)  # preflight: unreadable input fails here, before Ray starts
     bucket.check()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
-        task = progress.add_task(f"rendering {tmpl.name}", total=None, status="starting Ray…")
-        counts = {"ok": 0, "skipped": 0, "failed": 0, "invalid": 0}
+    mode = "json" if log_format == "json" else "quiet" if quiet or not console.is_terminal else "bar"
+    with RunProgress(mode, console, f"rendering {tmpl.name}") as progress:
+        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=progress.update,
+                              api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url)
 
-        def on_progress(done: int, total: int | None, item) -> None:
-            status = getattr(item, "status", "invalid")
-            counts[status] += 1
-            progress.update(task, completed=done, total=total,
-                            status=f"[green]{counts['ok']} ok[/] {counts['skipped']} skipped [red]{counts['failed']} failed[/] [yellow]{counts['invalid']} invalid[/]")
-
-        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=on_progress,
-                              api=api, drop_personal_segments=drop_personal_segments)
-
+    failed = summary.failed > 0 or (summary.ok + summary.skipped == 0 and summary.rows > 0)
+    if log_format == "json":
+        json_line("summary", run_id=summary.run_id, rows=summary.rows, ok=summary.ok, skipped=summary.skipped, failed=summary.failed,
+                  invalid=summary.invalid, seconds=summary.seconds, cpu_seconds=summary.cpu_seconds, bytes_uploaded=summary.bytes_uploaded,
+                  manifest=bucket.describe(summary.manifest), errors=bucket.describe(summary.errors), exit_status=int(failed))
+        sys.exit(int(failed))
+    if quiet:
+        sys.exit(int(failed))
     table = Table(title=f"run {summary.run_id}", show_header=False)
     for label, value in (("rows", summary.rows), ("ok", summary.ok), ("skipped (already published)", summary.skipped),
                          ("failed", summary.failed), ("invalid rows", summary.invalid), ("seconds", summary.seconds)):
@@ -141,7 +171,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
             page = summary.example_page.removesuffix(keys.PAGE_NAME)
             demo = " --demo-checkout" if "/demo/checkout" in (tmpl.payment.link or "") else ""  # its pay button goes there
             console.print(f"Open one microsite:  tailorcast serve {out}{demo}  →  http://127.0.0.1:8000/{page}")
-    if summary.ok + summary.skipped == 0 and summary.rows:
+    if failed:
         sys.exit(1)
 
 

@@ -170,3 +170,262 @@ def test_live_mode_run_publishes_base_videos_and_live_stills_with_readable_keys(
             assert 0 <= still["start"] < still["end"] <= 14
         pop = live["stills"][0]
         assert (pop["enter"], pop["enterFrames"], pop["exit"], pop["exitFrames"]) == ("pop", 3, "fade", 3)
+
+
+# --- the journal, resume, retries, disk -----------------------------------------------------------
+
+
+class CountingBucket:
+    """A LocalBucket that counts reads of customers' files and can fail the first tries of some writes."""
+
+    def __init__(self, root, fail_first: int = 0, error=None, on_put=None):
+        from tailorcast.bucket import LocalBucket
+
+        self.inner = LocalBucket(root)
+        self.customer_reads = 0
+        self.fail_first, self.error, self.on_put = fail_first, error, on_put
+        self.tries: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def get_bytes(self, key):
+        self.customer_reads += key.startswith("c/")
+        return self.inner.get_bytes(key)
+
+    def _maybe_fail(self, key):
+        self.tries[key] = self.tries.get(key, 0) + 1
+        if key.startswith("c/") and self.tries[key] <= self.fail_first:
+            raise self.error(key)
+        if self.on_put and key.startswith("c/"):
+            self.on_put(key)
+
+    def put_bytes(self, key, data):
+        self._maybe_fail(key)
+        self.inner.put_bytes(key, data)
+
+    def put_file(self, key, path):
+        self._maybe_fail(key)
+        self.inner.put_file(key, path)
+
+
+def _run_on(tiny_run, bucket, **kw):
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    template, customers, settings, _out = tiny_run
+    return run_billing(template, customers, bucket, settings, limit=3, executor=InProcessExecutor(), **kw)
+
+
+def test_the_journal_is_written_in_parts_as_the_run_goes_and_the_manifest_is_assembled_from_it(tiny_run):
+    import pyarrow.parquet as pq
+
+    from tailorcast import keys
+    from tailorcast.bucket import LocalBucket
+    from workers.journal import MANIFEST_FIELDS, read_records
+
+    out = tiny_run[3]
+    summary = _run(tiny_run, journal_every=1, cdn_base_url="https://bills.example.com/oct/")
+    bucket = LocalBucket(out)
+    assert summary.journal_parts == 3 and len(bucket.list_keys(keys.journal_prefix(summary.run_id))) == 3  # one part per outcome
+    assert sorted((r["row"], r["status"]) for r in read_records(bucket, summary.run_id)) == [(2, "ok"), (3, "invalid"), (4, "failed")]
+    rows = _csv(out / summary.manifest)
+    assert list(rows[0]) == MANIFEST_FIELDS
+    ok = rows[0]
+    assert ok["page"] == f"https://bills.example.com/oct/c/{ok['token']}/index.html"
+    assert ok["video"].endswith("/video-wide.mp4") and ok["poster"].endswith("/poster-wide.jpg") and ok["attempts"] == "1"
+    assert float(ok["cpu_seconds"]) > 0 and int(ok["bytes"]) > 1000 and ok["node"] == "local"
+    assert rows[1]["page"] == rows[1]["video"] == "" and "division" in rows[1]["error"]
+    table = pq.read_table(out / summary.manifest_parquet)
+    assert table.column_names == MANIFEST_FIELDS and table.column("row").to_pylist() == [2, 4]
+    assert table.column("attempt_errors").to_pylist() == [[], []]
+    assert summary.cpu_seconds > 0 and summary.bytes_uploaded == int(ok["bytes"]) and summary.manifest_counts == {"ok": 1, "invalid": 1, "failed": 1}
+    import json
+    assert json.loads((out / summary.summary).read_text())["bytes_uploaded"] == summary.bytes_uploaded
+
+
+def test_a_rerun_learns_what_is_done_from_the_journal_not_from_a_request_per_customer(tiny_run):
+    out = tiny_run[3]
+    _run(tiny_run)
+    bucket = CountingBucket(out)
+    again = _run_on(tiny_run, bucket)
+    assert (again.resumed, again.ok, again.failed) == (1, 0, 1)
+    assert bucket.customer_reads == 1  # only the failed customer's job looked for its page
+
+
+def test_force_renders_and_publishes_again(tiny_run):
+    out = tiny_run[3]
+    first = _run(tiny_run)
+    page = out / _csv(out / first.manifest)[0]["page"]
+    page.write_text(page.read_text().replace("<body>", "<body><!-- stale -->"))
+    again = _run(tiny_run, force=True)
+    assert (again.ok, again.skipped, again.resumed) == (1, 0, 0)
+    assert "stale" not in page.read_text()
+
+
+def test_transient_bucket_errors_are_retried_with_backoff_and_every_attempt_is_kept(tiny_run, monkeypatch):
+    import workers.job
+    from tailorcast.errors import TransientError
+
+    waits = []
+    monkeypatch.setattr(workers.job.time, "sleep", waits.append)
+    bucket = CountingBucket(tiny_run[3], fail_first=2, error=lambda key: TransientError("s3://bills/x", "SlowDown: Please reduce your request rate"))
+    summary = _run_on(tiny_run, bucket)
+    assert (summary.ok, summary.failed, summary.retried) == (1, 1, 1)
+    ok = _csv(tiny_run[3] / summary.manifest)[0]
+    uploads = 6  # videos and posters of two renditions, captions, page
+    assert ok["status"] == "ok" and ok["attempts"] == str(1 + 2 * uploads)
+    errors = ok["attempt_errors"].split(" | ")
+    assert len(errors) == 2 * uploads and all("SlowDown" in e for e in errors) and errors[-1].startswith("upload page")
+    assert waits[:2] == [0.5, 1.0] and max(waits) <= workers.job.BACKOFF_CAP_S
+    assert [workers.job.backoff(n) for n in (1, 2, 3, 4, 5, 9)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]  # exponential, capped
+
+
+def test_a_permanent_bucket_error_is_recorded_once_and_never_retried(tiny_run):
+    from tailorcast.errors import StorageError
+
+    bucket = CountingBucket(tiny_run[3], fail_first=99, error=lambda key: StorageError("s3://bills/x", "AccessDenied: check the policy"))
+    summary = _run_on(tiny_run, bucket)
+    assert (summary.ok, summary.failed) == (0, 2)
+    assert max(bucket.tries.values()) == 1
+    errors = {r["customer_id"]: r for r in _csv(tiny_run[3] / summary.errors)}
+    assert "AccessDenied" in errors["C1"]["reason"] and errors["C1"]["attempts"] == "1"
+
+
+def test_a_worker_holds_one_customer_on_disk_and_leaves_no_temporary_files(tiny_run, tmp_path, monkeypatch):
+    """Each job uploads before the next one renders, and its folder and personal segments go when it ends,
+    whether it succeeded or failed: a slow bucket slows rendering instead of filling the disk."""
+    import tempfile
+
+    from renderer.cache import PERSONAL
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    cache = tiny_run[2].cache_dir
+    seen = []
+
+    def during_upload(key):
+        seen.append((len(list(tmp.glob("tc-customer-*"))), len({p.parent.parent for p in (cache / PERSONAL).rglob("*.mp4")})))
+
+    summary = _run_on(tiny_run, CountingBucket(tiny_run[3], on_put=during_upload))
+    assert (summary.ok, summary.failed) == (1, 1)
+    assert seen and set(seen) == {(1, 1)}  # one customer's folder and one customer's personal segments, during its uploads
+    assert list(tmp.iterdir()) == []  # removed after success and after failure
+    assert list((cache / PERSONAL).rglob("*.mp4")) == []
+
+
+def test_batches_keep_tasks_few_on_big_runs_and_spread_small_ones():
+    from workers.batches import MAX_BATCH, MAX_TASKS, batch_size
+
+    assert batch_size(8, 2, 2.0) == 2  # 4 tasks for 2 CPUs
+    assert batch_size(10_000, 2, 2.0) == 10  # about 20 s of work per task
+    assert batch_size(10_000, 2, 0.05) == 400
+    assert batch_size(10_000_000, 64, 2.0) == 10_000_000 // MAX_TASKS  # never more than MAX_TASKS tasks
+    assert batch_size(None, 8, 0.001) == MAX_BATCH
+
+
+def test_shared_run_state_is_resolved_once_per_process(monkeypatch):
+    import workers.batches
+    from workers.executors import InProcessExecutor
+
+    calls = []
+    real = workers.batches._resolve
+    monkeypatch.setattr(workers.batches, "_resolve", lambda h: calls.append(h) or real(h))
+    monkeypatch.setattr(workers.batches, "_PROCESS", workers.batches.OrderedDict())
+    shared = workers.batches.Shared("run:x:1", InProcessExecutor().put({"template": "big"}))
+    assert [shared.value() for _ in range(3)] == [{"template": "big"}] * 3
+    assert len(calls) == 1
+
+
+def test_done_rows_keep_the_latest_outcome_per_row_in_a_compact_array():
+    from workers.journal import DoneRows
+
+    done = DoneRows()
+    done.set(5, "ab" * 16)
+    done.set(5000, "cd" * 16)
+    assert done.has(5, "ab" * 16) and not done.has(5, "cd" * 16) and not done.has(6, "ab" * 16) and len(done) == 2
+    done.set(5, None)  # a later failed record
+    assert not done.has(5, "ab" * 16) and len(done) == 1
+
+
+def test_the_final_manifest_lists_each_row_once_the_latest_record_winning(tmp_path, monkeypatch):
+    import workers.journal
+    from tailorcast.bucket import LocalBucket
+    from workers.journal import Journal, assemble
+
+    monkeypatch.setattr(workers.journal, "CHUNK_ROWS", 3)  # several spill files
+    bucket = LocalBucket(tmp_path)
+    clock = iter(range(100, 10_000)).__next__
+    first = Journal(bucket, "r1", every=2, clock=clock)
+    for row in (9, 2, 5, 3):
+        first.add({"row": row, "customer_id": f"C{row}", "status": "failed", "error": "SlowDown", "attempts": 5})
+    first.close()
+    second = Journal(bucket, "r1", every=2, clock=clock)
+    for row in (5, 2, 7):
+        second.add({"row": row, "customer_id": f"C{row}", "status": "ok", "page": "p", "attempts": 1})
+    second.add({"row": 4, "customer_id": "=HYPERLINK(1)", "status": "invalid", "column": "kwh", "error": "not a number"})
+    second.close()
+    counts = assemble(bucket, "r1").counts
+    assert counts == {"ok": 3, "failed": 2, "invalid": 1}
+    rows = _csv(tmp_path / "runs" / "r1" / "manifest.csv")
+    assert [(r["row"], r["status"]) for r in rows] == [("2", "ok"), ("3", "failed"), ("5", "ok"), ("7", "ok"), ("9", "failed")]
+    errors = _csv(tmp_path / "runs" / "r1" / "errors.csv")
+    assert [(r["row"], r["customer_id"], r["reason"]) for r in errors] == [("3", "C3", "SlowDown"), ("4", "'=HYPERLINK(1)", "not a number"),
+                                                                           ("9", "C9", "SlowDown")]
+
+
+@pytest.mark.parametrize(("failed", "ok", "status"), [(0, 1, 0), (1, 1, 1), (0, 0, 1)])
+def test_run_log_format_json_writes_log_progress_and_summary_lines_and_the_exit_status(tmp_path, monkeypatch, failed, ok, status):
+    import json
+    import logging
+
+    from click.testing import CliRunner
+
+    import workers.run
+    from helpers.samples import SAMPLE_CSV, TEMPLATE_DIR
+    from tailorcast.cli import main
+    from workers.job import CustomerResult
+    from workers.run import RunSummary
+
+    def fake_run_billing(template, customers, bucket, settings, on_progress=None, **kwargs):
+        logging.getLogger("tailorcast.run").warning("run r1 row 7: failed", extra={"run_id": "r1", "row": 7})
+        logging.getLogger("tailorcast.run").debug("row 7 is customer CUST-00007")  # personal data: debug only
+        on_progress(1, 2, CustomerResult(7, "CUST-00007", "ok"))
+        return RunSummary("r1", template.name, template.version, rows=2, ok=ok, failed=failed, invalid=1, cpu_seconds=3.5, bytes_uploaded=10)
+
+    monkeypatch.setenv("TAILORCAST_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(workers.run, "run_billing", fake_run_billing)
+    result = CliRunner().invoke(main, ["run", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV), "--out", str(tmp_path / "out"), "--log-format", "json"])
+    assert result.exit_code == status, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert lines and len(lines) == len(result.output.splitlines())  # nothing but JSON lines
+    log = next(x for x in lines if x.get("message") == "run r1 row 7: failed")
+    assert (log["level"], log["run_id"], log["row"]) == ("warning", "r1", 7)
+    progress = next(x for x in lines if x.get("event") == "progress")
+    assert (progress["done"], progress["total"], progress["ok"]) == (1, 2, 1)
+    summary = lines[-1]
+    assert summary["event"] == "summary" and (summary["ok"], summary["failed"], summary["invalid"], summary["exit_status"]) == (ok, failed, 1, status)
+    assert "CUST-00007" not in result.output
+
+
+def test_run_quiet_prints_nothing_on_success(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import workers.run
+    from helpers.samples import SAMPLE_CSV, TEMPLATE_DIR
+    from tailorcast.cli import main
+    from workers.run import RunSummary
+
+    seen = {}
+
+    def fake_run_billing(template, customers, bucket, settings, **kwargs):
+        seen.update(kwargs)
+        return RunSummary("r1", template.name, template.version, rows=1, ok=1)
+
+    monkeypatch.setenv("TAILORCAST_STATE", str(tmp_path / "state"))
+    monkeypatch.setattr(workers.run, "run_billing", fake_run_billing)
+    result = CliRunner().invoke(main, ["run", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV), "--out", str(tmp_path / "out"), "--quiet",
+                                       "--force", "--cdn-base-url", "https://bills.example.com"])
+    assert result.exit_code == 0 and result.output == ""
+    assert (seen["force"], seen["cdn_base_url"]) == (True, "https://bills.example.com")
