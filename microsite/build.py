@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import FileSystemLoader
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from markupsafe import Markup
 
@@ -91,7 +90,7 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
     if pagopa and amount is not None and ctx.get(pagopa.notice_field):
         qr = pagopa_qr(pagopa_payload(str(ctx[pagopa.notice_field]), pagopa.creditor, to_cents(amount)))
         pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
-    env = expressions.page_env(FileSystemLoader(str(template.root)))
+    env = expressions.page_env(expressions.FolderLoader(template.root))
     page_ctx = dict(ctx)
     page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP,
                     player=player_script(player) if player else Markup(""), api=api, token=token)

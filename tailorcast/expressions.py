@@ -12,14 +12,16 @@ import re
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, meta, pass_context
-from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2 import BaseLoader, StrictUndefined, meta, pass_context
+from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import formatting
 from .errors import ExpressionError
+from .paths import confined
 from .payments.amounts import DEFAULT_CURRENCY
 
 # Names a scene may use and still be the same for every customer of a locale.
@@ -105,6 +107,24 @@ def _base_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
 def text_env() -> ImmutableSandboxedEnvironment:
     """For video text and captions (plain text, no escaping)."""
     return _base_env(False)
+
+
+class FolderLoader(BaseLoader):
+    """A page and what it includes, from the template folder only, after resolving links (:func:`paths.confined`):
+    Jinja's FileSystemLoader refuses ``..`` but follows a link that points out of the folder."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+
+    def get_source(self, environment, template: str):
+        try:
+            path = confined(self.root, template, "page file")
+        except ValueError as exc:
+            raise TemplateNotFound(template, str(exc)) from None
+        if not path.is_file():
+            raise TemplateNotFound(template, f"page file {template!r} not found in the template folder")
+        mtime = path.stat().st_mtime
+        return path.read_text(encoding="utf-8"), str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
 
 
 def page_env(loader) -> ImmutableSandboxedEnvironment:

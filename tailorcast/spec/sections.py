@@ -17,7 +17,7 @@ import yaml
 from .. import expressions
 from ..errors import PaymentError, Problem
 from ..formatting import parse_locale
-from ..paths import resolve_asset
+from ..paths import confined, resolve_asset
 from ..payments.epc import check_account
 from ..payments.pagopa import check_creditor
 from ..yamlpos import Located
@@ -101,7 +101,11 @@ def strings(c: Check, locales: tuple[str, ...]) -> dict[str, dict]:
     """``strings/<locale>.yaml`` for every locale (problems name the file: it has no line in template.yaml)."""
     out = {}
     for loc in locales:
-        path = c.root / "strings" / f"{loc}.yaml"
+        try:
+            path = confined(c.root, f"strings/{loc}.yaml", "strings file")
+        except ValueError as exc:
+            c.problems.append(Problem(f"strings/{loc}.yaml", str(exc)))
+            continue
         if not path.is_file():
             c.problems.append(Problem(f"strings/{loc}.yaml", f"missing; locale '{loc}' is listed in locales: add the file or remove the locale"))
             continue
@@ -396,7 +400,11 @@ def _payment_field(c: Check, path: tuple, what: str, key: str, name: str, types:
 
 
 def page(c: Check, name: str | None) -> Path:
-    path = c.root / (name or "page.html")
+    try:
+        path = confined(c.root, name or "page.html", "page")
+    except ValueError as exc:
+        c.problems.append(Problem(c.doc.where(("page",)), str(exc)))
+        return c.root / "page.html"
     if not path.is_file():
         c.problems.append(Problem(c.doc.where(("page",)) if name else "template.yaml", f"page {path.name!r} not found in the template folder"))
     else:
