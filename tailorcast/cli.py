@@ -57,11 +57,24 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
     _setup_logging(verbose)
 
 
+def _input_options(command):
+    """--encoding and --decimal: how the customers file is written (run, validate, preview)."""
+    command = click.option("--decimal", type=click.Choice([".", ","]), default=".", show_default=True,
+                           help="Decimal mark in money and number cells: ',' when the export writes 1.234,56.")(command)
+    return click.option("--encoding", default=None, metavar="NAME",
+                        help="Character set of a CSV without a byte order mark, e.g. cp1252 or latin-1 (default UTF-8).")(command)
+
+
+_ENDPOINT_OPTION = click.option("--endpoint-url", default=None, help="S3-compatible endpoint for an s3:// customers file (MinIO, R2, a local test server); AWS when omitted.")
+_CUSTOMERS_HELP = "CRM export: .csv (header row; delimiter , ; tab or | detected), .jsonl or .parquet; a path or s3://BUCKET/KEY."
+
+
 @main.command()
 @click.argument("template", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--customers", "customers", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CRM export: .csv (header row) or .jsonl.")
+@click.option("--customers", "customers", required=True, help=_CUSTOMERS_HELP)
+@_input_options
 @click.option("--out", default="public/", show_default=True, help="Where to publish: a folder, or s3://BUCKET/PREFIX.")
-@click.option("--endpoint-url", default=None, help="S3-compatible endpoint (MinIO, R2, a local test server); AWS when omitted.")
+@click.option("--endpoint-url", default=None, help="S3-compatible endpoint of --out and of an s3:// --customers (MinIO, R2, a local test server); AWS when omitted.")
 @click.option("--run-id", default=None, help="Name of the run; default: derived from the template and the input, so a rerun resumes.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for the local Ray instance (default: all).")
@@ -78,7 +91,7 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table; errors only (the exit status tells the outcome).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per line on stderr (log lines with run_id and row, progress lines, the summary), for a scheduler.")
-def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
+def run(template: Path, customers: str, encoding: str | None, decimal: str, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
         workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool,
         force: bool, cdn_base_url: str | None, quiet: bool, log_format: str) -> None:
     """Render and publish every customer of a CRM export (a billing run).
@@ -119,7 +132,7 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
 
     from . import keys
     from .bucket import open_bucket
-    from .customers import read_customers
+    from .customers import InputOptions, read_customers
     from .settings import load_settings
     from .spec.load import load_template
 
@@ -141,12 +154,16 @@ def run(template: Path, customers: Path, out: str, endpoint_url: str | None, run
     tmpl = load_template(template)
     check_template(tmpl)
     bucket = open_bucket(out, endpoint_url)
-    read_customers(tmpl, customers)  # preflight: unreadable input fails here, before Ray starts
+    options = InputOptions(encoding, decimal, endpoint_url)
+    if next(read_customers(tmpl, customers, options), None) is None:  # preflight: unreadable input fails here, before Ray starts
+        console.print(f"customers '{customers}': no customer rows (only a header); nothing to publish", highlight=False)
+        sys.exit(1)
     bucket.check()
     mode = "json" if log_format == "json" else "quiet" if quiet or not console.is_terminal else "bar"
     with RunProgress(mode, console, f"rendering {tmpl.name}") as progress:
         summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=progress.update,
-                              api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url)
+                              api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url,
+                              input_options=options)
 
     failed = summary.failed > 0 or (summary.ok + summary.skipped == 0 and summary.rows > 0)
     if log_format == "json":
@@ -350,8 +367,10 @@ def cache_prune(days: float, state: Path | None) -> None:
 
 @main.command()
 @click.argument("template", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--customers", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also check every row of this file.")
-def validate(template: Path, customers: Path | None) -> None:
+@click.option("--customers", default=None, help="Also check every row of this file: .csv, .jsonl or .parquet; a path or s3://BUCKET/KEY.")
+@_input_options
+@_ENDPOINT_OPTION
+def validate(template: Path, customers: str | None, encoding: str | None, decimal: str, endpoint_url: str | None) -> None:
     """Check a template (and optionally a customers file); report every problem at once.
 
     Exit status 0 when everything is valid, 1 otherwise.
@@ -360,7 +379,7 @@ def validate(template: Path, customers: Path | None) -> None:
     Example:
       tailorcast validate templates/bill-explainer --customers templates/bill-explainer/sample-customers.csv
     """
-    from .customers import read_customers
+    from .customers import InputOptions, read_customers
     from .errors import RowError, TemplateError
     from .spec.load import load_template
 
@@ -376,11 +395,14 @@ def validate(template: Path, customers: Path | None) -> None:
     if customers is None:
         return
     bad = total = 0
-    for item in read_customers(tmpl, customers):
+    for item in read_customers(tmpl, customers, InputOptions(encoding, decimal, endpoint_url)):
         total += 1
         if isinstance(item, RowError):
             bad += 1
             console.print(f"  {item}", highlight=False)
+    if total == 0:
+        console.print(f"customers '{customers}': no customer rows (only a header)", highlight=False)
+        sys.exit(1)
     console.print(f"customers: {total - bad} valid, {bad} invalid of {total} rows")
     if bad:
         sys.exit(1)
@@ -389,13 +411,15 @@ def validate(template: Path, customers: Path | None) -> None:
 @main.command()
 @click.argument("template", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--row", type=int, required=True, help="Row number as in error reports (CSV: the first customer is row 2).")
-@click.option("--customers", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: TEMPLATE/sample-customers.csv.")
+@click.option("--customers", default=None, help="A path or s3://BUCKET/KEY (.csv, .jsonl, .parquet); default TEMPLATE/sample-customers.csv.")
+@_input_options
+@_ENDPOINT_OPTION
 @click.option("--scene", default=None, help="Scene id; --at is then a time inside that scene (default: its middle).")
 @click.option("--at", "at", type=float, default=None, help="Seconds (in the whole video, or in --scene).")
 @click.option("--rendition", default=None, help="Rendition name (default: the template's default rendition).")
 @click.option("--video", is_flag=True, help="Render this customer's whole video instead of one still.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output file (default preview.png or preview.mp4).")
-def preview(template: Path, row: int, customers: Path | None, scene: str | None, at: float | None, rendition: str | None,
+def preview(template: Path, row: int, customers: str | None, encoding: str | None, decimal: str, endpoint_url: str | None, scene: str | None, at: float | None, rendition: str | None,
             video: bool, out: Path | None) -> None:
     """Write one customer's still (PNG) or whole video (MP4), for designing templates.
 
@@ -413,14 +437,14 @@ def preview(template: Path, row: int, customers: Path | None, scene: str | None,
     from renderer.video import render_video
 
     from .context import customer_context
-    from .customers import find_row
+    from .customers import InputOptions, find_row
     from .errors import RenderError
     from .expressions import ExpressionError
     from .settings import load_settings
     from .spec.load import load_template
 
     tmpl = load_template(template)
-    cust = find_row(tmpl, customers or Path(template) / "sample-customers.csv", row)
+    cust = find_row(tmpl, customers or Path(template) / "sample-customers.csv", row, InputOptions(encoding, decimal, endpoint_url))
     try:
         ctx = customer_context(tmpl, cust)
     except ExpressionError as exc:

@@ -1,33 +1,43 @@
 """Customer rows: read a CRM export, check every row against the template's fields.
 
-Rows are streamed (a billing run can have millions); each one comes out as a
-``Customer`` or a ``RowError`` naming the row, the customer id and the column.
-One bad row never stops the others.
+Rows are streamed (a billing run can have ten million) from a CSV in any common dialect, a JSONL or a
+Parquet file, local or in S3 (:mod:`tailorcast.records`); each comes out as a ``Customer`` or a
+``RowError`` naming the row, the customer id and the column. One bad row never stops the others.
 
-Row numbers are the file's line numbers as a spreadsheet shows them: in a CSV
-the header is row 1 and the first customer is row 2; in JSONL the first line is
-row 1.
+Row numbers are as a spreadsheet shows them: in a CSV the header is row 1 and the first customer is
+row 2; in JSONL and Parquet the first record is row 1.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .csvfile import write_input_csv
+from .dialects import DECIMAL_MARKS, parse_decimal
 from .errors import InputError, RowError
 from .formatting import parse_locale
+from .idset import SeenIds
+from .records import open_rows
+from .sources import source_of
 from .spec.model import Field, Template
 
 _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How to read a customers file: what the operator says about it on the command line."""
+
+    encoding: str | None = None  # --encoding; None: UTF-8 (a byte order mark, UTF-8 or UTF-16, is followed)
+    decimal: str = "."  # --decimal: "," when the export writes 1.234,56
+    endpoint_url: str | None = None  # --endpoint-url, for an s3:// file
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,20 @@ class Customer:
     values: Mapping[str, Any]
 
 
-def _convert(f: Field, raw: Any) -> Any:
+def _number(value: Any, mark: str) -> Decimal:
+    """A cell as a Decimal: text as the export writes numbers (``mark``), or a number from JSON or Parquet."""
+    if isinstance(value, str):
+        return parse_decimal(value, mark)
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(str(value))
+    raise ValueError(f"is a {type(value).__name__}, not a number")
+
+
+def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
     """Typed value of one cell; ValueError with a fix-it message when it does not fit."""
+    if isinstance(raw, bool) or (isinstance(raw, (list, tuple, dict)) and f.type != "numbers"):
+        raise ValueError(f"is {'a list' if isinstance(raw, (list, tuple)) else 'an object' if isinstance(raw, dict) else str(raw).lower()}; "
+                         f"one {f.type} value is needed here")
     text = raw.strip() if isinstance(raw, str) else raw
     if f.type == "text":
         s = str(text)
@@ -49,14 +71,14 @@ def _convert(f: Field, raw: Any) -> Any:
         return s
     if f.type == "integer":
         try:
-            return int(str(text))
+            d = _number(text, mark)
         except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
+            d = Decimal("NaN")
+        if not d.is_finite() or d != d.to_integral_value():
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(d)
     if f.type in ("decimal", "money"):
-        try:
-            d = Decimal(str(text).replace(" ", ""))
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a number; write it like 84.20 (dot for decimals, no currency sign)") from None
+        d = _number(text, mark)
         if not d.is_finite():
             raise ValueError(f"{text!r} is not a finite number")
         if f.type == "money":
@@ -65,12 +87,20 @@ def _convert(f: Field, raw: Any) -> Any:
             d = d.quantize(Decimal("0.01"))
         return d
     if f.type == "date":
+        if isinstance(text, dt.datetime):
+            if text.time() != dt.time(0):
+                raise ValueError(f"{text.isoformat()!r} has a time of day; a date is needed")
+            return text.date()
         if isinstance(text, dt.date):
             return text
+        if not isinstance(text, str):
+            raise ValueError(f"is a {type(text).__name__}; write the date as text YYYY-MM-DD")
         try:
-            return dt.date.fromisoformat(str(text))
+            if _ISO_DATE.fullmatch(text):  # fromisoformat also takes 20261215 and week dates
+                return dt.date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+            pass
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
     if f.type == "locale":
         parse_locale(str(text))  # raises ValueError with a fix
         return str(text).replace("-", "_")
@@ -79,11 +109,11 @@ def _convert(f: Field, raw: Any) -> Any:
             raise ValueError(f"{text!r} is not an e-mail address")
         return str(text)
     if f.type == "numbers":
-        items = text if isinstance(text, list) else [p for p in _LIST_SPLIT.split(str(text)) if p.strip()]
+        items = list(text) if isinstance(text, (list, tuple)) else [p for p in _LIST_SPLIT.split(str(text)) if p.strip()]
         out = []
         for i, item in enumerate(items, 1):
             try:
-                v = float(str(item).strip())
+                v = float(_number(item.strip() if isinstance(item, str) else item, mark))
             except ValueError:
                 raise ValueError(f"value {i} ({str(item).strip()!r}) is not a number; separate numbers with ';'") from None
             if v != v or v in (float("inf"), float("-inf")):
@@ -95,9 +125,10 @@ def _convert(f: Field, raw: Any) -> Any:
     raise ValueError(f"unknown field type {f.type!r}")
 
 
-def validate_row(template: Template, row: int, raw: Mapping[str, Any]) -> Customer:
-    """One row → Customer, or RowError for the first column that is wrong."""
-    cid = str(raw.get("customer_id") or "").strip()
+def validate_row(template: Template, row: int, raw: Mapping[str, Any], decimal: str = ".") -> Customer:
+    """One row → Customer, or RowError for the first column that is wrong. ``decimal``: the export's decimal mark."""
+    cid = raw.get("customer_id")
+    cid = "" if cid is None or isinstance(cid, (bool, list, dict)) else str(cid).strip()
     values: dict[str, Any] = {}
     for f in template.fields:
         cell = raw.get(f.name)
@@ -108,7 +139,7 @@ def validate_row(template: Template, row: int, raw: Mapping[str, Any]) -> Custom
             values[f.name] = _convert(f, f.default) if f.default is not None else None
             continue
         try:
-            values[f.name] = _convert(f, cell)
+            values[f.name] = _convert(f, cell, decimal)
         except ValueError as exc:
             raise RowError(row, cid, f.name, str(exc)) from None
     locale = values["locale"]
@@ -118,54 +149,16 @@ def validate_row(template: Template, row: int, raw: Mapping[str, Any]) -> Custom
     return Customer(row, cid, locale, strings_locale, values)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise InputError(str(path), "empty file; the first line must be the column names")
-        prev = 1
-        for rec in reader:
-            yield prev + 1, rec
-            prev = reader.line_num
+def read_customers(template: Template, source: Path | str, options: InputOptions | None = None) -> Iterator[Customer | RowError]:
+    """Every row of a CSV, JSONL or Parquet file (a path or s3://BUCKET/KEY), as Customer or RowError, in file order.
 
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield n, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
-                continue
-            yield n, rec if isinstance(rec, dict) else {"__error__": "each line must be a JSON object"}
-
-
-def _check_columns(template: Template, path: Path) -> None:
-    if path.suffix.lower() != ".csv":
-        return
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(io.StringIO(fh.readline())), [])
-    missing = [f.name for f in template.fields if f.required and f.name not in header]
-    if missing:
-        raise InputError(str(path), f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that template '{template.name}' requires; the header has: {', '.join(header)}")
-
-
-def read_customers(template: Template, path: Path | str) -> Iterator[Customer | RowError]:
-    """Every row of a CSV or JSONL file, as Customer or RowError, in file order.
-
-    Raises InputError (before yielding anything) when the file cannot be used at all.
+    Raises InputError now (before anything is read past the header) when the file cannot be used at all.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "file not found; pass the CRM export with --customers")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
-        raise InputError(str(path), f"unsupported format {suffix!r}; export the CRM data as .csv or .jsonl")
-    _check_columns(template, path)
-    rows = _csv_rows(path) if suffix == ".csv" else _jsonl_rows(path)
-    return _validated(template, rows)
+    options = options or InputOptions()
+    src = source_of(source, options.endpoint_url)
+    if options.decimal not in DECIMAL_MARKS:
+        raise InputError(src.location, f"decimal mark {options.decimal!r} is not one of {' '.join(DECIMAL_MARKS)}; pass --decimal . or --decimal ,")
+    return _validated(template, open_rows(template, src, options.encoding), options.decimal)
 
 
 def write_customers(path: Path | str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
@@ -174,10 +167,10 @@ def write_customers(path: Path | str, columns: Sequence[str], rows: Iterable[Map
     return write_input_csv(path, columns, rows)
 
 
-def find_row(template: Template, path: Path | str, row: int) -> Customer:
+def find_row(template: Template, source: Path | str, row: int, options: InputOptions | None = None) -> Customer:
     """The customer at ``row`` (numbered as in error reports); that row's RowError when it is invalid."""
     last = 0
-    for item in read_customers(template, path):
+    for item in read_customers(template, source, options):
         last = item.row
         if item.row == row:
             if isinstance(item, RowError):
@@ -185,23 +178,24 @@ def find_row(template: Template, path: Path | str, row: int) -> Customer:
             return item
         if item.row > row:
             break
-    raise InputError(str(path), f"no row {row} (rows are numbered as a spreadsheet shows them: the first customer of a CSV is row 2; the last row here is {last})")
+    raise InputError(str(source), f"no row {row} (rows are numbered as a spreadsheet shows them: the first customer of a CSV is row 2; "
+                                  + (f"the last row here is {last})" if last else "this file has no customer rows)"))
 
 
-def _validated(template: Template, rows: Iterator[tuple[int, dict]]) -> Iterator[Customer | RowError]:
-    seen: dict[str, int] = {}
-    for n, rec in rows:
-        if "__error__" in rec:
-            yield RowError(n, "", "", rec["__error__"])
+def _validated(template: Template, rows: Iterator, decimal: str) -> Iterator[Customer | RowError]:
+    seen = SeenIds()
+    for item in rows:
+        if isinstance(item, RowError):
+            yield item
             continue
+        n, rec = item
         try:
-            cust = validate_row(template, n, rec)
+            cust = validate_row(template, n, rec, decimal)
         except RowError as err:
             yield err
             continue
-        first = seen.get(cust.customer_id)
+        first = seen.first_row(cust.customer_id, n)
         if first is not None:
             yield RowError(n, cust.customer_id, "customer_id", f"duplicate customer id, first seen in row {first}; keep one row per customer")
             continue
-        seen[cust.customer_id] = n
         yield cust

@@ -75,7 +75,7 @@ def test_jsonl_rows_with_line_numbers_and_a_broken_line(template, tmp_path):
 def test_unsupported_format_says_how_to_fix(template, tmp_path):
     path = tmp_path / "x.xlsx"
     path.write_bytes(b"PK")
-    with pytest.raises(InputError, match="export the CRM data as .csv or .jsonl"):
+    with pytest.raises(InputError, match=r"export the CRM data as .csv, .jsonl or .parquet"):
         read_customers(template, path)
 
 

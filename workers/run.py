@@ -43,10 +43,12 @@ from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import choose_variant
 from tailorcast.expressions import ExpressionError
-from tailorcast.customers import read_customers
+from tailorcast.customers import InputOptions, read_customers
 from tailorcast.errors import RowError
 from tailorcast.payments.links import derive_key
+from tailorcast.records import count_rows
 from tailorcast.settings import Settings
+from tailorcast.sources import source_of
 from tailorcast.spec.model import Template
 from tailorcast.tokens import customer_token
 
@@ -97,22 +99,12 @@ class RunSummary:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def derive_run_id(template: Template, customers_path: Path) -> str:
-    """Same template and same input file → same run id, so a rerun resumes the same run."""
+def derive_run_id(template: Template, customers: Path | str, endpoint_url: str | None = None) -> str:
+    """Same template and same input file → same run id, so a rerun resumes the same run (an s3:// file:
+    the same ETag and size, see Source.fingerprint)."""
     h = hashlib.sha256(template.content_hash.encode())
-    with open(customers_path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    h.update(source_of(customers, endpoint_url).fingerprint().encode())
     return f"{template.name}-{h.hexdigest()[:12]}"
-
-
-def count_rows(path: Path) -> int | None:
-    try:
-        with open(path, "rb") as fh:
-            n = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    except OSError:
-        return None
-    return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
 
 
 def publish_shared_segments(executor: Executor, handles: list, bucket: Bucket) -> int:
@@ -165,7 +157,7 @@ def _reason(exc: BaseException) -> str:
 
 def run_billing(
     template: Template,
-    customers_path: Path,
+    customers: Path | str,
     bucket: Bucket,
     settings: Settings,
     run_id: str | None = None,
@@ -180,6 +172,7 @@ def run_billing(
     batch: int | None = None,
     journal_every: int = 1000,
     journal_seconds: float = 5.0,
+    input_options: InputOptions | None = None,
 ) -> RunSummary:
     """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
     instalment form); without it they are plain static pages that never call a server.
@@ -194,15 +187,16 @@ def run_billing(
     says are done. ``cdn_base_url``: the manifest's page, video and poster columns become public URLs
     under it instead of bucket keys. ``batch``: customers per task (default: ``batch_size``).
     ``journal_every`` / ``journal_seconds``: a journal part is written after that many outcomes or
-    seconds, whichever comes first."""
+    seconds, whichever comes first. ``input_options``: how to read ``customers`` (a path or s3://BUCKET/KEY):
+    encoding, decimal mark, S3 endpoint."""
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     check_template(template)  # strings our fonts cannot draw: TemplateError before any work
-    customers_path = Path(customers_path)
-    rows = read_customers(template, customers_path)  # InputError here, before any work
+    input_options = input_options or InputOptions()
+    rows = read_customers(template, customers, input_options)  # InputError here, before any work
     bucket.check()  # StorageError here, before any work
-    run_id = run_id or derive_run_id(template, customers_path)
+    run_id = run_id or derive_run_id(template, customers, input_options.endpoint_url)
     keys.run_file(run_id, "summary.json")  # validates the run id early
-    total = count_rows(customers_path)
+    total = count_rows(source_of(customers, input_options.endpoint_url))
     if limit is not None and total is not None:
         total = min(total, limit)
     summary = RunSummary(run_id, template.name, template.version, started=started_at.isoformat(timespec="seconds"))

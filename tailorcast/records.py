@@ -1,0 +1,314 @@
+"""The rows of a customers file as (row number, cells), streamed: CSV as billing systems write it, JSONL, Parquet.
+
+    open_rows(template, source, encoding) -> iterator of (row, {column: cell}) or RowError
+
+What is wrong with the whole file (it is empty, a required column is missing, a Parquet column has a type
+no cell could be read from) raises InputError when ``open_rows`` is called, before any row is read. What one
+row gets wrong (bytes that do not decode, too few or too many cells, a quote that is never closed, a line
+that is not JSON, an unreadable Parquet row group) is a RowError for that row; the rows after it are read
+as usual. Memory stays flat: one CSV or JSONL record, one Parquet batch (``BATCH`` rows) at a time.
+
+Row numbers are those a spreadsheet shows: the CSV header is row 1 and a cell with a line break stays in
+its row; the first line of a JSONL file and the first record of a Parquet file are row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from typing import Any, BinaryIO, Iterator
+
+from .dialects import ENCODING_HINT, UTF8_BOM, detect_delimiter, encoding_for, encoding_name, has_undecoded, row_bytes_handler, sep_line, undecoded
+from .errors import InputError, RowError
+from .sources import Source
+from .spec.model import Template
+
+FORMATS = (".csv", ".jsonl", ".parquet")
+BATCH = 4096  # Parquet rows converted to Python at a time
+MAX_RECORD_LINES = 50  # a CSV record over more lines than this is an unclosed quote, not an address
+ID = "customer_id"
+
+Row = tuple[int, dict[str, Any]]
+_UNCLOSED = "has a '\"' that is never closed, so its cell ran over the next lines; close the quote or remove it (the next rows are read on their own)"
+_EMPTY = "the file is empty: no header row and no customers; export the customers again"
+
+
+def open_rows(template: Template, source: Source, encoding: str | None = None) -> Iterator[Row | RowError]:
+    """The rows of ``source``; InputError now if the file cannot be used at all."""
+    if source.suffix not in FORMATS:
+        raise InputError(source.location, f"unsupported format {source.suffix or '(no extension)'!r}; export the CRM data as .csv, .jsonl or .parquet")
+    if source.suffix == ".parquet":
+        return _parquet_rows(template, source)
+    fh = source.open()
+    try:
+        return (_csv_rows if source.suffix == ".csv" else _jsonl_rows)(template, fh, source.location, encoding)
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _missing_columns(template: Template, where: str, names: list[str]) -> None:
+    missing = [f.name for f in template.fields if f.required and f.name not in names]
+    if missing:
+        raise InputError(where, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that template '{template.name}' requires; "
+                                f"the header has: {', '.join(names)}")
+
+
+# CSV
+
+
+class _Lines:
+    """The lines csv.reader reads, remembering those of the record being read, so they can be read again."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = iter(text)
+        self._again: list[str] = []
+        self.record: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._text)
+        self.record.append(line)
+        return line
+
+    def read_again(self, lines: list[str]) -> None:
+        self._again.extend(reversed(lines))
+
+
+def _header(text: io.TextIOBase, where: str) -> tuple[str, str | None]:
+    """The header line and the delimiter an Excel ``sep=`` line names (or None)."""
+    line = text.readline()
+    named = sep_line(line)
+    if named:
+        line = text.readline()
+    if not line.strip():
+        if not line or not text.read(1 << 16).strip():
+            raise InputError(where, _EMPTY)
+        raise InputError(where, "the first line is blank; the column names must be on the first line")
+    return line, named
+
+
+def _csv_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None) -> Iterator[Row | RowError]:
+    enc = encoding_for(fh.peek(4)[:4], encoding, where)
+    text = io.TextIOWrapper(fh, encoding=enc, errors=row_bytes_handler(), newline="")
+    line, named = _header(text, where)
+    names = [f.name for f in template.fields]
+    delimiter = named or detect_delimiter(line, names)
+    header = [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+    bad = undecoded(line, enc)
+    if bad:
+        raise InputError(where, f"the header row has {bad}; if the export is not UTF-8, pass --encoding {ENCODING_HINT}")
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise InputError(where, f"the header names {', '.join(dupes)} more than once; keep one column of each name")
+    _missing_columns(template, where, header)
+    return _csv_records(text, header, delimiter, enc)
+
+
+def _cell_id(cells: list[str], at: int | None) -> str:
+    if at is None or at >= len(cells) or has_undecoded(cells[at]):
+        return ""
+    return cells[at].strip()
+
+
+def _first_line_id(line: str, delimiter: str, at: int | None) -> str:
+    try:
+        return _cell_id(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), []), at)
+    except csv.Error:
+        return ""
+
+
+def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, encoding: str) -> Iterator[Row | RowError]:
+    width = len(header)
+    at = header.index(ID) if ID in header else None
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
+    row = 1
+    with text:
+        while True:
+            lines.record = []
+            try:
+                cells = next(reader)
+                ran_over = len(lines.record) > 1 and (len(cells) != width or len(lines.record) > MAX_RECORD_LINES)
+                open_at_end = len(cells) != width and cells[-1:] != [] and cells[-1].endswith(("\n", "\r"))  # the quote met the end of the file
+                problem = _UNCLOSED if ran_over or open_at_end else ""
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                problem = _UNCLOSED if len(lines.record) > 1 else f"cannot be read as CSV ({exc}); check the quotes in this row"
+            row += 1
+            if problem:
+                yield RowError(row, _first_line_id(lines.record[0], delimiter, at) if lines.record else "", "", problem)
+                lines.read_again(lines.record[1:])
+                reader = csv.reader(lines, delimiter=delimiter)
+                continue
+            if not any(c.strip() for c in cells):
+                continue  # a blank row (Excel writes ';;;;' for one)
+            cid = _cell_id(cells, at)
+            if has_undecoded("".join(cells)):
+                column, cell = next((h, c) for h, c in zip(header + [""] * len(cells), cells, strict=False) if has_undecoded(c))
+                yield RowError(row, cid, column, f"{undecoded(cell, encoding)}; if the whole export is in another encoding, pass --encoding {ENCODING_HINT}")
+                continue
+            if len(cells) < width:
+                missing = header[len(cells):]
+                yield RowError(row, cid, missing[0], f"has {len(cells)} cells but the header has {width}: none for {', '.join(missing)}; "
+                                                     "write an empty cell where a value is missing")
+                continue
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                yield RowError(row, cid, "", f"has {len(cells)} cells but the header has {width}; a cell probably holds the delimiter "
+                                             f"{delimiter!r} without quotes around it")
+                continue
+            yield row, dict(zip(header, cells, strict=False))
+
+
+# JSONL
+
+
+def _jsonl_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None) -> Iterator[Row | RowError]:
+    enc = encoding_for(fh.peek(4)[:4], encoding, where)
+    if enc == "utf-16":
+        raise InputError(where, "JSON Lines must be UTF-8 (this file is UTF-16); save it as UTF-8")
+    first: tuple[int, bytes] | None = None
+    for n, raw in enumerate(fh, 1):
+        if not _blank(raw):
+            first = n, raw
+            break
+    if first is None:
+        fh.close()
+        raise InputError(where, _EMPTY)
+    return _jsonl_records(fh, first, enc)
+
+
+def _blank(raw: bytes) -> bool:
+    return not raw.strip().removeprefix(UTF8_BOM).strip()
+
+
+def _jsonl_records(fh: BinaryIO, first: tuple[int, bytes], encoding: str) -> Iterator[Row | RowError]:
+    n, raw = first
+    with fh:
+        while True:
+            if not _blank(raw):
+                yield _json_record(n, raw, encoding)
+            raw = fh.readline()
+            if not raw:
+                return
+            n += 1
+
+
+def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
+    try:
+        line = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return RowError(n, "", "", f"byte 0x{raw[exc.start]:02x} (byte {exc.start + 1} of the line) is not {encoding_name(encoding)} text; "
+                                   "JSON Lines must be UTF-8")
+    try:
+        rec = json.loads(line, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        return RowError(n, "", "", f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
+    if not isinstance(rec, dict):
+        return RowError(n, "", "", f"is a JSON {type(rec).__name__}; each line must be one JSON object")
+    return n, rec
+
+
+# Parquet
+
+_WANTS = {
+    "text": "text",
+    "integer": "a whole number (an integer column, or text)",
+    "decimal": "a number (integer, float, decimal, or text)",
+    "money": "a number (decimal, integer, float, or text)",
+    "date": "a date (date32, timestamp, or text as YYYY-MM-DD)",
+    "locale": "text",
+    "email": "text",
+    "numbers": "a list of numbers (or text like 1;2;3)",
+}
+
+
+def _fits(kind: str, t) -> bool:
+    """Whether a cell of Arrow type ``t`` can hold a value of a template field of type ``kind``."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    text = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+    whole = pa.types.is_integer(t)
+    if pa.types.is_null(t) or text:
+        return True
+    if kind in ("text", "integer"):
+        return whole or pa.types.is_decimal(t)
+    if kind in ("decimal", "money"):
+        return whole or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if kind == "date":
+        return pa.types.is_date(t) or pa.types.is_timestamp(t)
+    if kind == "numbers":
+        return (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) and (
+            pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type) or pa.types.is_decimal(t.value_type))
+    return False
+
+
+def _parquet_rows(template: Template, source: Source) -> Iterator[Row | RowError]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    where = source.location
+    if source.is_s3:
+        fh = source.open()
+    else:
+        source.check()
+        fh = source.location
+    try:
+        # buffer_size: read column chunks page by page, so memory does not follow the row group's size
+        pf = pq.ParquetFile(fh, buffer_size=1 << 20, pre_buffer=False)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(where, f"not a readable Parquet file ({exc}); export it again, or as .csv") from None
+    schema = pf.schema_arrow
+    _missing_columns(template, where, schema.names)
+    wrong = [f"column '{f.name}' is {schema.field(f.name).type}, but template '{template.name}' reads it as {_WANTS.get(f.type, f.type)}"
+             for f in template.fields if f.name in schema.names and not _fits(f.type, schema.field(f.name).type)]
+    if wrong:
+        raise InputError(where, "; ".join(wrong) + "; write the column with a type that fits, or as text")
+    wanted = {f.name for f in template.fields} | {ID}
+    columns = [n for n in schema.names if n in wanted]
+    return _parquet_records(pf, columns)
+
+
+def _parquet_records(pf, columns: list[str]) -> Iterator[Row | RowError]:
+    import pyarrow as pa
+
+    row = 0
+    for group in range(pf.num_row_groups):
+        size, done = pf.metadata.row_group(group).num_rows, 0
+        try:
+            for batch in pf.iter_batches(batch_size=BATCH, row_groups=[group], columns=columns):
+                for rec in batch.to_pylist():
+                    row += 1
+                    done += 1
+                    yield row, rec
+        except (pa.ArrowException, OSError) as exc:
+            reason = f"is in Parquet row group {group}, which cannot be read ({exc}); export the file again"
+            for _ in range(size - done):
+                row += 1
+                yield RowError(row, "", "", reason)
+
+
+def count_rows(source: Source) -> int | None:
+    """How many rows ``source`` holds, when that is cheap to know (for a progress bar): a Parquet file's
+    metadata; the lines of a local CSV (less the header) or JSONL file; None for a CSV or JSONL object in
+    S3 (counting would read it all once more) or a file that cannot be read."""
+    try:
+        if source.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            with source.open() if source.is_s3 else open(source.location, "rb") as fh:
+                return pq.ParquetFile(fh).metadata.num_rows
+        if source.is_s3 or source.suffix not in FORMATS:
+            return None
+        with source.open() as fh:
+            n = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except Exception:  # a count is only a hint; reading the file reports what is wrong with it
+        return None
+    return max(n - 1, 0) if source.suffix == ".csv" else n
