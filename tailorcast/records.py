@@ -158,11 +158,11 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
                 yield RowError(row, cid, missing[0], f"has {len(cells)} cells but the header has {width}: none for {', '.join(missing)}; "
                                                      "write an empty cell where a value is missing")
                 continue
-            if len(cells) > width and any(c.strip() for c in cells[width:]):
+            if len(cells) > width:  # even when the extra cells are empty: the others may have moved one column over
                 yield RowError(row, cid, "", f"has {len(cells)} cells but the header has {width}; a cell probably holds the delimiter "
                                              f"{delimiter!r} without quotes around it")
                 continue
-            yield row, dict(zip(header, cells, strict=False))
+            yield row, dict(zip(header, cells, strict=True))
 
 
 # JSONL
