@@ -14,6 +14,7 @@
     │   └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
     ├── InvoiceConflict             the store refuses a payment or link that disagrees with the issued invoice
     ├── ReplayedDelivery            the store has seen this webhook event id before
+    ├── ResultsInputError           a run's manifest or a payments file cannot be used (bad rows are named by number)
     └── StudioRefused               the studio's store refuses a change (a version under review, one's own approval, a bad role…)
 
 Exceptions must survive pickling (Ray ships them between processes): every
@@ -200,6 +201,18 @@ class ReplayedDelivery(TailorcastError):
 
     def __str__(self) -> str:
         return f"webhook event {self.event_id} was already received; it is not processed again"
+
+
+class ResultsInputError(TailorcastError):
+    """A run's manifest or a billing system's payments file that results cannot read at all (rows are reported one by one)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message)
+        self.source = source
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"'{self.source}': {self.message}"
 
 
 class StudioRefused(TailorcastError):
