@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-fast lint venv browser postgres sysdeps webtools clean bench bench-compare
+.PHONY: demo test test-fast lint venv browser postgres sysdeps webtools studio-assets clean bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,7 +67,16 @@ webtools:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) sysdeps browser postgres webtools lint
+# The studio's code editor: CodeMirror 6 (npm, tools/package.json) bundled by esbuild into the git-ignored
+# studio/static/vendor/. Without node the studio still works, with a plain text area instead of the editor.
+STUDIO_BUNDLE := studio/static/vendor/editor.js
+studio-assets: webtools
+	@if [ -x tools/node_modules/.bin/esbuild ]; then \
+	    NODE_PATH=tools/node_modules tools/node_modules/.bin/esbuild studio/editor/editor.js --bundle --minify --format=iife \
+	        --outfile=$(STUDIO_BUNDLE) --log-level=warning || exit 1; \
+	else echo "WARNING: tools/node_modules/.bin/esbuild missing (make webtools needs node/npm): the studio's editor is a plain text area"; fi
+
+test: $(STAMP) sysdeps browser postgres webtools studio-assets lint
 	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.

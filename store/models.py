@@ -82,7 +82,7 @@ class WebhookDelivery(Base):
 
 
 # The studio's tables (staff only): users, template files and versions, reviews, runs, the audit log.
-# Operations on them live in store/studio.py.
+# Operations on them live in store/users.py, store/versions.py, store/runs.py and store/audit.py.
 
 
 class StudioUser(Base):

@@ -327,6 +327,68 @@ def db_current(state: Path | None) -> None:
     sys.exit(1)
 
 
+@main.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Staff only: keep 127.0.0.1 unless a reverse proxy with HTTPS is in front.")
+@click.option("--port", default=8002, show_default=True, type=int)
+@click.option("--ray-address", default=None, help="Runs join this Ray cluster (e.g. 'auto'); default: each run starts a local Ray.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database, studio files).")
+@click.pass_context
+def studio(ctx: click.Context, host: str, port: int, ray_address: str | None, state: Path | None) -> None:
+    """The studio: design, preview and approve templates, start and follow runs (staff only).
+
+    Users log in with accounts made by `tailorcast studio create-user`. The
+    database is the servers' (TAILORCAST_DATABASE_URL, or SQLite in the state
+    folder). See docs/studio.md.
+
+    \b
+    Example:
+      printf '%s\\n' "$ADMIN_PASSWORD" | tailorcast studio create-user ada --role admin --password-stdin
+      tailorcast studio --port 8002
+    """
+    ctx.ensure_object(dict)["state"] = state
+    if ctx.invoked_subcommand is not None:
+        return
+    from studio.app import create_studio_app
+    from studio.config import studio_config
+
+    from .settings import load_settings
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_studio_app(studio_config(load_settings(state_dir=state), ray_address=ray_address))
+    console.print(f"Studio on http://{host}:{port}/ (Ctrl+C to stop)")
+    app.run(host=host, port=port, threaded=True)
+
+
+@studio.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, metavar="ROLE",
+              help="designer (templates, previews), approver (approves versions), operator (runs), viewer (read-only), admin (users).")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from the first line of standard input (never from an argument).")
+@click.pass_context
+def studio_create_user(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add a studio user, reading the password from standard input.
+
+    \b
+    Example:
+      printf '%s\\n' "$PASSWORD" | tailorcast studio create-user olga --role operator --password-stdin
+    """
+    import datetime as dt
+
+    from store.store import Store
+    from store.database import database_url
+    from store.users import Users
+
+    from .settings import load_settings
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    store = Store.open(database_url(load_settings(state_dir=(ctx.obj or {}).get("state"))))
+    try:
+        Users(store.engine).create(name, role, password, dt.datetime.now(dt.timezone.utc))
+    finally:
+        store.close()
+    console.print(f"user {name} ({role}) created")
+
+
 @main.group()
 def cache() -> None:
     """The segment cache in the state folder: encoded scenes and audio tracks reused across runs.

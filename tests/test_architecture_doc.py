@@ -18,7 +18,7 @@ from tailorcast import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
-ROOMS = ("tailorcast", "renderer", "microsite", "workers", "store", "public_server", "results")
+ROOMS = ("tailorcast", "renderer", "microsite", "workers", "store", "public_server", "results", "studio")
 # Files that are not modules a reader looks for in the map: package markers and migration scripts.
 UNLISTED = re.compile(r"(^|/)__init__\.py$|^store/migrations/versions/")
 

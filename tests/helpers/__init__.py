@@ -6,5 +6,6 @@
 - ``browser``: Playwright pages on emulated phones, with what they logged;
 - ``pictures``: SSIM and QR decoding;
 - ``tiers``: which mark a test needs for the fixtures it uses;
-- ``tiny``: a tiny template that renders real video in a fraction of a second.
+- ``tiny``: a tiny template that renders real video in a fraction of a second;
+- ``studio``: the studio on a fresh store, a user per role, a signed-in client that sends CSRF tokens.
 """

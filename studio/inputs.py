@@ -1,0 +1,51 @@
+"""Strict readers of what a person typed: one value per field, bounded, or a 400 that names the field and the fix."""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, request
+
+TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+
+
+def text(name: str, max_len: int = 200, required: bool = True, source=None) -> str:
+    values = (source if source is not None else request.form).getlist(name)
+    if len(values) > 1:
+        abort(400, description=f"the field '{name}' was sent {len(values)} times; send it once")
+    value = values[0] if values else ""
+    if required and not value.strip():
+        abort(400, description=f"the field '{name}' is empty; fill it in")
+    if len(value) > max_len:
+        abort(400, description=f"the field '{name}' has {len(value)} characters; at most {max_len}")
+    return value
+
+
+def number(name: str, default: int | None = None, low: int = 0, high: int = 10**9, source=None) -> int:
+    raw = text(name, 12, required=default is None, source=source if source is not None else request.args)
+    if not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, description=f"'{name}' must be a whole number, not {raw[:20]!r}")
+    if not low <= value <= high:
+        abort(400, description=f"'{name}' must be between {low} and {high}")
+    return value
+
+
+def seconds(name: str, source=None) -> float:
+    raw = text(name, 12, required=False, source=source if source is not None else request.args) or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        abort(400, description=f"'{name}' must be a number of seconds, not {raw[:20]!r}")
+    if not 0 <= value <= 3600:
+        abort(400, description=f"'{name}' must be between 0 and 3600 seconds")
+    return value
+
+
+def template_name(value: str) -> str:
+    if not TEMPLATE_NAME.match(value):
+        abort(400, description=f"template name {value[:50]!r}: use 2-41 lower-case letters, digits and '-', starting with a letter")
+    return value

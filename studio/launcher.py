@@ -1,0 +1,253 @@
+"""Billing runs in processes of their own: ``tailorcast run`` on an exported copy of an approved version.
+
+Never inside a web request: the studio starts the process (its own session, so a
+cancel reaches Ray's children too), a thread waits for it and records how it ended.
+Progress is read from what the run writes (the coupling stays thin): its JSON log
+lines when the CLI has ``--log-format json``, and its journal parts
+(``runs/<run id>/journal/*.jsonl``, one line per row) in a local ``--out`` folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from store.runs import FINAL, RunRow, Runs
+from tailorcast.errors import StudioRefused
+
+from .config import StudioConfig
+
+log = logging.getLogger("tailorcast.studio")
+KILL_AFTER = 15.0  # seconds between SIGTERM and SIGKILL on cancel
+LOG_TAIL_BYTES = 64 * 1024
+_RUN_ID = re.compile(r"[^a-z0-9-]+")
+
+
+def run_command(python: str, folder: Path, customers: str, out: str, run_id: str, state_dir: Path,
+                ray_address: str | None = None, workers: int | None = None, json_log: bool = False) -> list[str]:
+    """The ``tailorcast run`` argument list (a pure function: tests assert on it)."""
+    cmd = [python, "-m", "tailorcast.cli", "run", str(folder), "--customers", customers, "--out", out, "--run-id", run_id,
+           "--state", str(state_dir)]
+    if ray_address:
+        cmd += ["--ray-address", ray_address]
+    elif workers:
+        cmd += ["--workers", str(workers)]
+    if json_log:
+        cmd += ["--log-format", "json"]
+    return cmd
+
+
+def new_run_id(template: str, now: float) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return f"{_RUN_ID.sub('-', template.lower())[:30]}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class Progress:
+    """What a run has done so far, from its own files."""
+
+    state: str
+    total: int | None
+    counts: dict = field(default_factory=lambda: {"ok": 0, "skipped": 0, "failed": 0, "invalid": 0})
+    failures: list = field(default_factory=list)  # (row, reason), the first few
+    seconds: float = 0.0
+    log_tail: str = ""
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rate(self) -> float | None:
+        return self.done / self.seconds if self.seconds > 0 and self.done else None
+
+    @property
+    def eta(self) -> float | None:
+        if self.state != "running" or not self.rate or self.total is None:
+            return None
+        return max(self.total - self.done, 0) / self.rate
+
+    def as_json(self) -> dict:
+        return {"state": self.state, "total": self.total, "done": self.done, "counts": self.counts, "failures": self.failures[:50],
+                "seconds": round(self.seconds, 1), "rate": None if self.rate is None else round(self.rate, 3),
+                "eta": None if self.eta is None else round(self.eta), "log_tail": self.log_tail}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Launcher:
+    def __init__(self, config: StudioConfig, runs: Runs, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.runs = runs
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._cancelled: set[str] = set()
+        self._json_log: bool | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.config.work_dir / "runs"
+
+    def folder(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def json_log_supported(self) -> bool:
+        """Does this ``tailorcast run`` have ``--log-format json``? Asked once, from its --help."""
+        if self._json_log is None:
+            try:
+                out = subprocess.run([self._python(), "-m", "tailorcast.cli", "run", "--help"], capture_output=True, text=True, timeout=60)
+                self._json_log = "--log-format" in out.stdout
+            except (OSError, subprocess.TimeoutExpired):
+                self._json_log = False
+        return self._json_log
+
+    def _python(self) -> str:
+        return self.config.python or sys.executable
+
+    def start(self, run_id: str, export: Path, customers: str, out: str, env: dict | None = None) -> subprocess.Popen:
+        """Start ``tailorcast run``; the store row must exist already (Runs.add)."""
+        folder = self.folder(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        cmd = run_command(self._python(), export, customers, out, run_id, self.config.state_dir, self.config.ray_address,
+                          self.config.run_workers, self.json_log_supported())
+        child_env = {**os.environ, **(env or {})}
+        child_env.setdefault("RAY_AUTH_MODE", "disabled")
+        with open(folder / "log.txt", "ab") as logfile:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT, cwd=folder,
+                                    env=child_env, start_new_session=True)
+        with self._lock:
+            self._procs[run_id] = proc
+        self.runs.started(run_id, proc.pid)
+        threading.Thread(target=self._wait, args=(run_id, proc), name=f"studio-run-{run_id}", daemon=True).start()
+        return proc
+
+    def _wait(self, run_id: str, proc: subprocess.Popen) -> None:
+        code = proc.wait()
+        with self._lock:
+            self._procs.pop(run_id, None)
+            cancelled = run_id in self._cancelled
+        state = "cancelled" if cancelled else "done" if code == 0 else "failed"
+        self.runs.finish(run_id, state, code, _utc(self.clock()))
+
+    def cancel(self, run: RunRow) -> None:
+        """SIGTERM to the run's process group, SIGKILL after :data:`KILL_AFTER` seconds if it is still there."""
+        if run.state in FINAL:
+            raise StudioRefused(f"run {run.run_id}", f"is {run.state} already")
+        with self._lock:
+            self._cancelled.add(run.run_id)
+            proc = self._procs.get(run.run_id)
+        pid = proc.pid if proc else run.pid
+        if not _alive(pid):
+            self.runs.finish(run.run_id, "cancelled", None, _utc(self.clock()))
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+        def kill_later() -> None:
+            time.sleep(KILL_AFTER)
+            if _alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if proc is None:  # started by an earlier studio: nobody waits for it
+                self.runs.finish(run.run_id, "cancelled", None, _utc(self.clock()))
+
+        threading.Thread(target=kill_later, daemon=True).start()
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return
+
+    def reconcile(self) -> None:
+        """Runs recorded as running whose process is gone ended while no studio watched them: failed, unless finished files say done."""
+        for run in self.runs.going():
+            if run.run_id in self._procs or _alive(run.pid):
+                continue
+            summary = self.local_run_file(run, "summary.json")
+            self.runs.finish(run.run_id, "done" if summary and summary.is_file() else "failed", None, _utc(self.clock()))
+
+    def local_run_file(self, run: RunRow, name: str) -> Path | None:
+        """A run file in a local ``--out`` folder; None for a bucket."""
+        if run.out.startswith("s3://"):
+            return None
+        out = Path(run.out)
+        if not out.is_absolute():
+            out = self.folder(run.run_id) / out
+        return out / "runs" / run.run_id / name
+
+    def progress(self, run: RunRow) -> Progress:
+        folder = self.folder(run.run_id)
+        total = None
+        meta = folder / "meta.json"
+        if meta.is_file():
+            total = json.loads(meta.read_text()).get("rows")
+        end = run.finished_at.timestamp() if run.finished_at else self.clock()
+        p = Progress(run.state, total, seconds=max(end - run.started_at.timestamp(), 0.0))
+        journal = self.local_run_file(run, "journal")
+        seen: dict[int, dict] = {}
+        if journal is not None and journal.is_dir():
+            for part in sorted(journal.glob("*.jsonl")):
+                for line in part.read_text(encoding="utf-8", errors="replace").splitlines():
+                    try:
+                        record = json.loads(line)
+                        seen[int(record.get("row", 0))] = record
+                    except (ValueError, AttributeError):
+                        continue
+        for row, record in sorted(seen.items()):
+            status = record.get("status", "invalid")
+            p.counts[status if status in p.counts else "failed"] = p.counts.get(status if status in p.counts else "failed", 0) + 1
+            if status in ("failed", "invalid") and len(p.failures) < 200:
+                p.failures.append((row, record.get("error") or record.get("reason") or ""))
+        summary = self.local_run_file(run, "summary.json")
+        if summary is not None and summary.is_file():
+            try:
+                data = json.loads(summary.read_text())
+                p.counts = {k: int(data.get(k, p.counts.get(k, 0))) for k in ("ok", "skipped", "failed", "invalid")}
+                p.total = data.get("rows", p.total)
+            except (ValueError, TypeError):
+                pass
+        logfile = folder / "log.txt"
+        if logfile.is_file():
+            with open(logfile, "rb") as fh:
+                fh.seek(max(logfile.stat().st_size - LOG_TAIL_BYTES, 0))
+                p.log_tail = _readable_log(fh.read().decode("utf-8", errors="replace"))
+        return p
+
+
+def _readable_log(text: str) -> str:
+    """The log's last lines, without the terminal's control codes (the CLI draws a progress bar)."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "\n")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    return "\n".join(lines[-40:])
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)

@@ -1,0 +1,153 @@
+"""Stills for the scrubber: one frame of one customer at any time of the timeline, the pixels the renderer bakes.
+
+A still is ``ResolvedScene.frame`` (renderer/scenes.py), the same compositing a run
+encodes. Resolving a scene draws its layer stills (the slow part); the resolved
+scene is kept for its (version, row, locale, variant, rendition), so scrubbing
+costs one composite and one PNG encode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from renderer.encode import profile_key
+from renderer.profiles import encoder_profile
+from renderer.scenes import ResolvedScene, resolve_scene
+from store.versions import VersionRow
+from tailorcast import expressions
+from tailorcast.context import customer_context, locale_context
+from tailorcast.customers import Customer, find_row
+from tailorcast.errors import ExpressionError, RenderError
+from tailorcast.spec.model import Template
+
+from .workspace import Workspace
+
+CACHE_SCENES = 64
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the designer picked: a row of a customers file, a rendition, and optional locale and variant overrides."""
+
+    customers: Path
+    row: int
+    rendition: str | None = None
+    locale: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class SceneUse:
+    """One scene for this row: does it play, and why (its ``when:`` and what it gave)."""
+
+    id: str
+    title: str
+    duration: float
+    shared: bool
+    when: str | None
+    plays: bool
+    reason: str
+    start: float | None  # seconds into the video; None when it does not play
+
+
+@dataclass(frozen=True)
+class Timeline:
+    scenes: tuple[SceneUse, ...]
+    fps: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+
+def override(template: Template, customer: Customer, locale: str | None) -> Customer:
+    """The customer as if its row said ``locale``."""
+    if not locale:
+        return customer
+    if locale not in template.locales and template.strings_locale(locale) is None:
+        raise RenderError("preview", f"locale {locale!r} is not one of this template's ({', '.join(template.locales)})")
+    return dataclasses.replace(customer, locale=locale, strings_locale=template.strings_locale(locale) or template.locales[0],
+                               values={**customer.values, "locale": locale})
+
+
+def context(template: Template, choice: Choice) -> dict[str, Any]:
+    """What this row's expressions see, with the locale and variant the designer chose."""
+    customer = override(template, find_row(template, choice.customers, choice.row), choice.locale)
+    try:
+        ctx = customer_context(template, customer)
+    except ExpressionError as exc:
+        raise RenderError("preview", f"row {choice.row}: {exc}") from None
+    if choice.variant:
+        names = [v.name for v in template.variants]
+        if choice.variant not in names:
+            raise RenderError("preview", f"variant {choice.variant!r} is not one of this template's ({', '.join(names) or 'none'})")
+        ctx.update(locale_context(template, customer.locale, customer.strings_locale, choice.variant))
+    return ctx
+
+
+def timeline(template: Template, ctx: Mapping[str, Any], rendition: str | None) -> Timeline:
+    """Every scene with whether it plays for this row and why, and where it starts in the video."""
+    fps = template.video.fps
+    ctx = {**ctx, "rendition": template.video.rendition(rendition).name}
+    out, frame = [], 0
+    for s in template.scenes:
+        if not s.when:
+            plays, reason = True, "always (no when:)"
+        else:
+            try:
+                plays = bool(expressions.evaluate_condition(s.when, ctx))
+                reason = f"when: {s.when} → {'true' if plays else 'false'}"
+            except ExpressionError as exc:
+                plays, reason = False, f"when: {s.when} cannot be evaluated: {exc}"
+        out.append(SceneUse(s.id, s.title or s.id, s.duration, s.shared, s.when, plays, reason, frame / fps if plays else None))
+        if plays:
+            frame += round(s.duration * fps)
+    return Timeline(tuple(out), fps, frame)
+
+
+class Previewer:
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._lock = threading.Lock()
+        self._scenes: OrderedDict[tuple, ResolvedScene] = OrderedDict()
+
+    def still(self, version: VersionRow, choice: Choice, at: float) -> tuple[bytes, str, float]:
+        """(PNG, scene id, time in the scene) of the frame at ``at`` seconds into this row's video."""
+        template = self.workspace.template(version)
+        ctx = context(template, choice)
+        line = timeline(template, ctx, choice.rendition)
+        playing = [s for s in line.scenes if s.plays]
+        if not playing:
+            raise RenderError("preview", "no scene plays for this row (every when: is false)")
+        frame = min(max(round(at * line.fps), 0), line.frames - 1)
+        use = playing[-1]
+        for s in playing:
+            if frame < round(s.start * line.fps) + round(s.duration * line.fps):
+                use = s
+                break
+        local = frame - round(use.start * line.fps)
+        rs = self._resolved(version, template, choice, ctx, use.id)
+        buf = io.BytesIO()
+        rs.frame(min(local, rs.frames - 1)).save(buf, "PNG", compress_level=1)
+        return buf.getvalue(), use.id, local / line.fps
+
+    def _resolved(self, version: VersionRow, template: Template, choice: Choice, ctx: Mapping[str, Any], scene_id: str) -> ResolvedScene:
+        key = (version.digest, str(choice.customers), choice.row, choice.rendition, choice.locale, choice.variant, scene_id)
+        with self._lock:
+            if key in self._scenes:
+                self._scenes.move_to_end(key)
+                return self._scenes[key]
+        rs = resolve_scene(template, template.scene(scene_id), ctx, profile_key(encoder_profile(template.video), template.video.fps),
+                           choice.rendition)
+        with self._lock:
+            self._scenes[key] = rs
+            while len(self._scenes) > CACHE_SCENES:
+                self._scenes.popitem(last=False)
+        return rs

@@ -1,0 +1,136 @@
+"""Versions as folders on disk: exported once per digest, checked once per digest.
+
+A version is exported to ``<work>/versions/<digest>/<template>/`` (written to a
+temporary folder, then renamed), so previews load it and runs read an exported
+copy of exactly the approved files. Checking a version is what ``tailorcast
+validate`` does (schema, rules, fonts); its problems come back with file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderer.checks import check_template
+from store.versions import VersionRow, Versions
+from tailorcast.errors import TemplateError
+from tailorcast.spec.load import load_template
+from tailorcast.spec.model import Template
+
+from .zips import check_path
+
+IMPORT_AUTHOR = "import"
+TEXT_SUFFIXES = (".yaml", ".yml", ".html", ".css", ".csv", ".jsonl", ".json", ".txt", ".md", ".vtt")
+EDITABLE = re.compile(r"^(template\.yaml|page\.html|strings/[A-Za-z_-]+\.ya?ml)$")
+_WHERE = re.compile(r"^(?P<file>[^\s:]+?)(?::(?P<line>\d+))?(?:\s+(?P<path>.*))?$")
+_YAML_LINE = re.compile(r"line (\d+)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem ``tailorcast validate`` reports, placed at its file and line (0: the whole file)."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    valid: bool
+    findings: tuple[Finding, ...]
+
+
+def finding(where: str, message: str, root: Path | None = None) -> Finding:
+    if root is not None and where.startswith(str(root)):
+        where = where[len(str(root)):].lstrip("/")
+    m = _WHERE.match(where)
+    file, line, path = (m.group("file"), int(m.group("line") or 0), m.group("path") or "") if m else (where, 0, "")
+    if not line:
+        y = _YAML_LINE.search(message)
+        line = int(y.group(1)) if y else 0
+    return Finding(file, line, path, message)
+
+
+def is_text(path: str) -> bool:
+    return path.lower().endswith(TEXT_SUFFIXES)
+
+
+class Workspace:
+    def __init__(self, root: Path, versions: Versions) -> None:
+        self.root = Path(root)
+        self.versions = versions
+        self._lock = threading.Lock()
+        self._checks: dict[str, Check] = {}
+        self._templates: dict[str, Template] = {}
+
+    def folder(self, version: VersionRow) -> Path:
+        """The version's files as a template folder (made on first use)."""
+        folder = self.root / "versions" / version.digest / version.template
+        if not folder.is_dir():
+            parent = folder.parent
+            parent.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent.parent))
+            for path, data in self.versions.files(version).items():
+                target = tmp / version.template / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            try:
+                tmp.rename(parent)
+            except OSError:  # another request exported it first: same bytes
+                shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    def check(self, version: VersionRow) -> Check:
+        """What ``tailorcast validate`` says about the version (cached: a version never changes)."""
+        with self._lock:
+            if version.digest in self._checks:
+                return self._checks[version.digest]
+        folder = self.folder(version)
+        try:
+            template = load_template(folder)
+            check_template(template)
+        except TemplateError as exc:
+            result = Check(False, tuple(finding(p.where, p.message, folder) for p in exc.problems))
+        else:
+            result = Check(True, ())
+            with self._lock:
+                self._templates[version.digest] = template
+        with self._lock:
+            self._checks[version.digest] = result
+        return result
+
+    def template(self, version: VersionRow) -> Template:
+        """The loaded template of a valid version; TemplateError otherwise."""
+        with self._lock:
+            if version.digest in self._templates:
+                return self._templates[version.digest]
+        template = load_template(self.folder(version))
+        with self._lock:
+            self._templates[version.digest] = template
+        return template
+
+    def import_folder(self, templates_dir: Path, at: dt.datetime) -> list[str]:
+        """Each template folder the store has no version of becomes its first version (a draft by 'import')."""
+        made = []
+        for folder in sorted(Path(templates_dir).iterdir()) if Path(templates_dir).is_dir() else []:
+            if (folder / "template.yaml").is_file() and self.versions.latest(folder.name) is None:
+                self.versions.save(folder.name, read_folder(folder), IMPORT_AUTHOR, at, note=f"imported from {folder.name}/")
+                made.append(folder.name)
+        return made
+
+
+def read_folder(folder: Path) -> dict[str, bytes]:
+    """A template folder's files that a version keeps (data only: no code, no hidden files)."""
+    files = {}
+    for path in sorted(Path(folder).rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.is_symlink() and check_path(rel) is None:
+            files[rel] = path.read_bytes()
+    return files

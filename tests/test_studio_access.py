@@ -1,0 +1,194 @@
+"""Who may do what in the studio (Flask test client): log-in, sessions, CSRF, roles, review links, the audit log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpers.studio import PASSWORD, ROLE_USERS, Staff, seeded_app, state, studio_app
+
+OPEN = {"auth.login", "static", "review.watch", "review.still", "previews.site_file"}
+
+
+@pytest.fixture(scope="module")
+def seed(settings, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("studio-seed")
+    studio_app(settings, f"sqlite:///{tmp / 'seed.db'}", tmp)
+    return tmp / "seed.db"
+
+
+@pytest.fixture
+def app(settings, seed, tmp_path):
+    return seeded_app(settings, seed, tmp_path)
+
+
+def _latest(app, name="payment-reminder"):
+    return state(app).versions.latest(name)
+
+
+def _example(rule) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: {"path": "c/x/index.html"}.get(m.group(1), "x"), rule.rule).replace("<any('manifest.csv', 'errors.csv', 'summary.json'):name>", "manifest.csv")
+
+
+def test_nothing_answers_without_log_in_but_the_log_in_page_and_review_links(app):
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in OPEN:
+            continue
+        url = _example(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            resp = client.open(url, method=method)
+            assert resp.status_code == 302 and resp.headers["Location"].startswith("/login"), (method, url, resp.status_code)
+            checked += 1
+    assert checked >= 20
+    assert client.get("/", headers={"Accept": "application/json"}).status_code == 401
+    assert client.get("/login").status_code == 200
+
+
+def test_log_in_sets_an_httponly_samesite_session_and_log_out_ends_it(app):
+    staff = Staff(app)
+    resp = staff.login("dana")
+    assert resp.status_code == 302
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert staff.get("/").status_code == 200
+    assert staff.post("/logout").status_code == 302
+    assert staff.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_and_attempts_are_rate_limited(app):
+    staff = Staff(app)
+    assert staff.login("dana", "not the password").status_code == 401
+    for _ in range(4):
+        staff.login("dana", "not the password")
+    limited = staff.login("dana", PASSWORD)  # even the right password waits now
+    assert limited.status_code == 429 and "too many failed log-ins" in limited.get_data(as_text=True)
+    assert Staff(app).login("abe").status_code == 429  # another user from the same address: the address is limited too
+
+
+def test_the_log_in_form_needs_its_csrf_token(app):
+    client = app.test_client()
+    resp = client.post("/login", data={"name": "dana", "password": PASSWORD})
+    assert resp.status_code == 400 and "security token" in resp.get_data(as_text=True)
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(app):
+    dana = Staff(app, "dana")
+    v = _latest(app)
+    form = {"base": v.id, "file": "page.html", "content": "<p>changed</p>"}
+    refused = dana.post("/t/payment-reminder/save", form, csrf=False)
+    assert refused.status_code == 400 and "security token" in refused.get_data(as_text=True)
+    wrong = dana.post("/t/payment-reminder/save", {**form, "csrf_token": "x" * 43}, csrf=False)
+    assert wrong.status_code == 400
+    assert _latest(app).id == v.id  # nothing saved
+    assert dana.post("/t/payment-reminder/save", form).status_code == 303
+    assert _latest(app).id != v.id
+
+
+@pytest.mark.parametrize("role, url, form", [
+    ("viewer", "/runs", {"version": "1"}),
+    ("designer", "/runs", {"version": "1"}),
+    ("approver", "/runs", {"version": "1"}),
+    ("viewer", "/t/payment-reminder/save", {"base": "1", "file": "page.html", "content": "x"}),
+    ("operator", "/t/payment-reminder/save", {"base": "1", "file": "page.html", "content": "x"}),
+    ("approver", "/t/payment-reminder/save", {"base": "1", "file": "page.html", "content": "x"}),
+    ("designer", "/t/payment-reminder/decide", {"v": "1", "decision": "approve"}),
+    ("viewer", "/t/payment-reminder/decide", {"v": "1", "decision": "approve"}),
+    ("operator", "/t/payment-reminder/decide", {"v": "1", "decision": "approve"}),
+    ("viewer", "/t/payment-reminder/render", {"v": "1", "row": "2"}),
+    ("viewer", "/upload", {}),
+    ("designer", "/users", {"name": "eve", "role": "admin", "password": PASSWORD}),
+    ("operator", "/users", {"name": "eve", "role": "admin", "password": PASSWORD}),
+    ("viewer", "/runs/x/cancel", {}),
+])
+def test_each_role_is_refused_what_it_may_not_do(app, role, url, form):
+    staff = Staff(app, ROLE_USERS[role])
+    resp = staff.post(url, form)
+    assert resp.status_code == 403, resp.get_data(as_text=True)
+    assert f"your role ({role}) cannot" in resp.get_data(as_text=True)
+
+
+def test_only_admins_see_users_and_approvers_the_audit_log(app):
+    assert Staff(app, "dana").get("/users").status_code == 403
+    assert Staff(app, "dana").get("/audit").status_code == 403
+    assert Staff(app, "ada").get("/users").status_code == 200
+    assert Staff(app, "abe").get("/audit").status_code == 200
+
+
+def test_submit_approve_by_another_user_lock_and_audit(app):
+    dana, abe, ada = Staff(app, "dana"), Staff(app, "abe"), Staff(app, "ada")
+    v = _latest(app)
+    assert dana.post("/t/payment-reminder/save", {"base": v.id, "file": "page.html", "content": "<p>new</p>"}).status_code == 303
+    mine = _latest(app)
+    assert mine.author == "dana"
+    assert dana.post("/t/payment-reminder/submit", {"v": mine.id}).status_code == 303
+    locked = dana.post("/t/payment-reminder/save", {"base": mine.id, "file": "page.html", "content": "<p>newer</p>"})
+    assert locked.status_code == 409 and "under review" in locked.get_data(as_text=True)
+    page = dana.get(f"/t/payment-reminder?v={mine.id}").get_data(as_text=True)
+    assert 'id="locked"' in page and 'id="save"' not in page
+    # an admin who saved a version cannot approve it either: tried on dana's with ada's name as the author is impossible,
+    # so check the rule with the approver deciding his own submission through the store
+    assert abe.post("/t/payment-reminder/decide", {"v": mine.id, "decision": "reject"}).status_code == 409  # no comment
+    assert abe.post("/t/payment-reminder/decide", {"v": mine.id, "decision": "approve", "comment": "ok"}).status_code == 303
+    assert state(app).versions.get(mine.id).state == "approved"
+    actions = [(e.user, e.action) for e in state(app).audit.recent()]
+    assert ("dana", "save") in actions and ("dana", "submit") in actions and ("abe", "approve") in actions
+    assert ada.get("/audit").status_code == 200 and "approve" in ada.get("/audit").get_data(as_text=True)
+
+
+def test_nobody_approves_their_own_version_not_even_an_admin(app):
+    ada = Staff(app, "ada")
+    v = _latest(app)
+    ada.post("/t/payment-reminder/save", {"base": v.id, "file": "page.html", "content": "<p>ada</p>"})
+    mine = _latest(app)
+    assert ada.post("/t/payment-reminder/submit", {"v": mine.id}).status_code == 303
+    resp = ada.post("/t/payment-reminder/decide", {"v": mine.id, "decision": "approve", "comment": "mine"})
+    assert resp.status_code == 409 and "another approver must decide" in resp.get_data(as_text=True)
+    assert state(app).versions.get(mine.id).state == "review"
+
+
+def test_runs_use_approved_versions_only(app):
+    olga = Staff(app, "olga")
+    v = _latest(app)
+    resp = olga.post("/runs", {"version": v.id, "bucket_path": "s3://bucket/x.csv"})
+    assert resp.status_code == 409 and "approved versions only" in resp.get_data(as_text=True)
+    assert state(app).runs.history() == []
+
+
+def test_a_review_link_shows_one_version_without_an_account_until_it_expires(settings, seed, tmp_path):
+    now = [1_800_000_000.0]
+    app = seeded_app(settings, seed, tmp_path, clock=lambda: now[0])
+    dana = Staff(app, "dana")
+    v = _latest(app)
+    page = dana.post("/t/payment-reminder/review-link", {"v": v.id}).get_data(as_text=True)
+    link = re.search(r'value="http://localhost(/r/[^"]+)" id="review-url"', page).group(1)
+    anonymous = app.test_client()
+    watch = anonymous.get(link)
+    assert watch.status_code == 200 and 'id="scrubber"' in watch.get_data(as_text=True)
+    still = anonymous.get(link + "/still.png?row=2&at=1")
+    assert still.status_code == 200 and still.mimetype == "image/png"
+    assert anonymous.get("/").status_code == 302  # the link opens nothing else
+    version_id, expires, sig = link.removeprefix("/r/").split(".")
+    assert anonymous.get(f"/r/{int(version_id) + 1}.{expires}.{sig}").status_code == 403
+    now[0] += 73 * 3600
+    assert anonymous.get(link).status_code == 410
+
+
+def test_users_are_made_by_admins_with_a_role_and_can_then_log_in(app):
+    ada = Staff(app, "ada")
+    assert ada.post("/users", {"name": "eve", "role": "viewer", "password": PASSWORD}).status_code == 303
+    assert Staff(app).login("eve").status_code == 302
+    weak = ada.post("/users", {"name": "fay", "role": "viewer", "password": "short"})
+    assert weak.status_code == 409 and "at least 10" in weak.get_data(as_text=True)
+    assert ada.post("/users/eve", {"active": "no"}).status_code == 303
+    assert Staff(app).login("eve").status_code == 401
+
+
+def test_pages_load_nothing_from_another_host_and_carry_a_strict_policy(app):
+    page = Staff(app, "dana").get("/t/payment-reminder")
+    html = page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Referrer-Policy"] == "no-referrer"
+    assert not re.search(r'(src|href)="(https?:)?//', html)
