@@ -29,6 +29,7 @@ from .spec.model import Field, Template
 _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no one types these; tab and line breaks are kept
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
         raise ValueError(f"is {'a list' if isinstance(raw, (list, tuple)) else 'an object' if isinstance(raw, dict) else str(raw).lower()}; "
                          f"one {f.type} value is needed here")
     text = raw.strip() if isinstance(raw, str) else raw
+    control = _CONTROL.search(text) if isinstance(text, str) else None
+    if control:
+        raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export")
     if f.type == "text":
         s = str(text)
         if f.max_length and len(s) > f.max_length:

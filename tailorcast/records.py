@@ -109,6 +109,12 @@ def _csv_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None
     return _csv_records(text, header, delimiter, enc)
 
 
+def _encoding_hint(encoding: str) -> str:
+    if encoding_name(encoding) in ("UTF-8", "utf-16"):
+        return f"if the whole export is in another encoding, pass --encoding {ENCODING_HINT}"
+    return f"no character has that byte in {encoding_name(encoding)}: check that --encoding names the export's encoding"
+
+
 def _cell_id(cells: list[str], at: int | None) -> str:
     if at is None or at >= len(cells) or has_undecoded(cells[at]):
         return ""
@@ -118,8 +124,8 @@ def _cell_id(cells: list[str], at: int | None) -> str:
 def _first_line_id(line: str, delimiter: str, at: int | None) -> str:
     try:
         return _cell_id(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), []), at)
-    except csv.Error:
-        return ""
+    except csv.Error:  # a cell over the size limit: the cells before the id's are plain, most likely
+        return _cell_id(line.split(delimiter, (at or 0) + 1), at).strip('"') if at is not None else ""
 
 
 def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, encoding: str) -> Iterator[Row | RowError]:
@@ -151,7 +157,7 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
             cid = _cell_id(cells, at)
             if has_undecoded("".join(cells)):
                 column, cell = next((h, c) for h, c in zip(header + [""] * len(cells), cells, strict=False) if has_undecoded(c))
-                yield RowError(row, cid, column, f"{undecoded(cell, encoding)}; if the whole export is in another encoding, pass --encoding {ENCODING_HINT}")
+                yield RowError(row, cid, column, f"{undecoded(cell, encoding)}; {_encoding_hint(encoding)}")
                 continue
             if len(cells) < width:
                 missing = header[len(cells):]
@@ -289,7 +295,7 @@ def _parquet_records(pf, columns: list[str]) -> Iterator[Row | RowError]:
                     done += 1
                     yield row, rec
         except (pa.ArrowException, OSError) as exc:
-            reason = f"is in Parquet row group {group}, which cannot be read ({exc}); export the file again"
+            reason = f"is in Parquet row group {group}, which cannot be read ({' '.join(str(exc).split())}); export the file again"
             for _ in range(size - done):
                 row += 1
                 yield RowError(row, "", "", reason)

@@ -82,4 +82,7 @@ def source_of(location: str | Path, endpoint_url: str | None = None) -> Source:
     text = str(location)
     if "://" in text and not text.startswith(S3_SCHEME):
         raise InputError(text, "unknown scheme; use a file path or s3://BUCKET/KEY")
-    return Source(text, endpoint_url)
+    source = Source(text, endpoint_url)
+    if source.is_s3:
+        source._bucket_key()  # InputError unless it names an object
+    return source
