@@ -71,7 +71,7 @@ def override(template: Template, customer: Customer, locale: str | None) -> Cust
     """The customer as if its row said ``locale``."""
     if not locale:
         return customer
-    if locale not in template.locales and template.strings_locale(locale) is None:
+    if locale not in template.locales:
         raise RenderError("preview", f"locale {locale!r} is not one of this template's ({', '.join(template.locales)})")
     return dataclasses.replace(customer, locale=locale, strings_locale=template.strings_locale(locale) or template.locales[0],
                                values={**customer.values, "locale": locale})
