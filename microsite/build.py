@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -69,6 +70,13 @@ def _chart(template: Template, ctx: Mapping[str, Any]) -> tuple[Markup, list[dic
     return svg, usage
 
 
+@lru_cache(maxsize=8)
+def _page_env(root: Path):
+    """One page environment per template folder and process: the page is compiled once, not once per customer
+    (its loader still notices a changed file)."""
+    return expressions.page_env(expressions.FolderLoader(root))
+
+
 def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, str], chapters: list[dict], transcript: list[str], *,
                player: Mapping[str, Any] | None = None, api: str = "", token: str = "") -> str:
     """``media``: relative URLs of video, poster, captions, css, js and logo as seen from the page.
@@ -90,7 +98,7 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
     if pagopa and amount is not None and ctx.get(pagopa.notice_field):
         qr = pagopa_qr(pagopa_payload(str(ctx[pagopa.notice_field]), pagopa.creditor, to_cents(amount)))
         pagopa_markup = qr_svg(qr, "pagoPA", "pagopa")
-    env = expressions.page_env(expressions.FolderLoader(template.root))
+    env = _page_env(template.root)
     page_ctx = dict(ctx)
     page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP,
                     player=player_script(player) if player else Markup(""), api=api, token=token)

@@ -1,3 +1,3 @@
 """Everything that makes pixels and video: overlays, compositing, encoding, cache, captions."""
 
-RENDERER_VERSION = "4"  # 2: held frames appended as skip frames; 3: BT.709, tagged; 4: clip scenes through the ffmpeg graph, cropped then scaled
+RENDERER_VERSION = "5"  # 2: held frames appended as skip frames; 3: BT.709, tagged; 4: clip scenes through the ffmpeg graph, cropped then scaled; 5: supersampled stills reduced by a box filter

@@ -2,7 +2,10 @@
 
     template + locale ── base_scenes ──► render_base ──► shared/video/<hash>.mp4   (once per locale, variant,
                                                                                    rendition and played scenes)
-    template + customer ── live_stills ──► c/<token>/o/<rendition>-<n>.png + timing  (no encode at all)
+    template + customer ── live_stills ──► c/<token>/o/<rendition>-<n>.webp + timing (no video encode)
+    template + customer ── live_timeline ──► chapters and captions, without drawing a pixel
+
+With ``video.bake: false`` this is all a customer costs: no per-customer video at all.
 
 A layer is personal when its expressions read customer fields. Personal layers
 leave the base video and become *live stills* (not to be confused with
@@ -17,9 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
+
+from PIL import Image
 
 from tailorcast import expressions, keys
 from tailorcast.errors import ExpressionError, RenderError
@@ -28,11 +34,15 @@ from tailorcast.spec.model import Layer, Scene, Template
 from . import RENDERER_VERSION
 from .animation import slide_distance
 from .cache import SegmentCache
+from .captions import Cue, cues_for
 from .clip import file_digest
 from .encode import join, profile_key
+from .overlays import LayerInput, render_layer
 from .profiles import encoder_profile
 from .scenes import ResolvedScene, layer_sprite, resolve_scene
-from .video import audio_bed, scene_sounds, segment
+from .video import Timeline, audio_bed, scene_sounds, segment
+
+STILL_FORMAT = {"format": "WEBP", "lossless": True, "method": 1, "quality": 10}  # exact pixels; fast; a third of PNG's bytes
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class LiveStill:
     """One personal still on the whole video's timeline, in frame pixels and frames."""
 
     name: str  # file name in the customer's o/ folder
-    png: bytes
+    data: bytes  # lossless WebP
     x: int
     y: int
     width: int
@@ -110,14 +120,62 @@ def base_key(scenes: list[ResolvedScene], audio: Path) -> str:
 
 def render_base(template: Template, ctx: Mapping[str, Any], scene_ids: tuple[str, ...], rendition: str, cache: SegmentCache,
                 threads: int = 2) -> tuple[str, Path]:
-    """The base video of ``scene_ids`` (music and sound effects included): (content key, cached mp4)."""
+    """The base video of ``scene_ids`` (music and sound effects included): (content key, cached mp4).
+
+    Its poster (the first frame, which the live stills do not cover yet) is cached next to it: :func:`base_poster`.
+    """
     scenes = base_scenes(template, ctx, scene_ids, rendition)
     paths = [segment(rs, template, cache, threads)[0] for rs in scenes]
     frames = sum(rs.frames for rs in scenes)
     audio = audio_bed(template, frames / template.video.fps, cache, scene_sounds(scenes))
     key = base_key(scenes, audio)
     path, _ = cache.get_or_make("live", key, "mp4", lambda p: join(paths, audio, p, frames))
+    cache.get_or_make("live", key, "jpg", lambda p: scenes[0].frame(0).save(p, "JPEG", quality=82, optimize=True, progressive=True))
     return key, path
+
+
+def base_poster(cache: SegmentCache, key: str) -> Path:
+    """The poster of the base video ``key``, made by :func:`render_base`."""
+    path = cache.get("live", key, "jpg")
+    if path is None:
+        raise RenderError("base video", f"the poster of base video {key} is not in the cache; render the base video first")
+    return path
+
+
+class _StillMemo:
+    """Stills and their encoded bytes by what they are drawn from (type, size, resolved style and parameters),
+    per worker process.
+
+    A still that does not depend on the customer (a shared layer above a personal one) or that two
+    renditions share is drawn and encoded once; the bound keeps a worker's memory flat.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.stills: OrderedDict[str, Image.Image] = OrderedDict()
+        self.data: dict[int, bytes] = {}  # id of a still in ``stills`` → its encoded bytes
+
+    def draw(self, li: LayerInput) -> Image.Image:
+        k = repr((li.type, li.width, li.height, li.frame_short_side, sorted(li.style.items()), sorted(li.params.items()),
+                  li.direction, sorted(li.brand.items())))
+        img = self.stills.get(k)
+        if img is not None:
+            self.stills.move_to_end(k)
+            return img
+        img = render_layer(li)
+        buf = io.BytesIO()
+        img.save(buf, **STILL_FORMAT)
+        self.stills[k], self.data[id(img)] = img, buf.getvalue()
+        if len(self.stills) > self.size:
+            self.data.pop(id(self.stills.popitem(last=False)[1]))
+        return img
+
+    def encoded(self, img: Image.Image) -> bytes:
+        """The bytes of a still :meth:`draw` just returned."""
+        return self.data[id(img)]
+
+
+_STILLS = _StillMemo()
 
 
 def live_stills(template: Template, ctx: Mapping[str, Any], rendition: str) -> list[LiveStill]:
@@ -135,15 +193,43 @@ def live_stills(template: Template, ctx: Mapping[str, Any], rendition: str) -> l
             for layer in split_layers(scene, rend.name)[1]:
                 if layer.when and not expressions.evaluate_condition(layer.when, ctx):
                     continue
-                s = layer_sprite(template, layer, ctx, rend.name, frames)
-                buf = io.BytesIO()
-                s.image.save(buf, "PNG", optimize=True)
-                out.append(LiveStill(keys.live_still_name(rend.name, len(out)), buf.getvalue(), s.x, s.y, s.image.width, s.image.height,
-                                   offset + s.start, offset + s.end, s.enter.effect, s.enter_frames, s.exit.effect, s.exit_frames))
+                s = layer_sprite(template, layer, ctx, rend.name, frames, draw=_STILLS.draw)
+                out.append(LiveStill(keys.live_still_name(rend.name, len(out)), _STILLS.encoded(s.image), s.x, s.y, s.image.width,
+                                     s.image.height, offset + s.start, offset + s.end, s.enter.effect, s.enter_frames, s.exit.effect,
+                                     s.exit_frames))
         except ExpressionError as exc:
             raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
         offset += frames
     return out
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What captions need of a played scene: its id, length and lines (renderer.captions.cues_for)."""
+
+    id: str
+    duration: float
+    captions: tuple[str, ...]
+
+
+def live_timeline(template: Template, ctx: Mapping[str, Any], rendition: str | None = None) -> tuple[Timeline, list[Cue]]:
+    """Chapters and captions of the customer's video, as :func:`renderer.video.render_video` makes them, without pixels."""
+    v = template.video
+    ctx = {**ctx, "rendition": v.rendition(rendition).name}
+    said, starts, t = [], [], 0.0
+    for scene in template.scenes:
+        try:
+            if scene.when and not expressions.evaluate_condition(scene.when, ctx):
+                continue
+            duration = round(scene.duration * v.fps) / v.fps
+            lines = tuple(expressions.evaluate_text(line, ctx).strip() for line in scene.say)
+            title = expressions.evaluate_text(scene.title, ctx).strip() if scene.title else scene.id
+        except ExpressionError as exc:
+            raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
+        said.append(_Said(scene.id, duration, lines))
+        starts.append((scene.id, round(t, 3), round(t + duration, 3), title))
+        t += duration
+    return Timeline(tuple(starts)), cues_for(said)
 
 
 def rendition_info(template: Template, ctx: Mapping[str, Any], rendition: str) -> dict:

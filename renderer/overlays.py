@@ -15,7 +15,7 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw
 
-from .charts import ChartStyle, render_chart
+from .charts import ChartStyle, downsample, render_chart
 from .text import TextStyle, chain_name, draw_text
 
 
@@ -73,7 +73,7 @@ def button_layer(li: LayerInput) -> Image.Image:
     fill = parse_color(li.style.get("fill", li.brand.get("accent", "#FFB703")))
     radius = float(li.style.get("radius", 0.5)) * li.height * 2
     ImageDraw.Draw(img).rounded_rectangle([0, 0, li.width * 2 - 1, li.height * 2 - 1], radius=radius, fill=fill)
-    img = img.resize((li.width, li.height), Image.Resampling.LANCZOS)
+    img = downsample(img, 2)
     pad = int(li.height * 0.18)
     style = _text_style(li, "bold", "#111111")
     style = TextStyle(**{**style.__dict__, "max_lines": 1})
@@ -87,7 +87,7 @@ def shape_layer(li: LayerInput) -> Image.Image:
     fill = parse_color(li.style.get("fill", "#FFFFFF33"))
     radius = float(li.style.get("radius", 0.0)) * min(li.width, li.height) * 2
     ImageDraw.Draw(img).rounded_rectangle([0, 0, li.width * 2 - 1, li.height * 2 - 1], radius=radius, fill=fill)
-    return img.resize((li.width, li.height), Image.Resampling.LANCZOS)
+    return downsample(img, 2)
 
 
 @lru_cache(maxsize=64)
@@ -106,12 +106,16 @@ def image_layer(li: LayerInput) -> Image.Image:
     return img
 
 
+@lru_cache(maxsize=64)
+def _qr_modules(data: str) -> np.ndarray:
+    """The QR code's modules with a quiet zone of 2 (renditions draw the same code at other sizes: encoded once)."""
+    qr = segno.make(data, error="m", micro=False)
+    return np.pad(np.array([list(row) for row in qr.matrix], dtype=np.uint8), 2)
+
+
 def qr_layer(li: LayerInput) -> Image.Image:
     """A QR code on a white card with its quiet zone, as large as the box allows."""
-    qr = segno.make(li.params["data"], error="m", micro=False)
-    matrix = np.array([list(row) for row in qr.matrix], dtype=np.uint8)
-    border = 2
-    matrix = np.pad(matrix, border)
+    matrix = _qr_modules(str(li.params["data"]))
     side = min(li.width, li.height)
     module = max(1, side // matrix.shape[0])
     pixels = np.where(matrix == 1, 17, 255).astype(np.uint8)

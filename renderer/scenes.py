@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from PIL import Image
 
@@ -128,8 +128,9 @@ def _mirrored(anim: Animation) -> Animation:
     return Animation(_MIRROR.get(anim.effect, anim.effect), anim.duration)
 
 
-def layer_sprite(template: Template, layer: Layer, ctx: Mapping[str, Any], rendition: str, frames: int) -> Sprite:
-    """One layer of a scene ``frames`` long, drawn for ``ctx`` (which holds ``rendition``) as a timed still.
+def layer_sprite(template: Template, layer: Layer, ctx: Mapping[str, Any], rendition: str, frames: int,
+                 draw: Callable[[LayerInput], Image.Image] = render_layer) -> Sprite:
+    """One layer of a scene ``frames`` long, drawn for ``ctx`` (which holds ``rendition``) by ``draw`` as a timed still.
 
     Raises ExpressionError for a bad expression; the caller names the scene.
     """
@@ -141,7 +142,7 @@ def layer_sprite(template: Template, layer: Layer, ctx: Mapping[str, Any], rendi
     flip = rtl and layer.mirror
     x, y, w, h = layer.box_for(rend.name, rtl).rect(W, H)
     li = LayerInput(layer.type, w, h, short, _resolved_style(layer.style_for(rend.name), ctx), _resolved_params(template, layer, ctx), ctx.get("dir", "ltr"), ctx.get("brand", {}))
-    still = render_layer(li)
+    still = draw(li)
     start = round(layer.start * fps)
     end = round(layer.end * fps) if layer.end is not None else frames
     enter = (_mirrored(layer.enter) if flip else layer.enter) if layer.enter.effect != "none" else NO_ANIMATION

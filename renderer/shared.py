@@ -5,7 +5,7 @@ what gets published is the billing run's business (workers/run.py).
 
     template + (locale, strings locale, variant) ── render_shared_scenes ──► {scene key: mp4 bytes}
     template + customer + variant ── played_by_rendition ──► ((rendition, scene ids), …)
-    … + played scenes + shared bytes ── render_base_videos ──► {rendition: (content key, mp4)}
+    … + played scenes + shared bytes ── render_base_videos ──► {rendition: (content key, mp4, poster)}
 """
 
 from __future__ import annotations
@@ -63,10 +63,14 @@ def played_by_rendition(template: Template, customer: Customer, variant: str | N
 
 
 def render_base_videos(template: Template, locale: str, strings_locale: str, variant: str | None, played: Played,
-                       shared: Mapping[str, bytes], cache_root: str) -> dict[str, tuple[str, Path]]:
+                       shared: Mapping[str, bytes], cache_root: str) -> dict[str, tuple[str, Path, Path]]:
     """Live mode: the base video of one locale, variant and set of played scenes, per rendition:
-    {rendition: (content key, mp4 in the cache)}."""
+    {rendition: (content key, mp4 in the cache, its first-frame poster in the cache)}."""
     cache = SegmentCache(cache_root)
     seed_segments(cache, shared)
     ctx = locale_context(template, locale, strings_locale, variant)
-    return {rendition: live.render_base(template, ctx, scene_ids, rendition, cache) for rendition, scene_ids in played}
+    out = {}
+    for rendition, scene_ids in played:
+        key, path = live.render_base(template, ctx, scene_ids, rendition, cache)
+        out[rendition] = (key, path, live.base_poster(cache, key))
+    return out

@@ -6,9 +6,9 @@ Layout::
     c/<token>/video-<rendition>.mp4   baked personal video, one per rendition
     c/<token>/poster-<rendition>.jpg  video poster, one per rendition
     c/<token>/captions.<lang>.vtt     WebVTT captions (the same for every rendition)
-    c/<token>/o/<rendition>-<n>.png   live mode: the customer's live stills
+    c/<token>/o/<rendition>-<n>.webp  live mode: the customer's live stills (lossless WebP)
     shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, img, seg = shared scene segments,
-                                      video = live mode's base videos)
+                                      video = live mode's base videos, img also their first-frame posters)
     runs/<run_id>/manifest.csv        private: one row per customer (also manifest.parquet)
     runs/<run_id>/errors.csv          private: rows that could not be used, and why
     runs/<run_id>/summary.json        private: counts and timings
@@ -58,6 +58,7 @@ CONTENT_TYPES = {
     ".m4a": "audio/mp4",
     ".jpg": "image/jpeg",
     ".png": "image/png",
+    ".webp": "image/webp",
     ".svg": "image/svg+xml",
     ".woff2": "font/woff2",
     ".ttf": "font/ttf",
@@ -97,7 +98,7 @@ def captions_name(lang: str) -> str:
 
 def live_still_name(rendition: str, n: int) -> str:
     """The ``n``-th live still of a rendition (live mode)."""
-    return f"{_check(_NAME, rendition, 'rendition')}-{int(n)}.png"
+    return f"{_check(_NAME, rendition, 'rendition')}-{int(n)}.webp"
 
 
 def live_still_file(token: str, name: str) -> str:
@@ -107,6 +108,14 @@ def live_still_file(token: str, name: str) -> str:
 
 def shared_object(kind: str, digest: str, ext: str) -> str:
     return f"shared/{_check(_NAME, kind, 'kind')}/{_check(_HASH, digest, 'hash')}.{_check(_NAME, ext, 'extension')}"
+
+
+def base_poster(base_video: str) -> str:
+    """The poster of a live base video: ``shared/video/<hash>.mp4`` → ``shared/img/<hash>.jpg``."""
+    prefix, ext = "shared/video/", ".mp4"
+    if not (base_video.startswith(prefix) and base_video.endswith(ext)):
+        raise ValueError(f"{base_video!r} is not a base video key")
+    return shared_object("img", base_video[len(prefix):-len(ext)], "jpg")
 
 
 def run_file(run_id: str, name: str) -> str:

@@ -84,7 +84,7 @@ def test_customer_file_names():
     tok = "A" * 32
     assert keys.customer_page(tok) == f"c/{tok}/{keys.PAGE_NAME}" == f"c/{tok}/index.html"
     assert keys.video_name("portrait") == "video-portrait.mp4" and keys.poster_name("landscape") == "poster-landscape.jpg"
-    assert keys.live_still_file(tok, keys.live_still_name("portrait", 3)) == f"c/{tok}/o/portrait-3.png"
+    assert keys.live_still_file(tok, keys.live_still_name("portrait", 3)) == f"c/{tok}/o/portrait-3.webp"
     for bad in ("../x", "Wide", "a/b"):
         with pytest.raises(ValueError):
             keys.video_name(bad)

@@ -72,7 +72,7 @@ def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, 
         base = live.base_scenes(template, shared_ctx, played, r.name)
         live_stills = live.live_stills(template, ctx, r.name)
         assert live_stills, "a personal template has live stills"
-        stills = [Image.open(io.BytesIO(o.png)).convert("RGBA") for o in live_stills]
+        stills = [Image.open(io.BytesIO(o.data)).convert("RGBA") for o in live_stills]
         short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
         offset, checked = 0, 0
         for rs, bs in zip(full, base, strict=True):
@@ -143,8 +143,8 @@ def test_live_template_refuses_a_personal_background_colour(tmp_path):
 
 def test_live_still_keys_sit_in_the_customers_folder():
     token = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
-    assert keys.live_still_file(token, keys.live_still_name("portrait", 3)) == f"c/{token}/o/portrait-3.png"
-    assert keys.is_public(keys.live_still_file(token, "portrait-3.png"))
+    assert keys.live_still_file(token, keys.live_still_name("portrait", 3)) == f"c/{token}/o/portrait-3.webp"
+    assert keys.is_public(keys.live_still_file(token, "portrait-3.webp"))
     with pytest.raises(ValueError):
         keys.live_still_file(token, "../index.html")
 

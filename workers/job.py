@@ -28,13 +28,14 @@ from microsite.player import player_data
 from renderer import RENDERER_VERSION
 from renderer import live
 from renderer.cache import SegmentCache
+from renderer.captions import to_webvtt
 from renderer.text import fonts_digest
 from renderer.video import render_video
 from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import customer_context
 from tailorcast.customers import Customer
-from tailorcast.errors import TailorcastError, TransientError
+from tailorcast.errors import RenderError, TailorcastError, TransientError
 from tailorcast.expressions import ExpressionError
 from tailorcast.spec.model import Template
 
@@ -107,8 +108,9 @@ def run_inputs(shared_media: Mapping[str, str]) -> str:
 def build_hash(run: RunContext, customer: Customer, base_videos: Mapping[str, str] | None = None) -> str:
     """Same inputs → same outputs, so a rerun may skip the customer. The inputs: the renderer version, the
     template folder and the assets it references (spec's content hash: template.yaml, page, strings, brand
-    assets), the run id, the API switch, :func:`run_inputs`, live mode's base videos and the row's values."""
-    h = hashlib.sha256(f"{RENDERER_VERSION}\0{run.template.content_hash}\0{run.run_id}\0api={run.api}\0{run.inputs}\0".encode())
+    assets), the run id, the API switch, baked or not (``tailorcast bake`` bakes later), :func:`run_inputs`, live mode's base
+    videos and the row's values."""
+    h = hashlib.sha256(f"{RENDERER_VERSION}\0{run.template.content_hash}\0{run.run_id}\0api={run.api}\0bake={run.template.video.bake}\0{run.inputs}\0".encode())
     for rendition, key in sorted((base_videos or {}).items()):
         h.update(f"base:{rendition}={key}\0".encode())
     for k in sorted(customer.values):
@@ -162,14 +164,23 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
-def page_media(run: RunContext, page_key: str, lang: str) -> dict:
-    """URLs the page uses, relative to it; the default rendition comes first."""
+def page_media(run: RunContext, page_key: str, lang: str, base_videos: Mapping[str, str] | None = None) -> dict:
+    """URLs the page uses, relative to it; the default rendition comes first. Without a baked video (``video.bake:
+    false``) the sources are the shared base videos and their posters, and there is nothing to download."""
     v = run.template.video
     order = [v.rendition()] + [r for r in v.renditions if r.name != v.default_rendition]
+    if v.bake:
+        src = {r.name: keys.video_name(r.name) for r in order}
+        poster = {r.name: keys.poster_name(r.name) for r in order}
+    else:
+        base = base_videos or {}
+        src = {r.name: keys.relative_url(page_key, base[r.name]) for r in order}
+        poster = {r.name: keys.relative_url(page_key, keys.base_poster(base[r.name])) for r in order}
     return {
-        "video": keys.video_name(order[0].name),
-        "poster": keys.poster_name(order[0].name),
-        "videos": [{"rendition": r.name, "src": keys.video_name(r.name), "poster": keys.poster_name(r.name), "width": r.width,
+        "video": src[order[0].name],
+        "poster": poster[order[0].name],
+        "download": src[order[0].name] if v.bake else "",
+        "videos": [{"rendition": r.name, "src": src[r.name], "poster": poster[r.name], "width": r.width,
                     "height": r.height, "orientation": r.orientation} for r in order],
         "captions": keys.captions_name(lang),
         **{name: keys.relative_url(page_key, key) for name, key in run.shared_media.items()},
@@ -186,7 +197,7 @@ def live_media(run: RunContext, ctx: dict, token: str, page_key: str, base_video
         items = []
         for still in live.live_stills(run.template, ctx, r.name):
             key = keys.live_still_file(token, still.name)
-            files[key] = still.png
+            files[key] = still.data
             items.append(still.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
         data[r.name] = {**live.rendition_info(run.template, ctx, r.name), "src": keys.relative_url(page_key, base_videos[r.name]),
                         "stills": items}
@@ -201,8 +212,14 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
     try:
         digest = build_hash(run, customer, base_videos)
         page_key = keys.customer_page(token)
-        res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
-        res.poster = keys.customer_file(token, keys.poster_name(run.template.video.default_rendition))
+        bake = run.template.video.bake
+        if not bake and not base_videos:
+            raise RenderError("live page", "video.bake is false but no base video was rendered for this customer")
+        if bake:
+            res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
+            res.poster = keys.customer_file(token, keys.poster_name(run.template.video.default_rendition))
+        else:
+            res.poster = keys.base_poster(base_videos[run.template.video.default_rendition])
         ctx = customer_context(run.template, customer, run.pay_key, token)
         res.variant = ctx["variant"]
         existing = None if run.force else _with_retries(res, "read the published page", run.bucket.get_bytes, page_key)
@@ -211,22 +228,27 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
             return res
         with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
             videos = {}
-            for r in run.template.video.renditions:
-                videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name)
-            first = videos[run.template.video.default_rendition]
             lang = ctx["lang"]
-            chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in first.timeline.scenes]
+            if bake:
+                for r in run.template.video.renditions:
+                    videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name)
+                first = videos[run.template.video.default_rendition]
+                timeline, cues, captions = first.timeline, first.cues, first.captions
+            else:  # no video encode: chapters and captions without pixels, the live stills below
+                timeline, cues = live.live_timeline(run.template, ctx)
+                captions = to_webvtt(cues, lang)
+            chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in timeline.scenes]
             live_data, files = live_media(run, ctx, token, page_key, base_videos) if base_videos else (None, {})
             api = keys.relative_url(page_key, "api/") if run.api else ""
-            player = player_data(run.template, ctx, first.timeline.scenes, live=live_data, api=api, token=token)
-            html = build_page(run.template, ctx, page_media(run, page_key, lang), chapters, [c.text for c in first.cues],
+            player = player_data(run.template, ctx, timeline.scenes, live=live_data, api=api, token=token)
+            html = build_page(run.template, ctx, page_media(run, page_key, lang, base_videos), chapters, [c.text for c in cues],
                               player=player, api=api, token=token)
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(run, res, token, videos, first.captions, html, lang, files)
+            res.page = _publish(run, res, token, videos, captions, html, lang, files)
         res.status = "ok"
         res.segments = sum(len(v.segments) for v in videos.values())
         res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)
-        res.timings = {k: round(sum(v.seconds.get(k, 0) for v in videos.values()), 3) for k in first.seconds}
+        res.timings = {k: round(sum(v.seconds.get(k, 0) for v in videos.values()), 3) for k in (first.seconds if videos else {})}
     except (TailorcastError, ExpressionError) as exc:
         res.error = str(exc).splitlines()[0]
         res.retryable = isinstance(exc, TransientError) or getattr(exc, "retryable", False)

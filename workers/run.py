@@ -130,11 +130,12 @@ def base_videos_task(shared_run: Shared, locale: str, strings_locale: str, varia
     {rendition: bucket key}."""
     run: RunContext = shared_run.value()
     out = {}
-    for rendition, (digest, path) in render_base_videos(run.template, locale, strings_locale, variant, played, shared,
-                                                        run.cache_root).items():
+    for rendition, (digest, path, poster) in render_base_videos(run.template, locale, strings_locale, variant, played, shared,
+                                                                run.cache_root).items():
         key = keys.shared_object("video", digest, "mp4")
-        if not with_backoff(run.bucket.exists, key):
-            with_backoff(run.bucket.put_file, key, path)
+        for obj, file in ((keys.base_poster(key), poster), (key, path)):
+            if not with_backoff(run.bucket.exists, obj):
+                with_backoff(run.bucket.put_file, obj, file)
         out[rendition] = key
     return out
 

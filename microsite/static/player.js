@@ -242,18 +242,22 @@
 
   var wantLive = false, baked = [];
   function goLive() {
-    var lr = data.live, sources = video.querySelectorAll('source'), changed = false;
+    var lr = data.live, sources = video.querySelectorAll('source'), changed = false, reload = false;
     for (var i = 0; i < sources.length; i++) {
-      var m = /video-([a-z0-9-]+)\.mp4$/.exec(sources[i].getAttribute('src') || '');
-      baked.push(sources[i].getAttribute('src'));
-      if (m && lr[m[1]]) { sources[i].src = lr[m[1]].src; changed = true; }
+      var src = sources[i].getAttribute('src') || '', m = /video-([a-z0-9-]+)\.mp4$/.exec(src), name = m && m[1];
+      baked.push(src);
+      for (var k in lr) if (lr[k].src === src) name = k; // video.bake: false: the page's sources are the base videos already
+      if (name && lr[name]) {
+        changed = true;
+        if (src !== lr[name].src) { sources[i].src = lr[name].src; reload = true; }
+      }
     }
     if (!changed) return;
     wantLive = true;
     stage.classList.add('tc-live');
     if (video.controlsList && video.controlsList.add) video.controlsList.add('nofullscreen'); // the live stills are not in the file
     video.disablePictureInPicture = true;
-    video.load();
+    if (reload) video.load(); else if (video.readyState >= 1) pickLive(); // its metadata may have come before this script
     if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame);
   }
   function goBaked() {

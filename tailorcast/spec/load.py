@@ -53,7 +53,9 @@ def _build(root: Path, doc: Located) -> Template:
     variants = sections.variants(c, d.get("variants"))
     experiment = sections.experiment(c, d.get("experiment"), variants, fields)
     music = sections.music(c, v.get("music"))
-    scenes = sections.scenes(c, d["scenes"], brand, [r.name for r in renditions], bool(v.get("live", False)))
+    bake = bool(v.get("bake", True))
+    live = bool(v.get("live", False)) or not bake  # without a baked video the page can only play live
+    scenes = sections.scenes(c, d["scenes"], brand, [r.name for r in renditions], live)
     payment = sections.payment(c, d.get("payment"))
     page = sections.page(c, d.get("page"))
     poster_scene, poster_at = sections.poster(c, v.get("poster"), [s.id for s in scenes])
@@ -72,7 +74,7 @@ def _build(root: Path, doc: Located) -> Template:
         payment=payment,
         contact=sections.contact(d.get("contact")),
         page=page,
-        video=VideoSpec(int(v["fps"]), profile, music, poster_scene, poster_at, renditions, default_rendition, bool(v.get("live", False)), profile_settings),
+        video=VideoSpec(int(v["fps"]), profile, music, poster_scene, poster_at, renditions, default_rendition, live, profile_settings, bake),
         scenes=scenes,
         strings=strings,
         content_hash=_hash_tree(root, c.assets),

@@ -147,6 +147,7 @@ class VideoSpec:
     default_rendition: str
     live: bool = False  # the page plays the shared base video and draws the live stills (renderer/live.py)
     profile_settings: Mapping[str, Any] = field(default_factory=dict)  # preset/crf/profile/audio_bitrate over the named profile
+    bake: bool = True  # False: no per-customer video; the page plays the base video with live stills (implies live)
 
     def rendition(self, name: str | None = None) -> Rendition:
         name = name or self.default_rendition
