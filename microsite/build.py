@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2.exceptions import TemplateError as JinjaTemplateError
 from markupsafe import Markup
 
 from tailorcast import expressions, keys
@@ -103,8 +102,6 @@ def build_page(template: Template, ctx: Mapping[str, Any], media: Mapping[str, s
     page_ctx.update(media=dict(media), chapters=chapters, transcript=transcript, chart_svg=chart_svg, usage=usage, epc_svg=qr_markup, pagopa_svg=pagopa_markup, csp=CSP,
                     player=player_script(player) if player else Markup(""), api=api, token=token)
     try:
-        return env.get_template(template.page.name).render(page_ctx)
-    except JinjaTemplateError as exc:
-        raise RenderError("page", f"{template.page.name}: {exc.message or type(exc).__name__}") from exc
-    except (KeyError, ValueError, TypeError) as exc:
-        raise RenderError("page", f"{template.page.name}: {exc}") from exc
+        return expressions.render_page(env, template.page.name, page_ctx)
+    except expressions.ExpressionError as exc:  # every failure of the page, bounds and budget included
+        raise RenderError("page", f"{template.page.name}: {exc.message}") from exc

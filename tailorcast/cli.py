@@ -37,6 +37,11 @@ class _Group(click.Group):
                 raise
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             sys.exit(EXIT_USAGE)
+        except MemoryError:  # a template's expressions are bounded; this is the machine, not the input
+            if ctx.params.get("debug") or (ctx.obj or {}).get("debug"):
+                raise
+            console.print("[bold red]error:[/] out of memory; free memory or lower --workers, then run again", highlight=False)
+            sys.exit(EXIT_USAGE)
 
 
 @click.group(cls=_Group)

@@ -3,6 +3,10 @@
 Marketing writes Jinja2; it runs in ``ImmutableSandboxedEnvironment`` with no
 access to Python internals, no imports and no file access (the page loader
 only sees the template folder). Filters format in the customer's locale.
+What one evaluation may compute is bounded twice: operations that make big values are checked on their
+operands (tailorcast/bounds.py; intercepted operators are never folded at compile time), and each
+evaluation runs under a CPU-time and memory budget (tailorcast/budget.py). Every failure, a recursive
+macro and a page that includes itself among them, is one ExpressionError naming the expression.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import BaseLoader, StrictUndefined, meta, pass_context
+from jinja2 import BaseLoader, StrictUndefined, meta, nodes, pass_context
 from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from . import formatting
+from . import bounds, formatting
+from .bounds import bounded_filter, capped, check_binop, check_call, check_format
+from .budget import OutOfMemory, OutOfTime, budget
 from .errors import ExpressionError
 from .paths import confined
 from .payments.amounts import DEFAULT_CURRENCY
@@ -97,11 +103,42 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+EVAL_SECONDS = 2.0  # CPU seconds one expression (or one page) may take; real ones take microseconds to milliseconds
+EVAL_MEMORY = 512 * 2**20  # bytes the process may grow by while one expression (or page) is evaluated
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with bounded operations: ``*``, ``**``, ``+`` and ``%`` are checked on their operands (and, being
+    intercepted, never folded at compile time), method calls on strings and lists on their arguments."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        check_binop(operator, left, right)
+        return self.binop_table[operator](left, right)
+
+    def wrap_str_format(self, value: Any):
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
+            check_format(owner)
+        return super().wrap_str_format(value)
+
+    def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
+        args = check_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _sandbox(autoescape: bool, loader=None) -> ImmutableSandboxedEnvironment:
+    env = _Sandbox(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize, loader=loader)
+    env.globals.pop("lipsum", None)  # lorem ipsum of any length: no use in a bill
+    env.filters.update(FILTERS)
+    env.filters = {name: bounded_filter(name, fn) for name, fn in env.filters.items()}
+    return env
+
+
 @lru_cache(maxsize=4)
 def _base_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize)
-    env.filters.update(FILTERS)
-    return env
+    return _sandbox(autoescape)
 
 
 def text_env() -> ImmutableSandboxedEnvironment:
@@ -128,12 +165,8 @@ class FolderLoader(BaseLoader):
 
 
 def page_env(loader) -> ImmutableSandboxedEnvironment:
-    """For microsite HTML: autoescape on, templates only from ``loader``."""
-    env = ImmutableSandboxedEnvironment(
-        autoescape=True, undefined=StrictUndefined, finalize=_finalize, loader=loader
-    )
-    env.filters.update(FILTERS)
-    return env
+    """For microsite HTML: autoescape on, templates only from ``loader``; render with :func:`render_page`."""
+    return _sandbox(True, loader)
 
 
 def _compiled(source: str, compile_with, what: str):
@@ -141,6 +174,8 @@ def _compiled(source: str, compile_with, what: str):
         return compile_with(source)
     except JinjaTemplateError as exc:
         raise ExpressionError(source, f"cannot parse{what} ({exc.message})") from exc
+    except RecursionError:
+        raise ExpressionError(source, f"cannot parse{what} (nested too deeply)") from None
 
 
 @lru_cache(maxsize=4096)
@@ -155,15 +190,25 @@ def compile_condition(source: str):
 
 @contextmanager
 def _sandboxed(source: str):
-    """Every way a template expression can fail, as one ExpressionError naming the expression."""
+    """Every way a template expression can fail, as one ExpressionError naming the expression, under the budget."""
     try:
-        yield
+        with budget(EVAL_SECONDS, EVAL_MEMORY):
+            yield
     except SecurityError as exc:
         raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
     except JinjaTemplateError as exc:
         raise ExpressionError(source, exc.message or type(exc).__name__) from exc
     except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
         raise ExpressionError(source, str(exc)) from exc
+    except RecursionError:
+        raise ExpressionError(source, "calls itself without end (a macro that calls itself, or a page that includes "
+                                      "itself); remove the loop") from None
+    except OutOfTime:
+        raise ExpressionError(source, f"took more than {EVAL_SECONDS:g} s of CPU; a template must not loop that long "
+                                      "(look for nested loops over large ranges)") from None
+    except (OutOfMemory, MemoryError):
+        raise ExpressionError(source, f"needed more than {EVAL_MEMORY // 2**20} MiB of memory; a template must not "
+                                      "build values that large") from None
 
 
 def evaluate_text(source: str, context: Mapping[str, Any]) -> str:
@@ -171,12 +216,56 @@ def evaluate_text(source: str, context: Mapping[str, Any]) -> str:
     if "{" not in source:
         return source
     with _sandboxed(source):
-        return compile_text(source).render(context)
+        return capped(compile_text(source).generate(context))
 
 
 def evaluate_condition(source: str, context: Mapping[str, Any]) -> bool:
     with _sandboxed(source):
         return bool(compile_condition(source)(**context))
+
+
+def render_page(env: ImmutableSandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
+    """The page ``name`` from :func:`page_env`'s ``env``, under the same bounds and budget as an expression."""
+    with _sandboxed(name):
+        return capped(env.get_template(name).generate(context))
+
+
+def include_cycle(loader: FolderLoader, name: str) -> list[str]:
+    """The first chain of pages that includes (imports, extends) itself, starting at ``name``; [] when there is none.
+    Only constant names are followed: a computed name is checked when the page renders (then a RecursionError,
+    which :func:`render_page` reports as a template error)."""
+    env = text_env()
+    done: set[str] = set()
+
+    def visit(page: str, chain: list[str]) -> list[str]:
+        if page in chain:
+            return [*chain[chain.index(page):], page]
+        if page in done:
+            return []
+        try:
+            source = loader.get_source(env, page)[0]
+            tree = env.parse(source)
+        except (JinjaTemplateError, RecursionError, OSError, UnicodeDecodeError):
+            return []  # a missing or broken page is reported where it is loaded
+        for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str):
+                found = visit(node.template.value, [*chain, page])
+                if found:
+                    return found
+        done.add(page)
+        return []
+
+    return visit(name, [])
+
+
+def refused(source: str, condition: bool = False) -> list[str]:
+    """What the sandbox would refuse in ``source`` for every row (constant operands over the bounds, ``lipsum``,
+    a huge constant range): ``tailorcast validate`` reports it before any row is rendered."""
+    body = "{{ " + source + " }}" if condition else source
+    try:
+        return bounds.refused(text_env().parse(body))
+    except (JinjaTemplateError, RecursionError):
+        return []  # a syntax error is reported by names_used
 
 
 def names_used(source: str, condition: bool = False) -> frozenset[str]:
@@ -186,3 +275,5 @@ def names_used(source: str, condition: bool = False) -> frozenset[str]:
         return frozenset(meta.find_undeclared_variables(text_env().parse(body)))
     except JinjaTemplateError as exc:
         raise ExpressionError(source, f"cannot parse ({exc.message})") from exc
+    except RecursionError:
+        raise ExpressionError(source, "cannot parse (nested too deeply)") from None

@@ -1,4 +1,8 @@
-"""YAML loading that remembers the line of every value, for error messages."""
+"""YAML loading that remembers the line of every value, for error messages, and that refuses aliases.
+
+A few lines of anchors and aliases (``&a [*b, *b, …]``) expand to billions of values (an alias bomb): template
+files never need them, so an alias is a YAML error (with its line), as is nesting deeper than Python can walk.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +46,33 @@ def _convert(node: yaml.Node, path: tuple, lines: dict) -> Any:
     return yaml.SafeLoader(yaml.serialize(node)).get_single_data() if node.tag != "tag:yaml.org,2002:str" else node.value
 
 
+class _NoAliases(yaml.SafeLoader):
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} is not allowed in template files; "
+                                              "write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _too_deep() -> yaml.YAMLError:
+    return yaml.YAMLError("values nested too deeply; template files need a few levels, not hundreds")
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` without aliases (strings files and every other template file)."""
+    try:
+        return yaml.load(text, Loader=_NoAliases)  # noqa: S506 (a SafeLoader)
+    except RecursionError:
+        raise _too_deep() from None
+
+
 def load_located(path: Path, display: str | None = None) -> Located:
     text = Path(path).read_text(encoding="utf-8")
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    lines: dict[tuple, int] = {}
-    data = _convert(node, (), lines) if node is not None else None
+    try:
+        node = yaml.compose(text, Loader=_NoAliases)
+        lines: dict[tuple, int] = {}
+        data = _convert(node, (), lines) if node is not None else None
+    except RecursionError:
+        raise _too_deep() from None
     return Located(data, lines, display or Path(path).name)

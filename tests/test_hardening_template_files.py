@@ -89,4 +89,4 @@ def test_a_published_page_is_built_with_the_confined_loader():
     from helpers.samples import ROOT
 
     source = (ROOT / "microsite" / "build.py").read_text()
-    assert "FolderLoader(template.root)" in source and "FileSystemLoader" not in source
+    assert "expressions.FolderLoader(" in source and "FileSystemLoader" not in source

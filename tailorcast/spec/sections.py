@@ -20,7 +20,7 @@ from ..formatting import parse_locale
 from ..paths import confined, resolve_asset
 from ..payments.epc import check_account
 from ..payments.pagopa import check_creditor
-from ..yamlpos import Located
+from ..yamlpos import Located, safe_load
 from .model import (CONTEXT_NAMES, DEFAULT_ANIMATION_S, DEFAULT_PROFILE, NO_ANIMATION, Animation, Arm, Box, Brand, Contact, Epc, Experiment, Field,
                     Layer, Music, PagoPa, Payment, Rendition, Scene, Sound, Variant)
 
@@ -66,8 +66,10 @@ class Check:
         except expressions.ExpressionError as exc:
             self.problem(path, f"{exc}; fix the Jinja syntax")
             return frozenset()
-        for n in sorted(used - CONTEXT_NAMES - set(self.fields)):
+        for n in sorted(used - CONTEXT_NAMES - set(self.fields) - {"lipsum"}):
             self.problem(path, f"uses '{n}', which is not a field; declare it under fields: or fix the spelling (fields: {', '.join(sorted(self.fields))})")
+        for why in expressions.refused(src, condition):
+            self.problem(path, f"the sandbox refuses this for every row: {why}; compute less")
         return used
 
 
@@ -110,7 +112,7 @@ def strings(c: Check, locales: tuple[str, ...]) -> dict[str, dict]:
             c.problems.append(Problem(f"strings/{loc}.yaml", f"missing; locale '{loc}' is listed in locales: add the file or remove the locale"))
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             c.problems.append(Problem(f"strings/{loc}.yaml", f"not valid YAML ({exc})"))
             continue
@@ -408,5 +410,12 @@ def page(c: Check, name: str | None) -> Path:
     if not path.is_file():
         c.problems.append(Problem(c.doc.where(("page",)) if name else "template.yaml", f"page {path.name!r} not found in the template folder"))
     else:
-        c.sources.append(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        c.sources.append(source)
+        where = c.doc.where(("page",)) if name else "template.yaml"
+        for why in expressions.refused(source):
+            c.problems.append(Problem(where, f"page {path.name!r}: the sandbox refuses this for every row: {why}; compute less"))
+        cycle = expressions.include_cycle(expressions.FolderLoader(c.root), path.relative_to(c.root.resolve()).as_posix())
+        if cycle:
+            c.problems.append(Problem(where, f"page {path.name!r} includes itself ({' → '.join(cycle)}); remove the include that closes the loop"))
     return path

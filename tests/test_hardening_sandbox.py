@@ -1,0 +1,171 @@
+"""Hostile templates cannot hang or exhaust a machine (issue 10, item 1).
+
+Classes of weakness, one test each: operations that make huge values in one step (refused on their operands,
+never folded at compile time), output without end, loops that run too long (CPU budget), memory built in
+many small steps (memory budget), MemoryError, recursion (macro, page including itself), YAML aliases, and
+``validate`` reporting at load time what the sandbox would refuse at render time.
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from helpers.tiny import TINY, write_tiny
+from tailorcast import expressions
+from tailorcast.errors import TemplateError
+from tailorcast.expressions import ExpressionError, evaluate_condition, evaluate_text
+
+CTX = {"locale": "en", "s": "x" * 50_000, "n": 10}
+
+
+@pytest.mark.parametrize("source, why", [
+    ("{{ 'x' * 10**10 }}", "repeating"),
+    ("{{ s * 3 }}", "repeating"),
+    ("{{ (range(100000)|list) * 2 }}", "repeating"),
+    ("{{ 7 ** 100000 }}", "bits"),
+    ("{{ (10 ** 100) * (10 ** 100) * (10 ** 100) * (10 ** 100) * (10 ** 100) * (10 ** 100) }}", "bits"),
+    ("{{ s + s + s }}", "joining"),
+    ("{{ '%0999999999d' % 1 }}", "width"),
+    ("{{ '%0999999999d'|format(1) }}", "width"),
+    ("{{ '{:999999999}'.format(1) }}", "width"),
+    ("{{ '{:{w}}'.format(1, w=10**9) }}", "width"),
+    ("{{ 'x'.ljust(10**9) }}", "larger than"),
+    ("{{ 'x'|center(1000000000) }}", "larger than"),
+    ("{{ s|indent(100000) }}", "longer than"),
+    ("{{ s.join(range(10000)|map('string')) }}", "joining"),
+    ("{{ s|join(s) }}", "joining"),
+    ("{{ s.replace('x', s) }}", "longer than"),
+    ("{{ range(10**9)|list|length }}", "range"),
+])
+def test_operations_that_make_huge_values_are_refused_before_they_run(source, why):
+    with pytest.raises(ExpressionError) as info:
+        evaluate_text(source, CTX)
+    assert why in info.value.message.lower()
+
+
+@pytest.mark.parametrize("source, expect", [
+    ("{{ n * 3 }}|{{ 'ab' * 3 }}|{{ 2 ** 10 }}|{{ n + 1 }}|{{ '%05.1f' % 3.14159 }}", "30|ababab|1024|11|003.1"),
+    ("{{ '{:>6}'.format(n) }}|{{ 'a'|center(5) }}|{{ [1, 2]|join(', ') }}|{{ 'x-y'.replace('-', '+') }}", "    10|  a  |1, 2|x+y"),
+    ("{{ (1.05 ** 12)|round(3) }}|{{ range(3)|list }}|{{ 12345678901234567890 * 3 }}", "1.796|[0, 1, 2]|37037036703703703670"),
+])
+def test_ordinary_expressions_still_work(source, expect):
+    assert evaluate_text(source, CTX) == expect
+
+
+def test_intercepted_operations_are_not_folded_at_compile_time():
+    """Jinja computes constant operations while compiling; the bounds must hold there too, so they are not folded."""
+    source = expressions.text_env().compile("{{ 'x' * 3 }}{{ 2 ** 3 }}", raw=True)
+    assert source.count("call_binop") == 2 and "'xxx'" not in source
+
+
+def test_lipsum_is_not_available():
+    with pytest.raises(ExpressionError, match="'lipsum' is undefined"):
+        evaluate_text("{{ lipsum(10**6) }}", CTX)
+
+
+def test_output_without_end_is_cut_with_an_error():
+    with pytest.raises(ExpressionError, match="output is longer than 1000000 characters"):
+        evaluate_text("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", CTX)
+
+
+def test_a_loop_that_runs_too_long_ends_with_an_error_naming_the_expression(monkeypatch):
+    monkeypatch.setattr(expressions, "EVAL_SECONDS", 0.2)
+    source = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(ExpressionError) as info:
+        evaluate_text(source, CTX)
+    assert "took more than 0.2 s of CPU" in info.value.message and info.value.source == source
+    with pytest.raises(ExpressionError, match="took more than"):  # a variant rule or a scene's when: too
+        evaluate_condition("(range(100000)|map('string')|map('length')|sum) > 0 and " * 300 + "true", CTX)
+    assert evaluate_text("{{ n }}", CTX) == "10"  # the thread carries no stray exception afterwards
+
+
+def test_memory_built_in_many_small_steps_ends_with_an_error(monkeypatch):
+    monkeypatch.setattr(expressions, "EVAL_MEMORY", 4 * 2**20)
+    source = ("{% set big = range(100000)|map('string')|list %}{% set more = big|map('upper')|list %}"
+              "{% for i in range(100000) %}{% for j in big %}{% endfor %}{% endfor %}")
+    with pytest.raises(ExpressionError) as info:
+        evaluate_text(source, CTX)
+    assert "needed more than 4 MiB of memory" in info.value.message
+
+
+def test_memory_error_becomes_a_template_error():
+    def boom():
+        raise MemoryError()
+
+    with pytest.raises(ExpressionError, match="needed more than"):
+        evaluate_text("{{ boom() }}", {**CTX, "boom": boom})
+
+
+def test_a_recursive_macro_is_a_template_error_not_a_recursion_error():
+    with pytest.raises(ExpressionError, match="calls itself without end"):
+        evaluate_text("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", CTX)
+
+
+def test_a_page_that_includes_itself_by_a_computed_name_is_a_template_error(tmp_path):
+    (tmp_path / "page.html").write_text("<p>{% include me %}</p>")
+    env = expressions.page_env(expressions.FolderLoader(tmp_path))
+    with pytest.raises(ExpressionError, match="calls itself without end"):
+        expressions.render_page(env, "page.html", {"me": "page.html", "locale": "en"})
+
+
+def _cli(*args) -> tuple[int, str]:
+    """Exit status and output, lines joined (the console wraps long lines)."""
+    from tailorcast.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_a_page_that_includes_itself_stops_run_before_any_rendering_with_status_2(tmp_path):
+    root = write_tiny(tmp_path / "tiny", page="<p>{% include 'part.html' %}</p>")
+    (root / "part.html").write_text("{% include 'page.html' %}")
+    (tmp_path / "c.csv").write_text("customer_id,locale,first_name\nC1,en,Ann\n")
+    status, output = _cli("run", str(root), "--customers", str(tmp_path / "c.csv"), "--out", str(tmp_path / "out"))
+    assert status == 2, output
+    assert "includes itself (page.html → part.html → page.html)" in output
+    assert "Traceback" not in output and "RecursionError" not in output
+
+
+def test_a_recursive_macro_in_a_layer_is_one_line_with_status_2_in_preview(tmp_path):
+    text = "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"
+    root = write_tiny(tmp_path / "tiny", TINY.replace('text: "{{ first_name }}"', f'text: "{text}"'))
+    (tmp_path / "c.csv").write_text("customer_id,locale,first_name\nC1,en,Ann\n")
+    status, output = _cli("preview", str(root), "--row", "2", "--customers", str(tmp_path / "c.csv"), "--scene", "name",
+                          "--out", str(tmp_path / "p.png"))
+    assert status == 2, output
+    assert "calls itself without end" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("text", ["{{ 'x' * 10**10 }}", "{{ lipsum(5) }}", "{{ range(10**9)|length }}", "{{ first_name|center(10**9) }}"])
+def test_validate_reports_what_the_sandbox_would_refuse_at_render_time(tmp_path, text):
+    root = write_tiny(tmp_path / "tiny", TINY.replace('text: "{{ first_name }}"', f'text: "{text}"'))
+    status, output = _cli("validate", str(root))
+    assert status == 1, output
+    assert "the sandbox refuses this for every row" in output and "Traceback" not in output
+
+
+def test_template_yaml_refuses_aliases(tmp_path):
+    from tailorcast.spec.load import load_template
+
+    bomb = "x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(f"x{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]\n" for i in range(1, 9))
+    root = write_tiny(tmp_path / "tiny", TINY.replace("version: 1\n", "version: 1\n" + bomb))
+    with pytest.raises(TemplateError, match=r"alias \*a0 is not allowed"):
+        load_template(root)
+
+
+def test_a_strings_file_refuses_aliases(tmp_path):
+    from tailorcast.spec.load import load_template
+
+    root = write_tiny(tmp_path / "tiny")
+    (root / "strings" / "en.yaml").write_text("hi: &h Hi\nhello: *h\n")
+    with pytest.raises(TemplateError, match=r"strings/en.yaml.*alias \*h is not allowed"):
+        load_template(root)
+
+
+def test_yaml_nested_beyond_reason_is_a_template_error(tmp_path):
+    from tailorcast.spec.load import load_template
+
+    root = write_tiny(tmp_path / "tiny", TINY.replace("version: 1\n", "version: 1\ndeep: " + "[" * 5000 + "]" * 5000 + "\n"))
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        load_template(root)
