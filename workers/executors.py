@@ -24,7 +24,10 @@ TASK_OPTIONS = {"num_cpus": 1, "max_retries": 3}  # one CPU per task; Ray reruns
 class Executor(Protocol):
     def put(self, value: Any) -> Any: ...
 
-    def submit(self, fn: Callable, *args: Any) -> Any: ...
+    def submit(self, fn: Callable, *args: Any, retries: int | None = None) -> Any:
+        """``retries``: how often the executor itself reruns the task when its worker dies (default TASK_OPTIONS);
+        0 when the caller retries, with backoff, and wants to know each failure."""
+        ...
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> list:
         """The handles that are done: at least one, unless ``timeout`` seconds passed first."""
@@ -59,15 +62,17 @@ class RayExecutor:
         self.ray = ray
         self.owned = owned
         self.local = local
-        self._remote: dict[Callable, Any] = {}
+        self._remote: dict[tuple, Any] = {}
 
     def put(self, value: Any) -> Any:
         return self.ray.put(value)
 
-    def submit(self, fn: Callable, *args: Any) -> Any:
-        if fn not in self._remote:
-            self._remote[fn] = self.ray.remote(**TASK_OPTIONS)(fn)
-        return self._remote[fn].remote(*args)
+    def submit(self, fn: Callable, *args: Any, retries: int | None = None) -> Any:
+        options = TASK_OPTIONS if retries is None else {**TASK_OPTIONS, "max_retries": retries}
+        key = (fn, options["max_retries"])
+        if key not in self._remote:
+            self._remote[key] = self.ray.remote(**options)(fn)
+        return self._remote[key].remote(*args)
 
     def wait(self, handles: Iterable[Any], timeout: float | None = None) -> list:
         ready, _ = self.ray.wait(list(handles), num_returns=1, timeout=timeout)
@@ -124,7 +129,7 @@ class InProcessExecutor:
     def put(self, value: Any) -> Done:
         return Done(value)
 
-    def submit(self, fn: Callable, *args: Any) -> Done:
+    def submit(self, fn: Callable, *args: Any, retries: int | None = None) -> Done:
         try:
             return Done(fn(*(self.get(a) if isinstance(a, Done) else a for a in args)))
         except Exception as exc:  # kept in the handle, raised by get(), like a failed Ray task

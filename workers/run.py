@@ -19,8 +19,9 @@ Ray by default, in this process for unit tests.
 Expected failures of the run itself (bad template, unreadable input,
 unreachable bucket) raise before any rendering; a failing customer is a row in
 the manifest and the error report. A batch whose worker process or node died is
-submitted again with exponential backoff (``BATCH_ATTEMPTS`` in all); its
-customers that were published already are found complete and not rendered again.
+submitted again by the run (not by Ray) with exponential backoff, ``BATCH_ATTEMPTS``
+in all, and the failure goes into its customers' attempt errors; its customers
+that were published already are found complete and not rendered again.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from renderer.shared import Played, played_by_rendition, render_base_videos, ren
 from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import choose_variant
+from tailorcast.experiments import HOLDOUT, assign_arm
 from tailorcast.expressions import ExpressionError
 from tailorcast.customers import InputOptions, read_customers
 from tailorcast.errors import RowError
@@ -61,7 +63,7 @@ from .journal import DoneRows, Journal, assemble, read_done, with_backoff
 from .local_ray import ray_init
 
 log = logging.getLogger("tailorcast.run")
-BATCH_ATTEMPTS = 4  # tries of one batch whose worker process or node died, after Ray's own retries
+BATCH_ATTEMPTS = 5  # tries of one batch whose worker process or node died
 CAPACITY_EVERY_S = 10.0  # how often the in-flight bound and the autoscaler request follow the cluster
 
 
@@ -75,6 +77,7 @@ class RunSummary:
     skipped: int = 0
     failed: int = 0
     invalid: int = 0
+    holdout: int = 0  # customers an experiment holds out: no video, no page (manifest status and arm "holdout")
     seconds: float = 0.0
     manifest: str = ""
     errors: str = ""
@@ -94,6 +97,7 @@ class RunSummary:
     manifest_counts: dict = field(default_factory=dict)  # the final manifest and error report, by status (every run of this id)
     started: str = ""
     finished: str = ""
+    experiment: dict | None = None  # the template's experiment: section (results read it)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -238,6 +242,7 @@ def run_billing(
             summary.example_page = r.page
         published = r.status in ("ok", "skipped")
         journal.add({"row": r.row, "customer_id": r.customer_id, "status": r.status, "variant": r.variant, "token": r.token,
+                     "arm": assign_arm(template.experiment, r.customer_id) if template.experiment else "", "ref": refs.pop(r.row, ""),
                      "page": url(r.page) if published else "", "video": url(r.video) if published else "",
                      "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
                      "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
@@ -255,6 +260,10 @@ def run_billing(
         journal.add({"row": bad.row, "customer_id": bad.customer_id, "status": "invalid", "column": bad.column, "error": bad.reason})
         log.warning("run %s %s", run_id, message, extra={"run_id": run_id, "row": bad.row})
         progress(bad)
+
+    refs: dict[int, str] = {}  # row → invoice reference, while the row is in flight (the manifest's ref column)
+    if template.experiment:
+        summary.experiment = template.experiment.declaration()
 
     try:
         run_shared = Shared(f"run:{run_id}:{journal.session}", executor.put(run))
@@ -275,7 +284,8 @@ def run_billing(
 
         def submit(entry: InFlight) -> None:
             lk, base_ref = entry.group[:3], entry.group[3]
-            handle = executor.submit(render_batch, run_shared, entry.batch, shared_refs[lk], base_ref)
+            # retried here, not by Ray: with backoff, and each failure is kept in the manifest's attempt_errors
+            handle = executor.submit(render_batch, run_shared, entry.batch, shared_refs[lk], base_ref, retries=0)
             in_flight[handle] = entry
             summary.batches += entry.attempt == 1
 
@@ -335,12 +345,20 @@ def run_billing(
                 continue
             summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
             token = customer_token(settings.secret, template.name, run_id, item.customer_id)
+            ref = str(item.values.get(template.payment.reference_field) or "")
+            if template.experiment and assign_arm(template.experiment, item.customer_id) == HOLDOUT:  # no video, no page: the usual message
+                summary.holdout += 1
+                journal.add({"row": item.row, "customer_id": item.customer_id, "status": HOLDOUT, "variant": variant or "", "arm": HOLDOUT,
+                             "ref": ref, "token": token})
+                progress(CustomerResult(item.row, item.customer_id, HOLDOUT, token=token, variant=variant or ""))
+                continue
             digest = build_hash(run, item)  # the driver's resume hash: what the journal compares
             if done_rows.has(item.row, digest):
                 summary.skipped += 1
                 summary.resumed += 1
                 progress(CustomerResult(item.row, item.customer_id, "skipped", token=token))
                 continue
+            refs[item.row] = ref
             lk = (item.locale, item.strings_locale, variant)
             if lk not in shared_refs:
                 shared_refs[lk] = executor.submit(render_shared_scenes, template_ref, item.locale, item.strings_locale, variant, run.cache_root)
