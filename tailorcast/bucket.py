@@ -25,6 +25,10 @@ class Bucket(Protocol):
 
     def put_file(self, key: str, path: Path) -> None: ...
 
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Write the object only if the key does not exist yet (atomically); False when it already did.
+        A write retried after a lost answer therefore stores it once."""
+
     def get_bytes(self, key: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
 
@@ -75,6 +79,21 @@ class LocalBucket:
 
     def put_file(self, key: str, path: Path) -> None:
         self.put_bytes(key, Path(path).read_bytes())
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+            os.link(tmp, path)  # fails when the key exists: create-if-absent, and never half a file
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def get_bytes(self, key: str) -> bytes | None:
         path = self._path(key)

@@ -83,6 +83,17 @@ class S3Bucket:
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, key) from exc
 
+    def put_new(self, key: str, data: bytes) -> bool:
+        try:
+            self.client.put_object(Bucket=self.name, Key=self.prefix + key, Body=data, IfNoneMatch="*", **self._extra(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise self._error(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, key) from exc
+
     def put_file(self, key: str, path: Path) -> None:
         try:
             self.client.upload_file(

@@ -208,6 +208,10 @@ class CountingBucket:
         self._maybe_fail(key)
         self.inner.put_file(key, path)
 
+    def put_new(self, key, data):
+        self._maybe_fail(key)
+        return self.inner.put_new(key, data)
+
 
 def _run_on(tiny_run, bucket, **kw):
     from workers.executors import InProcessExecutor
@@ -429,3 +433,13 @@ def test_run_quiet_prints_nothing_on_success(tmp_path, monkeypatch):
                                        "--force", "--cdn-base-url", "https://bills.example.com"])
     assert result.exit_code == 0 and result.output == ""
     assert (seen["force"], seen["cdn_base_url"]) == (True, "https://bills.example.com")
+
+
+def test_a_page_write_tried_again_after_a_lost_answer_stores_the_page_once(tmp_path):
+    from tailorcast.bucket import LocalBucket
+
+    bucket = LocalBucket(tmp_path)
+    key = "c/" + "A" * 32 + "/index.html"
+    assert bucket.put_new(key, b"<p>1</p>") is True
+    assert bucket.put_new(key, b"<p>2</p>") is False  # the retry of a write that happened: nothing changes
+    assert bucket.get_bytes(key) == b"<p>1</p>" and [p.name for p in (tmp_path / "c" / ("A" * 32)).iterdir()] == ["index.html"]

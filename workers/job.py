@@ -136,7 +136,8 @@ def _with_retries(res: CustomerResult, what: str, fn, *args):
             time.sleep(backoff(attempt))
 
 
-def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes]) -> str:
+def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes],
+             page_was_absent: bool) -> str:
     b = run.bucket
 
     def put_bytes(key: str, data: bytes, what: str) -> None:
@@ -154,7 +155,15 @@ def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, cap
         put_file(keys.customer_file(token, keys.poster_name(rendition)), result.poster, f"{rendition} poster")
     put_bytes(keys.customer_file(token, keys.captions_name(lang)), captions.encode(), "captions")
     page_key = keys.customer_page(token)
-    put_bytes(page_key, page_html.encode(), "page")  # last: its presence means "complete"
+    # last: its presence means "complete". A page that was not there is created only if still absent, so a
+    # write whose answer was lost and is tried again stores the page once (the retry finds our own page).
+    page = page_html.encode()
+    if not page_was_absent:
+        put_bytes(page_key, page, "page")
+    elif _with_retries(res, "upload page", b.put_new, page_key, page):
+        res.bytes += len(page)
+    elif _with_retries(res, "read the published page", b.get_bytes, page_key) != page:
+        put_bytes(page_key, page, "page")  # another build got there first: this run's page wins
     return page_key
 
 
@@ -244,7 +253,7 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
             html = build_page(run.template, ctx, page_media(run, page_key, lang, base_videos), chapters, [c.text for c in cues],
                               player=player, api=api, token=token)
             html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(run, res, token, videos, captions, html, lang, files)
+            res.page = _publish(run, res, token, videos, captions, html, lang, files, existing is None)
         res.status = "ok"
         res.segments = sum(len(v.segments) for v in videos.values())
         res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)

@@ -30,8 +30,8 @@ from tailorcast.errors import TransientError
 log = logging.getLogger("tailorcast.journal")
 
 DONE = ("ok", "skipped")  # a row with one of these outcomes is published completely
-VALID = ("ok", "skipped", "failed")  # rows that reach the manifest; "invalid" ones only the error report
-MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "token", "page", "video", "poster", "error", "attempts", "seconds",
+VALID = ("ok", "skipped", "failed", "holdout")  # rows that reach the manifest (holdout: no page, by experiment); "invalid" ones only the error report
+MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "arm", "ref", "token", "page", "video", "poster", "error", "attempts", "seconds",
                    "attempt_errors", "cpu_seconds", "bytes", "node"]
 ERROR_FIELDS = ["row", "customer_id", "column", "reason", "attempts"]
 CHUNK_ROWS = 100_000  # rows per spill file at assembly: the driver's memory at the end is one chunk
@@ -162,13 +162,15 @@ def _latest_by_row(records: Iterable[dict], spill: Path) -> Iterator[dict]:
             fh.close()
 
 
+_PARQUET_TYPES = {"row": "int64", "attempts": "int32", "seconds": "float64", "cpu_seconds": "float64", "bytes": "int64",
+                  "attempt_errors": "list<string>"}  # every other manifest column is text
+
+
 def parquet_schema():
     import pyarrow as pa
 
-    return pa.schema([("row", pa.int64()), ("customer_id", pa.string()), ("status", pa.string()), ("variant", pa.string()),
-                      ("token", pa.string()), ("page", pa.string()), ("video", pa.string()), ("poster", pa.string()),
-                      ("error", pa.string()), ("attempts", pa.int32()), ("seconds", pa.float64()),
-                      ("attempt_errors", pa.list_(pa.string())), ("cpu_seconds", pa.float64()), ("bytes", pa.int64()), ("node", pa.string())])
+    types = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(), "list<string>": pa.list_(pa.string())}
+    return pa.schema([(name, types[_PARQUET_TYPES[name]] if name in _PARQUET_TYPES else pa.string()) for name in MANIFEST_FIELDS])
 
 
 class Assembled:
@@ -179,10 +181,10 @@ class Assembled:
 
 
 def _parquet_row(r: dict) -> dict:
-    text = ("customer_id", "status", "variant", "token", "page", "video", "poster", "error", "node")
-    return {"row": int(r["row"]), "attempts": int(r.get("attempts") or 1), "seconds": float(r.get("seconds") or 0),
+    out = {name: str(r.get(name) or "") for name in MANIFEST_FIELDS if name not in _PARQUET_TYPES}
+    return {**out, "row": int(r["row"]), "attempts": int(r.get("attempts") or 1), "seconds": float(r.get("seconds") or 0),
             "cpu_seconds": float(r.get("cpu_seconds") or 0), "bytes": int(r.get("bytes") or 0),
-            "attempt_errors": [str(e) for e in r.get("attempt_errors") or []], **{f: str(r.get(f) or "") for f in text}}
+            "attempt_errors": [str(e) for e in r.get("attempt_errors") or []]}
 
 
 def assemble(bucket: Bucket, run_id: str, rows_per_group: int = 50_000) -> Assembled:
