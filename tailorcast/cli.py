@@ -198,6 +198,63 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
 
 
 @main.command()
+@click.argument("run_id")
+@click.argument("template", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--customers", "customers", required=True, help="The run's customers file, or a file with only the customers to bake (same columns). " + _CUSTOMERS_HELP)
+@click.option("--rows", default=None, metavar="ROWS", help="Only these rows of --customers, as in the manifest and error report: 2,7,9 or 2-5,9 (default: every row).")
+@_input_options
+@click.option("--out", required=True, help="Where the run published: a folder, or s3://BUCKET/PREFIX.")
+@click.option("--endpoint-url", default=None, help="S3-compatible endpoint of --out and of an s3:// --customers; AWS when omitted.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, segment cache); default .tailorcast or $TAILORCAST_STATE.")
+@click.option("--api/--no-api", default=False, show_default=True, help="As the run was published: the rewritten pages call the public server on their origin.")
+def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding: str | None, decimal: str, out: str, endpoint_url: str | None,
+         state: Path | None, api: bool) -> None:
+    """Bake chosen customers of a published run: add their video files and the download link.
+
+    For a run of a template with video.bake: false (no per-customer video), this
+    renders the chosen customers' videos with the same tokens (same
+    TAILORCAST_SECRET and run id), adds video-<rendition>.mp4 and
+    poster-<rendition>.jpg to their folders and rewrites their pages with the
+    download link; the pages keep playing live. Customers already baked are
+    skipped. It runs in this process, for a handful of customers.
+
+    Exit status: 0 every chosen customer is baked; 1 some could not be (not
+    published by that run, invalid row, render failure), or --rows names rows
+    the file does not have; 2 it could not start (template, input, bucket).
+
+    \b
+    Example:
+      tailorcast bake bill-explainer-3f2a9c1d0e4b templates/bill-explainer \\
+          --customers export.csv --rows 2,7,9 --out public/
+    """
+    from workers.bake import bake_customers, parse_rows
+
+    from .bucket import open_bucket
+    from .customers import InputOptions
+    from .settings import load_settings
+    from .spec.load import load_template
+
+    try:
+        wanted = parse_rows(rows) if rows is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rows") from None
+    settings = load_settings(state_dir=state)
+    tmpl = load_template(template)
+    bucket = open_bucket(out, endpoint_url)
+    summary = bake_customers(tmpl, customers, bucket, settings, run_id, wanted, api, InputOptions(encoding, decimal, endpoint_url))
+    table = Table(title=f"bake {run_id}")
+    for col in ("row", "status", "page", "reason"):
+        table.add_column(col)
+    for r in summary.results:
+        table.add_row(str(r.row), r.status, bucket.describe(r.page) if r.page else "", r.error)
+    console.print(table)
+    if summary.missing_rows:
+        console.print(f"rows not in {customers}: {', '.join(map(str, summary.missing_rows))}", highlight=False)
+    if summary.count("failed") or summary.missing_rows or not summary.results:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
