@@ -32,6 +32,7 @@ from .config import StudioConfig
 log = logging.getLogger("tailorcast.studio")
 KILL_AFTER = 15.0  # seconds between SIGTERM and SIGKILL on cancel
 LOG_TAIL_BYTES = 64 * 1024
+LOG_READ_BYTES = 8 * 1024 * 1024  # the JSON log read for progress lines and failures
 _RUN_ID = re.compile(r"[^a-z0-9-]+")
 
 
@@ -135,6 +136,8 @@ class Launcher:
                           self.config.run_workers, self.json_log_supported())
         child_env = {**os.environ, **(env or {})}
         child_env.setdefault("RAY_AUTH_MODE", "disabled")
+        if not self.config.ray_address:  # a local run starts its own Ray, never joins a cluster `ray start` left on this machine
+            child_env["RAY_ADDRESS"] = "local"
         with open(folder / "log.txt", "ab") as logfile:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT, cwd=folder,
                                     env=child_env, start_new_session=True)
@@ -149,8 +152,10 @@ class Launcher:
         with self._lock:
             self._procs.pop(run_id, None)
             cancelled = run_id in self._cancelled
-        state = "cancelled" if cancelled else "done" if code == 0 else "failed"
-        self.runs.finish(run_id, state, code, _utc(self.clock()))
+        run = self.runs.get(run_id)
+        summary = self.local_run_file(run, "summary.json") if run else None
+        finished = code == 0 or (code == 1 and summary is not None and summary.is_file())  # 1: it ended, some customers failed
+        self.runs.finish(run_id, "cancelled" if cancelled else "done" if finished else "failed", code, _utc(self.clock()))
 
     def cancel(self, run: RunRow) -> None:
         """SIGTERM to the run's process group, SIGKILL after :data:`KILL_AFTER` seconds if it is still there."""
@@ -226,6 +231,7 @@ class Launcher:
             p.counts[status if status in p.counts else "failed"] = p.counts.get(status if status in p.counts else "failed", 0) + 1
             if status in ("failed", "invalid") and len(p.failures) < 200:
                 p.failures.append((row, record.get("error") or record.get("reason") or ""))
+        self._read_log(folder / "log.txt", p)
         summary = self.local_run_file(run, "summary.json")
         if summary is not None and summary.is_file():
             try:
@@ -234,12 +240,35 @@ class Launcher:
                 p.total = data.get("rows", p.total)
             except (ValueError, TypeError):
                 pass
-        logfile = folder / "log.txt"
-        if logfile.is_file():
-            with open(logfile, "rb") as fh:
-                fh.seek(max(logfile.stat().st_size - LOG_TAIL_BYTES, 0))
-                p.log_tail = _readable_log(fh.read().decode("utf-8", errors="replace"))
         return p
+
+    @staticmethod
+    def _read_log(logfile: Path, p: Progress) -> None:
+        """The log's tail for people; with ``--log-format json``, its last ``progress`` line and the rows it warned about."""
+        if not logfile.is_file():
+            return
+        with open(logfile, "rb") as fh:
+            fh.seek(max(logfile.stat().st_size - LOG_READ_BYTES, 0))
+            text = fh.read().decode("utf-8", errors="replace")
+        p.log_tail = _readable_log(text[-LOG_TAIL_BYTES:])
+        last = None
+        failures = {}
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "progress":
+                last = record
+            elif record.get("row") is not None and record.get("level") in ("warning", "error"):
+                failures[int(record["row"])] = record.get("message", "")
+        if last is not None and int(last.get("done") or 0) >= p.done:
+            p.counts = {k: int(last.get(k) or 0) for k in ("ok", "skipped", "failed", "invalid")}
+            p.total = last.get("total", p.total)
+        known = {row for row, _ in p.failures}
+        p.failures += [(row, reason) for row, reason in sorted(failures.items()) if row not in known][:200]
 
 
 def _readable_log(text: str) -> str:

@@ -1,0 +1,177 @@
+"""Runs from the studio: the command it starts, progress read from the run's own lines, starting, following,
+cancelling and downloading (real ``tailorcast run`` processes, e2e), and one customer published on demand."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+
+import pytest
+
+from helpers.samples import REMINDER_DIR, SAMPLE_CSV, pick_rows
+from helpers.studio import Staff, seeded_app, state, studio_app
+from helpers.tiny import PAGE, STRINGS, TINY
+from studio.launcher import Launcher, Progress, new_run_id, run_command
+from tailorcast.keys import run_file
+
+
+@pytest.fixture(scope="module")
+def seed(settings, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("studio-seed")
+    studio_app(settings, f"sqlite:///{tmp / 'seed.db'}", tmp)
+    return tmp / "seed.db"
+
+
+@pytest.fixture
+def app(settings, seed, tmp_path):
+    return seeded_app(settings, seed, tmp_path, run_workers=1)
+
+
+def _approve(app, name="payment-reminder"):
+    st = state(app)
+    v = st.versions.latest(name)
+    st.versions.submit(v.id, "dana", st.now())
+    return st.versions.decide(v.id, "abe", True, "fine", st.now())
+
+
+def test_the_run_command_is_tailorcast_run_on_the_exported_version(tmp_path):
+    cmd = run_command("/py", tmp_path / "v", "in.csv", "public/", "r-1", tmp_path / "state", None, 2, True)
+    assert cmd == ["/py", "-m", "tailorcast.cli", "run", str(tmp_path / "v"), "--customers", "in.csv", "--out", "public/", "--run-id", "r-1",
+                   "--state", str(tmp_path / "state"), "--workers", "2", "--log-format", "json"]
+    joined = run_command("/py", tmp_path / "v", "s3://b/x.csv", "s3://b/out", "r-1", tmp_path, "auto", 2, False)
+    assert joined[-2:] == ["--ray-address", "auto"]
+
+
+def test_a_run_id_is_a_valid_bucket_run_id():
+    rid = new_run_id("Payment_Reminder", 1_800_000_000)
+    assert re.fullmatch(r"payment-reminder-20270115-\d{6}-[0-9a-f]{4}", rid)
+    assert run_file(rid, "manifest.csv").startswith(f"runs/{rid}/")
+
+
+def test_progress_comes_from_the_run_s_json_lines_and_journal(app, tmp_path):
+    from tailorcast.jsonlog import json_line
+
+    st = state(app)
+    v = st.versions.latest("payment-reminder")
+    run = st.runs.add("r-1", v.id, "payment-reminder", "upload: x.csv", str(tmp_path / "pub"), str(tmp_path), "olga", st.now())
+    folder = st.launcher.folder("r-1")
+    folder.mkdir(parents=True)
+    with open(folder / "log.txt", "w") as log:
+        log.write("starting Ray…\n")
+        json_line("progress", stream=log, done=3, total=10, rate=0.5, eta_seconds=14, ok=2, skipped=0, failed=1, invalid=0)
+        log.write(json.dumps({"level": "warning", "row": 4, "message": "row 4: render failed: ffmpeg exited 1"}) + "\n")
+    p = st.launcher.progress(run)
+    assert (p.state, p.done, p.total, p.counts["failed"]) == ("running", 3, 10, 1)
+    assert p.failures == [(4, "row 4: render failed: ffmpeg exited 1")] and "starting Ray" in p.log_tail
+    journal = tmp_path / "pub" / "runs" / "r-1" / "journal"
+    journal.mkdir(parents=True)
+    (journal / "0000000000001-000001.jsonl").write_text("".join(json.dumps({"row": r, "status": s, "error": e}) + "\n" for r, s, e in
+                                                                   [(2, "ok", ""), (3, "ok", ""), (4, "failed", "ffmpeg"), (5, "ok", ""), (6, "invalid", "bad cell")]))
+    p = st.launcher.progress(run)
+    assert p.done == 5 and p.counts == {"ok": 3, "skipped": 0, "failed": 1, "invalid": 1}
+    assert Progress("running", 10, {"ok": 5}, seconds=10).eta == 10
+
+
+@pytest.mark.parametrize("form, status, message", [
+    ({}, 400, "either a CRM file to upload or a bucket path"),
+    ({"bucket_path": "/etc/passwd"}, 400, "must look like s3://"),
+    ({"bucket_path": "s3://b/x.csv", "out": "../../etc"}, 400, "must be a folder path"),
+    ({"bucket_path": "s3://b/x.csv", "customers": (io.BytesIO(b"x"), "x.csv")}, 400, "not both"),
+])
+def test_a_run_needs_one_input_and_a_sane_output(app, form, status, message):
+    v = _approve(app)
+    resp = Staff(app, "olga").post("/runs", {"version": v.id, **form}, content_type="multipart/form-data")
+    assert resp.status_code == status and message in resp.get_data(as_text=True)
+    assert state(app).runs.history() == []
+
+
+def test_one_customer_published_on_demand_plays_in_a_sandboxed_phone_frame(app):
+    from studio.zips import write_zip
+
+    dana = Staff(app, "dana")
+    files = {"template.yaml": TINY.encode(), "strings/en.yaml": STRINGS.encode(), "page.html": PAGE.encode(),
+             "sample-customers.csv": b"customer_id,locale,first_name\nT-1,en,Ada\n"}
+    assert dana.post("/upload", {"zip": (io.BytesIO(write_zip("tiny", files)), "tiny.zip")}, content_type="multipart/form-data").status_code == 303
+    v = state(app).versions.latest("tiny")
+    started = dana.post("/t/tiny/render", {"v": v.id, "source": "sample:sample-customers.csv", "row": 2})
+    assert started.status_code == 303
+    url = started.headers["Location"]
+    deadline = time.time() + 120
+    while (job := dana.get(url, headers={"Accept": "application/json"}).get_json())["state"] == "rendering" and time.time() < deadline:
+        time.sleep(0.2)
+    assert job["state"] == "done", job
+    page = app.test_client().get(job["page"])  # no session: the key is the capability, as in the sandboxed frame
+    assert page.status_code == 200 and b"Ada" in page.data
+    assert page.headers["Content-Security-Policy"].startswith("sandbox allow-scripts")
+    video = app.test_client().get(job["videos"]["wide"])
+    assert video.status_code == 200 and video.mimetype == "video/mp4" and len(video.data) > 1000
+    key = url.rsplit("/", 1)[1]
+    assert app.test_client().get(f"/preview-site/{key}/runs/x/manifest.csv").status_code == 404  # only c/ and shared/
+    assert app.test_client().get(f"/preview-site/{'x' * 32}/c/").status_code == 404
+
+
+def _wait(staff, url, until, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        data = staff.get(url, headers={"Accept": "application/json"}).get_json()
+        if until(data):
+            return data
+        time.sleep(1)
+    raise AssertionError(f"{url} did not get there in {seconds} s: {data}")
+
+
+@pytest.mark.e2e
+def test_a_run_of_a_few_rows_finishes_and_its_manifest_downloads(app, tmp_path):
+    v = _approve(app)
+    rows = pick_rows(REMINDER_DIR / "sample-customers.csv", ["R-0001", "R-0002"], tmp_path / "two.csv")
+    olga = Staff(app, "olga")
+    resp = olga.post("/runs", {"version": v.id, "customers": (io.BytesIO(rows.read_bytes()), "two.csv"), "out": str(tmp_path / "pub")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 303
+    url = resp.headers["Location"]
+    done = _wait(olga, url, lambda d: d["state"] != "running", 400)
+    assert done["state"] == "done" and done["counts"]["ok"] == 2 and done["total"] == 2, done
+    manifest = olga.get(url + "/manifest.csv")
+    assert manifest.status_code == 200 and manifest.data.count(b",ok,") == 2
+    history = olga.get("/runs", headers={"Accept": "application/json"}).get_json()["runs"]
+    assert history[0]["started_by"] == "olga" and history[0]["state"] == "done"
+    actions = [(e.user, e.action) for e in state(app).audit.recent()]
+    assert ("olga", "start-run") in actions and ("olga", "download") in actions
+
+
+@pytest.mark.e2e
+def test_a_long_run_is_cancelled_and_its_processes_end(app, tmp_path):
+    v = _approve(app, "bill-explainer")
+    olga = Staff(app, "olga")
+    resp = olga.post("/runs", {"version": v.id, "customers": (io.BytesIO(SAMPLE_CSV.read_bytes()), "export.csv"), "out": str(tmp_path / "pub")},
+                     content_type="multipart/form-data")
+    url = resp.headers["Location"]
+    run_id = url.rsplit("/", 1)[1]
+    time.sleep(3)
+    pid = state(app).runs.get(run_id).pid
+    assert pid and state(app).runs.get(run_id).state == "running"
+    assert olga.post(url + "/cancel").status_code == 303
+    _wait(olga, url, lambda d: d["state"] == "cancelled", 60)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the run's process group is still there 30 s after the cancel")
+    assert ("olga", "cancel-run") in [(e.user, e.action) for e in state(app).audit.recent()]
+    assert olga.post(url + "/cancel").status_code == 409  # once
+
+
+def test_a_run_that_ended_while_no_studio_watched_is_found_at_start(app, settings, tmp_path):
+    st = state(app)
+    v = st.versions.latest("payment-reminder")
+    st.runs.add("gone-1", v.id, "payment-reminder", "upload: x.csv", str(tmp_path / "pub"), str(tmp_path), "olga", st.now())
+    st.runs.started("gone-1", 2**22 + 12345)  # no such process
+    Launcher(st.config, st.runs).reconcile()
+    assert st.runs.get("gone-1").state == "failed"
