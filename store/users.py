@@ -21,7 +21,7 @@ from .models import StudioUser
 from .passwords import DUMMY_HASH, check_strength, hash_password, verify_password
 
 ROLES = ("designer", "approver", "operator", "viewer", "admin")
-NAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")  # used with fullmatch: "$" would accept a trailing newline
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Users:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def create(self, name: str, role: str, password: str, at: dt.datetime) -> UserRow:
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise StudioRefused(f"user name {name!r}", "use 2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter")
         check_role(role)
         weak = check_strength(password)
