@@ -43,7 +43,7 @@ def template_page(name: str):
     st = studio_state()
     version = version_or_404(name, inputs.number("v", 0))
     check = st.workspace.check(version)
-    editable = sorted(p for p in version.files if EDITABLE.match(p))
+    editable = sorted(p for p in version.files if EDITABLE.fullmatch(p))
     current = request.args.get("file") or "template.yaml"
     if current not in version.files or not is_text(current):
         abort(404, description=f"this version has no text file {current[:80]!r}")
@@ -67,7 +67,7 @@ def save(name: str):
     st = studio_state()
     base = version_or_404(name, inputs.number("base", source=request.form))
     path = inputs.text("file", 200)
-    if path not in base.files or not EDITABLE.match(path):
+    if path not in base.files or not EDITABLE.fullmatch(path):
         abort(400, description=f"'{path[:80]}' is not an editable file of this template (template.yaml, page.html, strings/*.yaml)")
     content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n")
     note = inputs.text("note", 200, required=False)

@@ -6,7 +6,7 @@ import re
 
 from flask import abort, request
 
-TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9-]{1,40}")  # used with fullmatch: "$" would accept a trailing newline
 
 
 def text(name: str, max_len: int = 200, required: bool = True, source=None) -> str:
@@ -46,6 +46,6 @@ def seconds(name: str, source=None) -> float:
 
 
 def template_name(value: str) -> str:
-    if not TEMPLATE_NAME.match(value):
+    if not TEMPLATE_NAME.fullmatch(value):
         abort(400, description=f"template name {value[:50]!r}: use 2-41 lower-case letters, digits and '-', starting with a letter")
     return value

@@ -17,8 +17,8 @@ from .state import studio_state
 
 bp = Blueprint("runs", __name__)
 INPUT_SUFFIXES = (".csv", ".jsonl")
-BUCKET_PATH = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,62}/[^\s]{1,900}\.(csv|jsonl)$")
-OUT = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]{0,500})?|[A-Za-z0-9_./-]{1,300})$")
+BUCKET_PATH = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}/[^\s]{1,900}\.(csv|jsonl)")  # used with fullmatch: "$" would accept a trailing newline
+OUT = re.compile(r"(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]{0,500})?|[A-Za-z0-9_./-]{1,300})")  # used with fullmatch: "$" would accept a trailing newline
 
 
 @bp.get("/runs")
@@ -40,13 +40,13 @@ def start():
     if version is None or version.state != "approved":
         abort(409, description="runs use approved versions only; pick one from the list (submit and approve a version first)")
     out = inputs.text("out", 300, required=False).strip() or st.config.default_out
-    if not OUT.match(out) or ".." in out.split("/"):
+    if not OUT.fullmatch(out) or ".." in out.split("/"):
         abort(400, description="'out' must be a folder path (letters, digits, _ . / -) or s3://BUCKET/PREFIX")
     bucket_path = inputs.text("bucket_path", 1000, required=False).strip()
     sent = [f for f in request.files.getlist("customers") if f.filename]
     if bool(sent) == bool(bucket_path):
         abort(400, description="give either a CRM file to upload or a bucket path (s3://bucket/key.csv), not both and not neither")
-    if bucket_path and not BUCKET_PATH.match(bucket_path):
+    if bucket_path and not BUCKET_PATH.fullmatch(bucket_path):
         abort(400, description="the bucket path must look like s3://bucket/path/export.csv (or .jsonl)")
     from .launcher import new_run_id
 

@@ -26,8 +26,8 @@ from .zips import check_path
 
 IMPORT_AUTHOR = "import"
 TEXT_SUFFIXES = (".yaml", ".yml", ".html", ".css", ".csv", ".jsonl", ".json", ".txt", ".md", ".vtt")
-EDITABLE = re.compile(r"^(template\.yaml|page\.html|strings/[A-Za-z_-]+\.ya?ml)$")
-_WHERE = re.compile(r"^(?P<file>[^\s:]+?)(?::(?P<line>\d+))?(?:\s+(?P<path>.*))?$")
+EDITABLE = re.compile(r"(template\.yaml|page\.html|strings/[A-Za-z_-]+\.ya?ml)")  # used with fullmatch: "$" would accept a trailing newline
+_WHERE = re.compile(r"(?P<file>[^\s:]+?)(?::(?P<line>\d+))?(?:\s+(?P<path>.*))?")
 _YAML_LINE = re.compile(r"line (\d+)")
 
 
@@ -50,7 +50,7 @@ class Check:
 def finding(where: str, message: str, root: Path | None = None) -> Finding:
     if root is not None and where.startswith(str(root)):
         where = where[len(str(root)):].lstrip("/")
-    m = _WHERE.match(where)
+    m = _WHERE.fullmatch(where)
     file, line, path = (m.group("file"), int(m.group("line") or 0), m.group("path") or "") if m else (where, 0, "")
     if not line:
         y = _YAML_LINE.search(message)

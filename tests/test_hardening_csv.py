@@ -11,7 +11,7 @@ import pytest
 
 from helpers.samples import ROOT
 
-PACKAGES = ["tailorcast", "renderer", "microsite", "workers", "store", "public_server", "tools"]
+PACKAGES = ["tailorcast", "renderer", "microsite", "workers", "store", "public_server", "studio", "results", "tools"]
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1+1", "-1+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\")"])

@@ -13,7 +13,7 @@ import pytest
 
 from helpers.samples import ROOT
 
-PACKAGES = ["tailorcast", "renderer", "microsite", "workers", "store", "public_server"]
+PACKAGES = ["tailorcast", "renderer", "microsite", "workers", "store", "public_server", "studio", "results"]
 NL = "\n"
 
 
@@ -93,7 +93,8 @@ def _patterns_and_matches(source: str) -> tuple[list[str], list[int]]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in ("compile", "match", "fullmatch", "search") and isinstance(node.func.value, ast.Name) and node.func.value.id == "re":
                 first = node.args[0] if node.args else None
-                if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.endswith("$"):
+                multiline = any("M" in ast.unparse(a) for a in node.args[1:]) or any(k.arg == "flags" and "M" in ast.unparse(k.value) for k in node.keywords)
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.endswith("$") and not multiline:
                     anchored.append(first.value)
                 if node.func.attr == "match":
                     matches.append(node.lineno)
@@ -110,3 +111,4 @@ def test_no_pattern_in_the_project_is_anchored_with_dollar_or_used_with_match():
             found += [f"{path.relative_to(ROOT)}: {p!r}" for p in anchored] + [f"{path.relative_to(ROOT)}:{n} .match(" for n in matches]
     assert found == [], f"use pattern.fullmatch(value) without ^ and $ ('$' accepts a trailing newline): {found}"
     assert _patterns_and_matches('import re\n_X = re.compile(r"^a$")\n_X.match(v)\n') == (["^a$"], [3])
+    assert _patterns_and_matches('import re\n_L = re.compile(r"^name:.*$", re.M)\n') == ([], [])  # per line: $ is meant
