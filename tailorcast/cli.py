@@ -587,5 +587,14 @@ def preview(template: Path, row: int, customers: str | None, encoding: str | Non
     console.print(f"wrote {out}: scene '{scene_id}' at {local:.2f} s, {img.width}x{img.height} ({(time.perf_counter() - started) * 1000:.0f} ms)")
 
 
+def _register_results() -> None:
+    from results.cli import results  # the results room's commands (results/cli.py)
+
+    main.add_command(results)
+
+
+_register_results()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

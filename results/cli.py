@@ -1,0 +1,154 @@
+"""``tailorcast results``: the results room's commands, registered on the front door by tailorcast/cli.py.
+
+``tailorcast results RUN_ID`` is short for ``tailorcast results show RUN_ID``. Expected errors are
+TailorcastErrors, which the front door prints without a traceback (exit status 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tailorcast.csvfile import csv_bytes
+from tailorcast.errors import ResultsInputError
+
+UTC = dt.timezone.utc
+_STATE = click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
+                      help="Local state folder (secret, and the default SQLite database); default .tailorcast or $TAILORCAST_STATE.")
+
+
+class _ResultsGroup(click.Group):
+    """A first argument that is not a command is a run id: ``results RUN_ID`` → ``results show RUN_ID``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+def _open(state: Path | None):
+    from store.database import database_url
+    from store.store import Store
+    from tailorcast.settings import load_settings
+
+    settings = load_settings(state_dir=state)
+    return settings, Store.open(database_url(settings))
+
+
+@click.group(cls=_ResultsGroup)
+def results() -> None:
+    """What came of a run: funnel per arm or variant, payments, time to pay, experiment comparisons.
+
+    Import the run's manifest once it is sent, and the billing system's payments as they come;
+    then ask for the results as often as you like.
+
+    \b
+    Example:
+      tailorcast results import-run payment-reminder-3f2a9c1d0b7e --from public/ --sent-at 2026-11-02
+      tailorcast results import-payments payments-2026-11.csv
+      tailorcast results payment-reminder-3f2a9c1d0b7e --format table
+    """
+
+
+@results.command("show")
+@click.argument("run_id")
+@click.option("--experiment", default=None, help="The experiment id the run must have (grouping by arm); refused when it is another.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table for people; json (arms, comparisons) for tools; csv: one row per customer (token, arm, events, paid).")
+@_STATE
+def show(run_id: str, experiment: str | None, fmt: str, state: Path | None) -> None:
+    """Results of one run: funnel, paid within 7/14/30 days, median days to pay, comparisons.
+
+    \b
+    Example:
+      tailorcast results payment-reminder-3f2a9c1d0b7e --experiment nov-tone --format json
+    """
+    from .outcomes import customer_events, run_data, run_info
+    from .report import CSV_FIELDS, build_report, customer_rows
+
+    _, store = _open(state)
+    try:
+        have = (run_info(store.engine, run_id).experiment or {}).get("id")
+        if experiment is not None and experiment != have:
+            raise ResultsInputError(run_id, f"this run's experiment is {have or 'none'}, not {experiment!r}; leave out --experiment or pick another run")
+        if fmt == "csv":
+            _, rows, payers = customer_events(store.engine, run_id)
+            sys.stdout.buffer.write(csv_bytes(CSV_FIELDS, customer_rows(rows, payers)))
+            return
+        data = run_data(store.engine, run_id)
+    finally:
+        store.close()
+    report = build_report(data, dt.datetime.now(UTC))
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, sort_keys=False))
+        return
+    from .table import print_report
+
+    print_report(report)
+
+
+@results.command("import-run")
+@click.argument("run_id")
+@click.option("--from", "source", required=True, help="Where the run published: a folder or s3://BUCKET/PREFIX (its runs/RUN_ID/manifest.csv).")
+@click.option("--endpoint-url", default=None, help="S3-compatible endpoint (MinIO, R2, a local test server); AWS when omitted.")
+@click.option("--sent-at", default=None, metavar="DATE", help="When the messages went out (2026-11-02 or 2026-11-02T08:00:00Z, UTC); default: now, or the date of an earlier import.")
+@_STATE
+def import_run_command(run_id: str, source: str, endpoint_url: str | None, sent_at: str | None, state: Path | None) -> None:
+    """Import a run's manifest (token, arm, variant, invoice reference, status) into the results store.
+
+    Customer ids are stored only as keyed hashes. Importing again replaces the run's customers.
+
+    \b
+    Example:
+      tailorcast results import-run payment-reminder-3f2a9c1d0b7e --from s3://bills/2026-11 --sent-at 2026-11-02
+    """
+    from tailorcast.bucket import open_bucket
+
+    from .runs import import_run
+
+    when = None
+    if sent_at:
+        try:
+            when = dt.datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(f"{sent_at!r} is not a date; write it like 2026-11-02 or 2026-11-02T08:00:00Z", param_hint="--sent-at") from None
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    settings, store = _open(state)
+    try:
+        done = import_run(store.engine, open_bucket(source, endpoint_url), run_id, settings.secret, when, dt.datetime.now(UTC))
+    finally:
+        store.close()
+    arms = ", ".join(f"{name or '(none)'} {n}" for name, n in sorted(done.arms.items()))
+    click.echo(f"run {done.run_id}: {done.customers} customers imported" + (f"; experiment {done.experiment}: {arms}" if done.experiment else ""))
+
+
+@results.command("import-payments")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_STATE
+def import_payments_command(file: Path, state: Path | None) -> None:
+    """Import the billing system's payment records (CSV or Parquet); the same file twice changes nothing.
+
+    Columns: ref (or invoice_ref, invoice_id) and/or customer_id, paid_at, amount, channel; optional
+    currency and payment_id. Bad rows are listed with their row number and skipped (exit status 1);
+    the good rows are imported.
+
+    \b
+    Example:
+      tailorcast results import-payments payments-2026-11.parquet
+    """
+    from .payments import import_payments
+
+    settings, store = _open(state)
+    try:
+        done = import_payments(store.engine, file, settings.secret, dt.datetime.now(UTC))
+    finally:
+        store.close()
+    for problem in done.rejected:
+        click.echo(f"{file.name}: {problem}", err=True)
+    click.echo(f"{file.name}: {done.rows} rows, {done.added} payments added, {done.already} already imported, {len(done.rejected)} rejected")
+    if done.rejected:
+        sys.exit(1)

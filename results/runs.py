@@ -1,0 +1,76 @@
+"""A finished run's manifest into the store, so its tokens can be tied to their arm, variant and send date.
+
+The run writes ``runs/<run id>/manifest.csv`` (token, status, variant, arm, invoice reference, customer id) and
+``summary.json`` (template, experiment declaration) to its bucket; ``import_run`` reads both from there and
+replaces what the store held for that run, so importing again after a rerun is safe. Customer ids become
+:func:`results.identity.customer_key`; nothing else personal is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, insert, select
+
+from store.results import ResultsCustomer, ResultsRun
+from tailorcast import keys
+from tailorcast.bucket import Bucket
+from tailorcast.csvfile import FORMULA_STARTS
+from tailorcast.errors import ResultsInputError
+
+from .identity import customer_key
+
+ANALYSED = ("ok", "skipped", "holdout", "failed")  # manifest statuses that carry a customer
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ImportedRun:
+    run_id: str
+    customers: int
+    experiment: str | None
+    arms: dict[str, int]
+
+
+def _cell(value: str | None) -> str:
+    """A manifest cell as written before csvfile neutralized it (``'-abc`` → ``-abc``)."""
+    text = (value or "").strip()
+    return text[1:] if text.startswith("'") and text[1:2] in FORMULA_STARTS and text[1:2] != "" else text
+
+
+def import_run(engine: Engine, bucket: Bucket, run_id: str, secret: bytes, sent_at: dt.datetime | None, now: dt.datetime) -> ImportedRun:
+    """Store the run's customers; ``sent_at`` (default: kept from an earlier import, else ``now``) is the send date."""
+    manifest_key = keys.run_file(run_id, "manifest.csv")
+    data = bucket.get_bytes(manifest_key)
+    if data is None:
+        raise ResultsInputError(manifest_key, "no manifest there; check the run id and --from (the bucket the run published to), and that the run finished")
+    summary = json.loads(bucket.get_bytes(keys.run_file(run_id, "summary.json")) or b"{}")
+    declaration = summary.get("experiment")
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    missing = {"token", "status", "customer_id"} - set(reader.fieldnames or ())
+    if missing:
+        raise ResultsInputError(manifest_key, f"the manifest has no {', '.join(sorted(missing))} column; is it a Tailorcast manifest?")
+    rows, arms = [], {}
+    for rec in reader:
+        status, token = _cell(rec.get("status")), _cell(rec.get("token"))
+        if status not in ANALYSED or not token:
+            continue
+        arm = _cell(rec.get("arm")) or None
+        rows.append({"run_id": run_id, "token": token, "customer_key": customer_key(secret, _cell(rec["customer_id"])),
+                     "ref": _cell(rec.get("ref")) or None, "variant": _cell(rec.get("variant")) or None, "arm": arm, "status": status})
+        arms[arm or ""] = arms.get(arm or "", 0) + 1
+    with engine.begin() as conn:
+        old = conn.execute(select(ResultsRun.sent_at).where(ResultsRun.run_id == run_id)).scalar()
+        conn.execute(delete(ResultsCustomer).where(ResultsCustomer.run_id == run_id))
+        conn.execute(delete(ResultsRun).where(ResultsRun.run_id == run_id))
+        conn.execute(insert(ResultsRun).values(run_id=run_id, template=str(summary.get("template") or run_id.rsplit("-", 1)[0]),
+                                               experiment=(declaration or {}).get("id"),
+                                               declaration=json.dumps(declaration, sort_keys=True) if declaration else None,
+                                               sent_at=sent_at or old or now, imported_at=now))
+        for start in range(0, len(rows), _CHUNK):
+            conn.execute(insert(ResultsCustomer), rows[start:start + _CHUNK])
+    return ImportedRun(run_id, len(rows), (declaration or {}).get("id"), arms)

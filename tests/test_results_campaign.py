@@ -1,0 +1,210 @@
+"""A synthetic campaign end to end: a run's manifest (experiment with a holdout), page events posted to the
+public server over real HTTP, a signed payment webhook, and the billing system's payments file; then
+``tailorcast results … --format json|csv|table`` gives exactly the expected funnel and comparisons.
+
+Runs on SQLite and (marked e2e) on the session's PostgreSQL through ``database_url``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from helpers.web import public_store, serve
+from public_server.app import create_public_app
+from public_server.config import public_config
+from tailorcast import keys
+from tailorcast.bucket import LocalBucket
+from tailorcast.cli import main
+from tailorcast.csvfile import csv_bytes
+from tailorcast.payments.webhooks import sign_webhook
+from tailorcast.settings import load_settings
+from tailorcast.spec.model import Arm, Experiment
+from tailorcast.tokens import customer_token
+
+SECRET = "campaign-secret-" + "s" * 32
+WEBHOOK_SECRET = b"w" * 32
+RUN = "payment-reminder-3f2a9c1d0b7e"
+SENT = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.timezone.utc)
+EXPERIMENT = Experiment("nov-tone", (Arm("video", 1.0), Arm("plain", 1.0)), holdout=0.25, planned_per_arm=1000)
+# The arms experiments.assign_arm gives these ids (pinned in test_experiments' style: a change would move them).
+ARMS = {"C-0001": "plain", "C-0002": "plain", "C-0003": "plain", "C-0004": "video", "C-0005": "plain", "C-0006": "plain",
+        "C-0007": "video", "C-0008": "video", "C-0009": "holdout", "C-0010": "holdout", "C-0011": "holdout", "C-0012": "plain",
+        "C-0013": "video", "C-0014": "video", "C-0015": "video"}
+FAILED = {"C-0013"}
+EVENTS = {  # what each page reported (C-0004 sends its view twice: customers are counted once)
+    "C-0004": ["view", "view", "play_25", "play_50", "play_75", "play_100", ("chapter", "pay"), "cta_click", "pay_started"],
+    "C-0007": ["view", "play_25", "play_50"],
+    "C-0008": ["view"],
+    "C-0014": ["view", "play_25", "play_50", "play_75", "play_100", "cta_click"],
+    "C-0001": ["view", "play_25"],
+    "C-0002": ["view"],
+    "C-0005": ["view", "play_25", "play_50", "play_75", ("chapter", "intro"), ("chapter", "pay")],
+    "C-0012": ["view", "cta_click", "pay_started"],
+}
+# The billing system's file: by invoice reference or customer id; C-0003 paid before the send date (not counted),
+# C-0012 on day 40 (paid, but not within 30 days); the holdout pays at the bank counter.
+PAYMENTS = [
+    {"invoice_ref": "INV-0007", "customer_id": "", "paid_at": "2026-11-07T08:00:00Z", "amount": "80.00", "channel": "bank-transfer"},
+    {"invoice_ref": "", "customer_id": "C-0014", "paid_at": "2026-11-22", "amount": "120.50", "channel": "online"},
+    {"invoice_ref": "INV-0001", "customer_id": "", "paid_at": "2026-11-04T10:00:00", "amount": "45.00", "channel": "online"},
+    {"invoice_ref": "INV-0003", "customer_id": "", "paid_at": "2026-10-30", "amount": "60.00", "channel": "counter"},
+    {"invoice_ref": "", "customer_id": "C-0012", "paid_at": "2026-12-12T09:00:00Z", "amount": "99.99", "channel": "counter"},
+    {"invoice_ref": "", "customer_id": "C-0009", "paid_at": "2026-11-05", "amount": "70.00", "channel": "counter"},
+    {"invoice_ref": "INV-0011", "customer_id": "", "paid_at": "2026-11-10", "amount": "30.00", "channel": "direct-debit"},
+]
+
+
+def _token(cid: str) -> str:
+    return customer_token(SECRET.encode(), "payment-reminder", RUN, cid)
+
+
+def _publish_manifest(folder) -> None:
+    """What the run leaves in its bucket: runs/<id>/manifest.csv (token, status, variant, arm, ref) and summary.json."""
+    rows = [{"row": n + 2, "customer_id": cid, "status": "failed" if cid in FAILED else "holdout" if arm == "holdout" else "ok",
+             "variant": "friendly", "arm": arm, "ref": f"INV-{cid[2:]}", "token": _token(cid)} for n, (cid, arm) in enumerate(ARMS.items())]
+    bucket = LocalBucket(folder)
+    bucket.put_bytes(keys.run_file(RUN, "manifest.csv"), csv_bytes(["row", "customer_id", "status", "variant", "arm", "ref", "token"], rows))
+    bucket.put_bytes(keys.run_file(RUN, "summary.json"), json.dumps({"run_id": RUN, "template": "payment-reminder",
+                                                                      "experiment": EXPERIMENT.declaration()}).encode())
+
+
+def _post(base: str, path: str, body: bytes, headers: dict) -> int:
+    request = urllib.request.Request(base + path, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+@pytest.fixture
+def campaign(tmp_path, database_url, monkeypatch):
+    """The campaign's store after events, the webhook and both imports: (CliRunner invoke, state folder)."""
+    monkeypatch.setenv("TAILORCAST_SECRET", SECRET)
+    monkeypatch.setenv("TAILORCAST_DATABASE_URL", database_url)
+    state = tmp_path / "state"
+    settings = load_settings(state_dir=state)
+    _publish_manifest(tmp_path / "public")
+    clock = (SENT + dt.timedelta(days=1)).timestamp()
+    app = create_public_app(public_config(settings, database_url=database_url, webhook_secret=WEBHOOK_SECRET), clock=lambda: clock)
+    try:
+        with serve(app) as base:
+            for cid, events in EVENTS.items():
+                for event in events:
+                    kind, chapter = event if isinstance(event, tuple) else (event, None)
+                    body = {"token": _token(cid), "type": kind} | ({"chapter": chapter} if chapter else {})
+                    assert _post(base, "/api/events", json.dumps(body).encode(), {"Content-Type": "text/plain;charset=UTF-8"}) == 204
+            stranger = customer_token(SECRET.encode(), "payment-reminder", "another-run-000000000000", "C-0001")
+            assert _post(base, "/api/events", json.dumps({"token": stranger, "type": "view"}).encode(), {"Content-Type": "application/json"}) == 204
+            paid = json.dumps({"id": "evt_c0004", "type": "payment.succeeded",
+                               "data": {"ref": "INV-0004", "token": _token("C-0004"), "amount": 5000, "currency": "EUR"}}).encode()
+            assert _post(base, "/api/webhooks/payment", paid, {"Content-Type": "application/json",
+                                                               "Tailorcast-Signature": sign_webhook(paid, WEBHOOK_SECRET, int(clock))}) == 200
+    finally:
+        public_store(app).close()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args))
+
+    imported = invoke("results", "import-run", RUN, "--from", str(tmp_path / "public"), "--sent-at", "2026-11-02T08:00:00Z", "--state", str(state))
+    assert imported.exit_code == 0, imported.output
+    assert "15 customers imported; experiment nov-tone: holdout 3, plain 6, video 6" in imported.output
+    payments = tmp_path / "payments.csv"
+    payments.write_bytes(csv_bytes(["invoice_ref", "customer_id", "paid_at", "amount", "channel"], PAYMENTS))
+    done = invoke("results", "import-payments", str(payments), "--state", str(state))
+    assert done.exit_code == 0, done.output
+    assert "7 rows, 7 payments added, 0 already imported, 0 rejected" in done.output
+    return invoke, state, payments
+
+
+def test_the_campaign_gives_exactly_the_expected_funnel_in_json(campaign):
+    invoke, state, _ = campaign
+    out = invoke("results", RUN, "--experiment", "nov-tone", "--format", "json", "--state", str(state))
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["grouped_by"] == "arm" and report["horizon_days"] == 30
+    arms = {a["name"]: a for a in report["arms"]}
+    assert list(arms) == ["video", "plain", "holdout"]
+    funnel = {name: {k: a[k] for k in ("sent", "opened", "started", "watched_25", "watched_50", "watched_75", "completed", "chapter", "cta",
+                                       "pay_started", "paid", "failed")} for name, a in arms.items()}
+    assert funnel == {
+        "video": {"sent": 5, "opened": 4, "started": 3, "watched_25": 3, "watched_50": 3, "watched_75": 2, "completed": 2, "chapter": 1,
+                  "cta": 2, "pay_started": 1, "paid": 3, "failed": 1},
+        "plain": {"sent": 6, "opened": 4, "started": 2, "watched_25": 2, "watched_50": 1, "watched_75": 1, "completed": 0, "chapter": 1,
+                  "cta": 1, "pay_started": 1, "paid": 2, "failed": 0},
+        "holdout": {"sent": 3, "opened": 0, "started": 0, "watched_25": 0, "watched_50": 0, "watched_75": 0, "completed": 0, "chapter": 0,
+                    "cta": 0, "pay_started": 0, "paid": 2, "failed": 0},
+    }
+    assert arms["video"]["paid_rate"] == pytest.approx(3 / 5) and arms["plain"]["paid_rate"] == pytest.approx(2 / 6)
+    assert {n: a["paid_within"] for n, a in arms.items()} == {"video": {"7": 2, "14": 2, "30": 3}, "plain": {"7": 1, "14": 1, "30": 1},
+                                                              "holdout": {"7": 1, "14": 2, "30": 2}}
+    # video: webhook on day 1, by reference on day 5, by customer id on day 19.67 (2026-11-22 00:00); plain: day 2.08 and day 40.04
+    assert arms["video"]["median_days_to_pay"] == pytest.approx(5.0)
+    assert arms["plain"]["median_days_to_pay"] == pytest.approx((2 + 2 / 24 + 40 + 1 / 24) / 2)
+    assert {n: a["amount_collected_cents"] for n, a in arms.items()} == {"video": {"EUR": 5000 + 8000 + 12050}, "plain": {"EUR": 4500 + 9999},
+                                                                         "holdout": {"EUR": 7000 + 3000}}
+    assert arms["video"]["paid_by_day"][:6] == [0, 1, 1, 1, 1, 2] and arms["video"]["paid_by_day"][-1] == 3
+    assert arms["holdout"]["paid_by_day"][2:9] == [0, 1, 1, 1, 1, 1, 2]
+    assert arms["plain"]["dropoff"] == [{"scene": "intro", "reached": 1}, {"scene": "pay", "reached": 1}]
+    assert arms["video"]["dropoff"] == [{"scene": "pay", "reached": 1}] and arms["holdout"]["dropoff"] == []
+    comparisons = {(c["a"], c["b"]): c for c in report["comparisons"]}
+    assert list(comparisons) == [("video", "holdout"), ("plain", "holdout"), ("plain", "video")]
+    video = comparisons[("video", "holdout")]
+    assert (video["paid_a"], video["n_a"], video["paid_b"], video["n_b"]) == (3, 5, 2, 3)
+    assert video["method"] == "newcombe" and video["diff"] == pytest.approx(3 / 5 - 2 / 3)
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    for c in report["comparisons"]:
+        low, high = confint_proportions_2indep(c["paid_a"], c["n_a"], c["paid_b"], c["n_b"], method="newcomb")
+        assert (c["ci_low"], c["ci_high"]) == (pytest.approx(float(low)), pytest.approx(float(high)))
+    from scipy.stats import chisquare
+
+    srm = chisquare([5, 6, 3], [14 * 0.375, 14 * 0.375, 14 * 0.25]).pvalue
+    assert report["srm"]["p"] == pytest.approx(float(srm)) and video["srm_p"] == pytest.approx(float(srm)) and not video["srm_warning"]
+    assert not video["planned_size_reached"]
+    assert video["statement"].startswith("Not at its planned size yet: 3 of 1,000 customers in the smallest arm")
+    assert "no verdict before then" in video["statement"] and "Newcombe" in video["statement"]
+
+
+def test_importing_the_payments_twice_changes_nothing(campaign):
+    invoke, state, payments = campaign
+    before = invoke("results", RUN, "--format", "json", "--state", str(state)).output
+    again = invoke("results", "import-payments", str(payments), "--state", str(state))
+    assert again.exit_code == 0 and "7 rows, 0 payments added, 7 already imported, 0 rejected" in again.output
+    assert invoke("results", RUN, "--format", "json", "--state", str(state)).output == before
+
+
+def test_the_per_customer_csv_has_tokens_arms_events_and_paid_and_no_personal_data(campaign):
+    invoke, state, _ = campaign
+    out = invoke("results", RUN, "--format", "csv", "--state", str(state))
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    assert list(rows[0]) == ["token", "arm", "events", "paid"]
+    by_token = {r["token"]: r for r in rows}
+    assert len(rows) == len(ARMS)
+    assert by_token[_token("C-0004")] == {"token": _token("C-0004"), "arm": "video", "events": "9", "paid": "1"}
+    assert by_token[_token("C-0009")] == {"token": _token("C-0009"), "arm": "holdout", "events": "0", "paid": "1"}
+    assert by_token[_token("C-0003")]["paid"] == "0"  # paid before the send date
+    for cid in ARMS:
+        assert cid not in out.output and f"INV-{cid[2:]}" not in out.output
+    assert "@" not in out.output
+
+
+def test_the_table_says_the_numbers_and_the_method(campaign):
+    invoke, state, _ = campaign
+    out = invoke("results", RUN, "--state", str(state))
+    assert out.exit_code == 0, out.output
+    assert "Not at its planned size yet" in out.output and "Newcombe" in out.output and "Sample ratio check" in out.output
+
+
+def test_another_experiment_id_or_an_unknown_run_is_refused_without_a_traceback(campaign):
+    invoke, state, _ = campaign
+    wrong = invoke("results", RUN, "--experiment", "dec-tone", "--state", str(state))
+    assert wrong.exit_code == 2 and "this run's experiment is nov-tone, not 'dec-tone'" in " ".join(wrong.output.split())
+    unknown = invoke("results", "payment-reminder-000000000000", "--state", str(state))
+    assert unknown.exit_code == 2 and "import its manifest first" in " ".join(unknown.output.split()) and "Traceback" not in unknown.output

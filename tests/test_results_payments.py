@@ -1,0 +1,140 @@
+"""The billing system's payments file (results/payments.py): CSV and Parquet, bad rows by number, idempotent import;
+and the fixed-horizon sentences of results/planning.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from results.identity import customer_key
+from results.payments import import_payments, parse_record, read_payments
+from results.planning import Horizon, per_arm_size, statement
+from store.store import Store
+from tailorcast.errors import ResultsInputError
+
+SECRET = b"payments-test-secret-" + b"p" * 32
+NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store.open(database_url)
+    yield store
+    store.close()
+
+
+def test_a_good_row_becomes_a_record_with_the_customer_as_a_keyed_hash():
+    rec = parse_record(2, {"ref": "", "customer_id": " C-0009 ", "paid_at": "2026-11-05", "amount": "70.00", "channel": "Counter"}, SECRET)
+    assert (rec.ref, rec.customer_key, rec.paid_at, rec.amount_cents, rec.currency, rec.channel) == (
+        None, customer_key(SECRET, "C-0009"), dt.datetime(2026, 11, 5, tzinfo=UTC), 7000, "EUR", "counter")
+    assert "C-0009" not in repr(rec)
+    zoned = parse_record(3, {"invoice_id": "INV-1", "paid_at": "2026-11-05T10:30:00+01:00", "amount": "1.5", "channel": "online", "currency": "chf"}, SECRET)
+    assert (zoned.ref, zoned.paid_at, zoned.amount_cents, zoned.currency) == ("INV-1", dt.datetime(2026, 11, 5, 9, 30, tzinfo=UTC), 150, "CHF")
+
+
+@pytest.mark.parametrize("rec, column, words", [
+    ({"ref": "", "customer_id": "", "paid_at": "2026-11-05", "amount": "1", "channel": "bank"}, "ref", "neither an invoice reference nor a customer id"),
+    ({"ref": "INV 1", "paid_at": "2026-11-05", "amount": "1", "channel": "bank"}, "ref", "is not allowed"),
+    ({"ref": "INV-1", "paid_at": "05/11/2026", "amount": "1", "channel": "bank"}, "paid_at", "write it like 2026-11-03"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "12,50", "channel": "bank"}, "amount", "write it like 128.48"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "-3.00", "channel": "bank"}, "amount", "more than 0"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "3.001", "channel": "bank"}, "amount", "whole cents"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "3", "channel": "bank", "currency": "euro"}, "currency", "ISO 4217"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "3", "channel": "Bank transfer!"}, "channel", "short name"),
+])
+def test_a_bad_row_names_its_number_and_column_and_how_to_fix_it_never_the_customer_id(rec, column, words):
+    from tailorcast.errors import RowError
+
+    with pytest.raises(RowError) as info:
+        parse_record(7, {"customer_id": "C-SECRET-1", **rec} if "customer_id" not in rec else rec, SECRET)
+    assert (info.value.row, info.value.column) == (7, column) and words in str(info.value)
+    assert str(info.value).startswith("row 7") and "C-SECRET-1" not in str(info.value)
+
+
+def _csv(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_importing_twice_changes_nothing_and_bad_rows_are_reported_while_the_good_ones_go_in(store, tmp_path):
+    path = _csv(tmp_path / "payments.csv", "invoice_ref;customer_id;paid_at;amount;channel\n"
+                                           "INV-1;;2026-11-04;45.00;online\n"
+                                           ";C-2;2026-11-05;not money;counter\n"
+                                           ";C-3;2026-11-06;70.00;counter\n"
+                                           ";C-3;2026-11-06;70.00;counter\n")  # the same record twice in one file: once
+    first = import_payments(store.engine, path, SECRET, NOW)
+    assert (first.rows, first.added, first.already) == (4, 2, 1)
+    assert [(e.row, e.column) for e in first.rejected] == [(3, "amount")]
+    second = import_payments(store.engine, path, SECRET, NOW)
+    assert (second.rows, second.added, second.already, len(second.rejected)) == (4, 0, 3, 1)
+    fixed = _csv(tmp_path / "fixed.csv", "invoice_ref,customer_id,paid_at,amount,channel\n,C-2,2026-11-05,12.00,counter\nINV-1,,2026-11-04,45.00,online\n")
+    third = import_payments(store.engine, fixed, SECRET, NOW)
+    assert (third.added, third.already) == (1, 1)  # only the row that was fixed is new
+
+
+def test_payment_ids_tell_two_equal_payments_apart(store, tmp_path):
+    path = _csv(tmp_path / "p.csv", "ref,paid_at,amount,channel,payment_id\nINV-1,2026-11-04,10.00,online,P-1\nINV-1,2026-11-04,10.00,online,P-2\n")
+    assert import_payments(store.engine, path, SECRET, NOW).added == 2
+
+
+def test_parquet_payments_are_read_with_their_types(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from decimal import Decimal
+
+    table = pa.table({"invoice_id": ["INV-1", None], "customer_id": [None, "C-7"],
+                      "paid_at": [dt.datetime(2026, 11, 4, 10, 0), dt.datetime(2026, 11, 5, 0, 0)],
+                      "amount": pa.array([Decimal("45.00"), Decimal("0.00")], pa.decimal128(10, 2)), "channel": ["online", "bank"]})
+    pq.write_table(table, tmp_path / "payments.parquet")
+    rows = list(read_payments(tmp_path / "payments.parquet"))
+    assert [n for n, _ in rows] == [1, 2]
+    done = import_payments(store.engine, tmp_path / "payments.parquet", SECRET, NOW)
+    assert (done.added, [(e.row, e.column) for e in done.rejected]) == (1, [(2, "amount")])
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("p.xlsx", "x", "export the payments as .csv or .parquet"),
+    ("p.csv", "", "empty file"),
+    ("p.csv", "invoice_ref,paid_at,channel\nINV-1,2026-11-04,online\n", "missing columns: amount"),
+    ("p.csv", "paid_at,amount,channel\n2026-11-04,1,online\n", "missing columns: ref or customer_id"),
+    ("p.parquet", "not parquet at all", "not a Parquet file"),
+])
+def test_a_file_that_cannot_be_read_is_one_clear_error(tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ResultsInputError, match=words):
+        list(read_payments(path))
+    with pytest.raises(ResultsInputError, match="no such file"):
+        list(read_payments(tmp_path / "missing.csv"))
+
+
+def test_a_csv_that_is_not_utf8_names_the_byte(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("ref,paid_at,amount,channel\nINV-1,2026-11-04,1,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ResultsInputError, match="not UTF-8"):
+        list(read_payments(path))
+
+
+# ---------------------------------------------------------------- the fixed horizon
+
+def test_per_arm_size_by_hand():
+    # 50 % → 60 %: (1.95996·√(2·0.55·0.45) + 0.84162·√(0.25 + 0.24))² / 0.1² = 387.6 → 388
+    assert per_arm_size(0.5, 0.1) == 388
+    assert per_arm_size(0.4, 0.03) == 4234
+    with pytest.raises(ValueError):
+        per_arm_size(0.99, 0.05)
+
+
+def test_no_verdict_before_the_planned_size_and_horizon():
+    early = statement("video", "holdout", 0.05, 0.01, 0.09, (0.2, 0.02, 0.4), Horizon(1000, 400, 30, 12), 0.5, 0.001)
+    assert early.startswith("Not at its planned size yet: 400 of 1,000 customers in the smallest arm, day 12 of 30")
+    assert "gets more" not in early and "+5.0 points (95 % interval +1.0 points to +9.0 points, Newcombe's hybrid score method)" in early
+    done = statement("video", "holdout", 0.05, 0.01, 0.09, None, Horizon(1000, 1000, 30, 30), 0.5, 0.001)
+    assert done.startswith("At its planned size (1,000 per arm) and 30-day horizon, video gets more bills paid than holdout")
+    assert "no difference between" in statement("a", "b", 0.01, -0.02, 0.04, None, Horizon(10, 10, 30, 31), 0.5, 0.001)
+    assert "gets fewer" in statement("a", "b", -0.05, -0.08, -0.02, None, Horizon(10, 10, 30, 31), 0.5, 0.001)
+    assert statement("a", "b", 0.05, 0.01, 0.09, None, Horizon(None, 10, 30, 31), 0.5, 0.001).startswith("No planned size was declared")
+    srm = statement("a", "b", 0.05, 0.01, 0.09, None, Horizon(10, 10, 30, 31), 0.0002, 0.001)
+    assert srm.startswith("Sample ratio mismatch (p = 0.0002 < 0.001)") and "gets more" not in srm
