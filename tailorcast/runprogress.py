@@ -23,7 +23,7 @@ class RunProgress:
         if mode not in MODES:
             raise ValueError(f"progress mode {mode!r}: use one of {', '.join(MODES)}")
         self.mode, self.console, self.title, self.every = mode, console, title, every
-        self.counts = {"ok": 0, "skipped": 0, "failed": 0, "invalid": 0}
+        self.counts = {"ok": 0, "skipped": 0, "failed": 0, "invalid": 0, "holdout": 0}
         self.done, self.total = 0, None
         self.started = self._last = time.monotonic()
         self._bar: Progress | None = None
