@@ -74,3 +74,24 @@ def import_run(engine: Engine, bucket: Bucket, run_id: str, secret: bytes, sent_
         for start in range(0, len(rows), _CHUNK):
             conn.execute(insert(ResultsCustomer), rows[start:start + _CHUNK])
     return ImportedRun(run_id, len(rows), (declaration or {}).get("id"), arms)
+
+
+@dataclass(frozen=True)
+class RunListing:
+    run_id: str
+    template: str
+    experiment: str | None
+    sent_at: dt.datetime
+    customers: int
+
+
+def imported_runs(engine: Engine, limit: int = 200) -> list[RunListing]:
+    """The runs in the results store, the latest send date first (the studio's results index)."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(ResultsRun.run_id, ResultsRun.template, ResultsRun.experiment, ResultsRun.sent_at, func.count(ResultsCustomer.id))
+                            .outerjoin(ResultsCustomer, ResultsCustomer.run_id == ResultsRun.run_id)
+                            .group_by(ResultsRun.run_id, ResultsRun.template, ResultsRun.experiment, ResultsRun.sent_at)
+                            .order_by(ResultsRun.sent_at.desc(), ResultsRun.run_id).limit(limit))
+        return [RunListing(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=dt.timezone.utc), r[4]) for r in rows]

@@ -22,7 +22,7 @@ from store.users import Users
 from store.versions import Versions
 from tailorcast.errors import StudioRefused
 
-from . import approvals, auth, catalog, people, previews, review, runs
+from . import approvals, auth, catalog, people, previews, results, review, runs
 from .config import StudioConfig, studio_config
 from .csrf import FIELD, check_csrf, csrf_token
 from .launcher import Launcher
@@ -69,7 +69,7 @@ def create_studio_app(config: StudioConfig | Any, *, clock: Callable[[], float] 
     app.context_processor(lambda: {"csrf_token": csrf_token, "csrf_field": FIELD, "can": can, "editor_bundle": bundle.is_file()})
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StudioRefused, lambda exc: _error(409, str(exc)))
-    for area in (auth, catalog, approvals, previews, review, runs, people):
+    for area in (auth, catalog, approvals, previews, review, runs, results, people):
         app.register_blueprint(area.bp)
     return app
 

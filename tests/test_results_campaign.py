@@ -208,3 +208,29 @@ def test_another_experiment_id_or_an_unknown_run_is_refused_without_a_traceback(
     assert wrong.exit_code == 2 and "this run's experiment is nov-tone, not 'dec-tone'" in " ".join(wrong.output.split())
     unknown = invoke("results", "payment-reminder-000000000000", "--state", str(state))
     assert unknown.exit_code == 2 and "import its manifest first" in " ".join(unknown.output.split()) and "Traceback" not in unknown.output
+
+
+def test_the_studio_shows_the_same_results_to_a_viewer_with_charts_json_twin_and_csv(campaign, settings, database_url, tmp_path):
+    from helpers.studio import Staff, studio_app
+
+    invoke, state, _ = campaign
+    app = studio_app(settings, database_url, tmp_path / "studio")
+    viewer = Staff(app, "vic")
+    index = viewer.get("/results")
+    assert index.status_code == 200 and RUN in index.get_data(as_text=True)
+    page = viewer.get(f"/results/{RUN}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for chart in ('id="funnel-chart"', 'id="paid-curve"', 'id="dropoff-chart"'):
+        assert chart in html
+    assert '<tr data-arm="video"><td>video</td><td>5</td><td>4</td><td>3</td><td>3</td><td>3</td><td>2</td><td>2</td><td>1</td><td>2</td><td>1</td><td>3</td>' in html
+    assert '<tr data-arm="holdout"><td>holdout</td><td>3</td><td>0</td>' in html
+    assert "Not at its planned size yet" in html and "Newcombe" in html
+    twin = viewer.get(f"/results/{RUN}", headers={"Accept": "application/json"}).get_json()
+    cli = json.loads(invoke("results", RUN, "--format", "json", "--state", str(state)).output)
+    assert {k: v for k, v in twin.items() if k != "days_since_send"} == {k: v for k, v in cli.items() if k != "days_since_send"}
+    exported = viewer.get(f"/results/{RUN}/customers.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert exported.get_data(as_text=True) == invoke("results", RUN, "--format", "csv", "--state", str(state)).output
+    assert viewer.get("/results/not-imported-000000000000").status_code == 404
+    assert app.test_client().get(f"/results/{RUN}").status_code in (302, 401)  # signed-in staff only
