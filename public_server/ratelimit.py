@@ -1,4 +1,4 @@
-"""Per-token rate limits, counted in this process's memory."""
+"""Fixed-window rate limits (per token, per client address, per server), counted in this process's memory."""
 
 from __future__ import annotations
 
