@@ -24,7 +24,7 @@ from store.store import Payment, Store
 from tailorcast.payments.webhooks import sign_webhook
 from test_public_server import LINK_SECRET, START, WEBHOOK_SECRET, FakeClock, _config, _link, _paid_event
 
-PAYERS = 15
+PAYERS = 10
 
 
 def _together(n: int, request) -> list[tuple[int, bytes]]:
@@ -56,7 +56,7 @@ def slow_readers(monkeypatch):
 
     def slow(self, *args, **kwargs):
         row = read(self, *args, **kwargs)
-        time.sleep(0.05)
+        time.sleep(0.03)
         return row
 
     monkeypatch.setattr(Store, "_issue", slow)
