@@ -121,6 +121,7 @@ class StudioVersion(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(16))  # draft | review | approved | rejected
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # the last save of these files: the template's current version is the last saved
 
 
 class StudioReview(Base):

@@ -1,8 +1,9 @@
 """Template versions: every save is a version named by the digest of its files, kept with author and time.
 
 A version's files are ``{path: blob digest}``; the bytes live once in ``studio_blobs``.
-Its state moves draft → review → approved | rejected (a rejected version may be
-submitted again). While a template has a version under review, nobody can save
+Saving files that an earlier version has makes that version the template's current
+one again (``saved_at``). Its state moves draft → review → approved | rejected (a rejected
+version may be submitted again). While a template has a version under review, nobody can save
 it, and nobody approves their own version.
 """
 
@@ -14,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,7 @@ class VersionRow:
     note: str
     state: str
     created_at: dt.datetime
+    saved_at: dt.datetime
 
     @property
     def short(self) -> str:
@@ -61,7 +63,7 @@ def version_digest(files: Mapping[str, str]) -> str:
 
 
 def _row(v: StudioVersion) -> VersionRow:
-    return VersionRow(v.id, v.template, v.digest, json.loads(v.files), v.parent_id, v.author, v.note, v.state, v.created_at)
+    return VersionRow(v.id, v.template, v.digest, json.loads(v.files), v.parent_id, v.author, v.note, v.state, v.created_at, v.saved_at)
 
 
 class Versions:
@@ -81,6 +83,7 @@ class Versions:
                     pending = s.scalar(select(StudioVersion).where(StudioVersion.template == template, StudioVersion.state == "review"))
                     same = s.scalar(select(StudioVersion).where(StudioVersion.template == template, StudioVersion.digest == digest))
                     if same is not None:
+                        same.saved_at = at
                         return _row(same), False
                     if pending is not None:
                         raise StudioRefused(f"template {template}", f"version {pending.digest[:12]} is under review; it cannot be edited "
@@ -91,7 +94,7 @@ class Versions:
                             s.add(StudioBlob(digest=digests[path], size=len(data), data=data))
                             known.add(digests[path])
                     row = StudioVersion(template=template, digest=digest, files=json.dumps(digests, sort_keys=True), parent_id=parent_id,
-                                        author=author, note=note[:200], state="draft", created_at=at)
+                                        author=author, note=note[:200], state="draft", created_at=at, saved_at=at)
                     s.add(row)
                     s.flush()
                     return _row(row), True
@@ -112,16 +115,17 @@ class Versions:
             return [_row(v) for v in s.scalars(select(StudioVersion).where(StudioVersion.template == template).order_by(StudioVersion.id.desc()))]
 
     def latest(self, template: str) -> VersionRow | None:
+        """The template's current version: the one whose files were saved last."""
         with self._sessions() as s:
-            v = s.scalar(select(StudioVersion).where(StudioVersion.template == template).order_by(StudioVersion.id.desc()).limit(1))
+            v = s.scalar(select(StudioVersion).where(StudioVersion.template == template)
+                         .order_by(StudioVersion.saved_at.desc(), StudioVersion.id.desc()).limit(1))
             return None if v is None else _row(v)
 
     def templates(self) -> list[VersionRow]:
-        """The latest version of every template, by name."""
+        """The current version of every template, by name."""
         with self._sessions() as s:
-            newest = select(func.max(StudioVersion.id)).group_by(StudioVersion.template)
-            rows = s.scalars(select(StudioVersion).where(StudioVersion.id.in_(newest)).order_by(StudioVersion.template))
-            return [_row(v) for v in rows]
+            names = list(s.scalars(select(StudioVersion.template).distinct().order_by(StudioVersion.template)))
+        return [self.latest(name) for name in names]
 
     def approved(self) -> list[VersionRow]:
         with self._sessions() as s:

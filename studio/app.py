@@ -8,11 +8,12 @@ a signed-in user; every state change needs the session's CSRF token.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from store.audit import Audit
@@ -34,8 +35,9 @@ from .state import EXTENSION, StudioState
 from .workspace import Workspace
 
 EDITOR_BUNDLE = "vendor/editor.js"  # CodeMirror, built by `make studio-assets`; without it the editor is a plain textarea
-CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; frame-src 'self'; frame-ancestors 'self'; "
-       "form-action 'self'; base-uri 'none'; object-src 'none'")
+# The editor's style modules carry the per-response nonce (CodeMirror's EditorView.cspNonce): no 'unsafe-inline'.
+CSP = ("default-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data: blob:; media-src 'self' blob:; frame-src 'self'; "
+       "frame-ancestors 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
 def create_studio_app(config: StudioConfig | Any, *, clock: Callable[[], float] = time.time) -> Flask:
@@ -61,12 +63,14 @@ def create_studio_app(config: StudioConfig | Any, *, clock: Callable[[], float] 
     if cfg.templates_dir is not None:
         workspace.import_folder(cfg.templates_dir, state.now())
     state.launcher.reconcile()
+    app.before_request(lambda: setattr(g, "csp_nonce", secrets.token_urlsafe(16)))
     app.before_request(auth.load_user)
     app.before_request(auth.require_login)
     app.before_request(check_csrf)
     app.after_request(_headers)
     bundle = Path(app.static_folder) / EDITOR_BUNDLE
-    app.context_processor(lambda: {"csrf_token": csrf_token, "csrf_field": FIELD, "can": can, "editor_bundle": bundle.is_file()})
+    app.context_processor(lambda: {"csrf_token": csrf_token, "csrf_field": FIELD, "can": can, "editor_bundle": bundle.is_file(),
+                                   "csp_nonce": g.get("csp_nonce", "")})
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StudioRefused, lambda exc: _error(409, str(exc)))
     for area in (auth, catalog, approvals, previews, review, runs, results, people):
@@ -95,7 +99,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _headers(resp: Response) -> Response:
-    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers.setdefault("Content-Security-Policy", CSP.format(nonce=g.get("csp_nonce", "none")))
     resp.headers.setdefault("Cache-Control", "no-store")
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "no-referrer"

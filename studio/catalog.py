@@ -49,7 +49,7 @@ def template_page(name: str):
         abort(404, description=f"this version has no text file {current[:80]!r}")
     content = st.versions.file(version, current).decode("utf-8", errors="replace")
     history = st.versions.history(name)
-    latest = history[0]
+    latest = st.versions.latest(name)
     locked = any(v.state == "review" for v in history)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(version=version.id, digest=version.digest, state=version.state, valid=check.valid,
@@ -74,8 +74,7 @@ def save(name: str):
     files = st.versions.files(base)
     files[path] = content.encode("utf-8")
     version, made = st.versions.save(name, files, g.user.name, st.now(), parent_id=base.id, note=note)
-    if made:
-        st.record("save", f"{name}@{version.short}", f"{path}; from {base.short}")
+    st.record("save" if made else "restore", f"{name}@{version.short}", f"{path}; from {base.short}")
     if request.accept_mimetypes.best == "application/json":
         check = st.workspace.check(version)
         return jsonify(version=version.id, made=made, valid=check.valid, findings=[f.__dict__ for f in check.findings])

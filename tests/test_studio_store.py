@@ -72,6 +72,8 @@ def test_a_version_is_named_by_its_files_and_the_same_files_are_the_same_version
     assert versions.files(first) == FILES and versions.file(second, "page.html") == b"<p>hello</p>\n"
     assert [v.id for v in versions.history("bill")] == [second.id, first.id]
     assert [v.id for v in versions.templates()] == [second.id]
+    back, made_back = versions.save("bill", FILES, "ann", AT + dt.timedelta(minutes=5), parent_id=second.id)
+    assert back.id == first.id and not made_back and versions.latest("bill").id == first.id  # the files saved last are current
 
 
 def test_approval_a_version_under_review_locks_the_template_and_its_author_cannot_approve_it(store):

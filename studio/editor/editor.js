@@ -21,11 +21,16 @@ function diagnostics(doc, findings) {
   });
 }
 
+function nonce() {
+  const meta = document.querySelector("meta[name=csp-nonce]");
+  return meta ? meta.content : "";
+}
+
 function mount(textarea, { file = "", findings = [], readOnly = false } = {}) {
   const view = new EditorView({
     state: EditorState.create({
       doc: textarea.value,
-      extensions: [basicSetup, lintGutter(), ...language(file), EditorState.readOnly.of(readOnly), EditorView.lineWrapping,
+      extensions: [basicSetup, lintGutter(), EditorView.cspNonce.of(nonce()), ...language(file), EditorState.readOnly.of(readOnly), EditorView.lineWrapping,
         EditorView.contentAttributes.of({ "aria-label": file || "file" })],
     }),
   });

@@ -26,9 +26,17 @@
       }).catch(() => { $("still-ms").textContent = "(no still)"; })
         .finally(() => { busy = false; show(); });
     };
-    const move = () => { wanted = parseFloat(scrubber.value); $("scrub-time").textContent = wanted.toFixed(2) + " s"; show(); };
+    const fps = parseFloat(scrubber.dataset.fps);  // the scrubber counts frames: each still is one frame of the video
+    const move = () => {
+      wanted = parseInt(scrubber.value, 10) / fps;
+      $("scrub-time").textContent = wanted.toFixed(2) + " s";
+      scrubber.setAttribute("aria-valuetext", wanted.toFixed(2) + " seconds");
+      show();
+    };
     scrubber.addEventListener("input", move);
-    document.querySelectorAll("button.jump").forEach((b) => b.addEventListener("click", () => { scrubber.value = b.dataset.at; move(); scrubber.focus(); }));
+    document.querySelectorAll("button.jump").forEach((b) => b.addEventListener("click", () => {
+      scrubber.value = Math.round(parseFloat(b.dataset.at) * fps); move(); scrubber.focus();
+    }));
     move();
   }
 

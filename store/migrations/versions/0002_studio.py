@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("note", sa.String(200), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("created_at", AT, nullable=False),
+        sa.Column("saved_at", AT, nullable=False),
         sa.UniqueConstraint("template", "digest", name="uq_studio_versions_template_digest"),
     )
     op.create_index("ix_studio_versions_template", "studio_versions", ["template"])
