@@ -234,3 +234,37 @@ def test_the_studio_shows_the_same_results_to_a_viewer_with_charts_json_twin_and
     assert exported.get_data(as_text=True) == invoke("results", RUN, "--format", "csv", "--state", str(state)).output
     assert viewer.get("/results/not-imported-000000000000").status_code == 404
     assert app.test_client().get(f"/results/{RUN}").status_code in (302, 401)  # signed-in staff only
+
+
+@pytest.mark.browser
+def test_the_studio_results_page_in_chromium_shows_the_funnel_charts_and_exports_the_csv(campaign, settings, database_url, tmp_path, chromium):
+    from playwright.sync_api import expect
+
+    from helpers.browser import open_page
+    from helpers.studio import PASSWORD, studio_app
+
+    invoke, state, _ = campaign
+    app = studio_app(settings, database_url, tmp_path / "studio")
+    bad: list[tuple[int, str]] = []
+    with serve(app) as url, open_page(chromium, url + "/login", viewport={"width": 1366, "height": 768}) as (page, log):
+        page.on("response", lambda r: bad.append((r.status, r.url)) if r.status >= 400 else None)
+        page.get_by_label("User name").fill("vic")  # a viewer
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(url + "/")
+        page.get_by_role("link", name="Results").click()
+        page.get_by_role("link", name=RUN).click()
+        expect(page.locator("#funnel-table tr[data-arm='video'] td")).to_have_text(
+            ["video", "5", "4", "3", "3", "3", "2", "2", "1", "2", "1", "3", "60.0 % (23.1–88.2)", "2", "2", "3", "5.0", "250.50 EUR", "1"])
+        expect(page.locator("#funnel-table tr[data-arm='holdout'] td").nth(11)).to_have_text("2")
+        for chart in ("#funnel-chart", "#paid-curve", "#dropoff-chart"):
+            box = page.locator(chart).bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 50, chart
+        assert page.locator("#paid-curve polyline").count() == 3 and page.locator("#funnel-chart rect").count() == 8 * 3
+        expect(page.locator("#comparisons")).to_contain_text("Not at its planned size yet")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Per-customer CSV").click()
+        exported = open(download.value.path(), encoding="utf-8").read()
+        assert exported == invoke("results", RUN, "--format", "csv", "--state", str(state)).output
+        assert not log.errors, log.errors
+        assert not bad, bad
