@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .csvfile import write_input_csv
-from .dialects import DECIMAL_MARKS, parse_decimal
+from .dialects import DECIMAL_MARKS, number_text
 from .errors import InputError, RowError
 from .formatting import parse_locale
 from .idset import SeenIds
@@ -29,6 +29,7 @@ from .spec.model import Field, Template
 _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CENT = Decimal("0.01")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no one types these; tab and line breaks are kept
 
 
@@ -50,83 +51,112 @@ class Customer:
     values: Mapping[str, Any]
 
 
-def _number(value: Any, mark: str) -> Decimal:
-    """A cell as a Decimal: text as the export writes numbers (``mark``), or a number from JSON or Parquet."""
+def _number_text(value: Any, mark: str) -> str:
+    """A cell as the text of a plain number (``-1234.5``): as the export writes numbers (``mark``), or from JSON or Parquet."""
     if isinstance(value, str):
-        return parse_decimal(value, mark)
-    if isinstance(value, (int, float, Decimal)):
-        return Decimal(str(value))
+        return number_text(value, mark)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return str(value)
     raise ValueError(f"is a {type(value).__name__}, not a number")
+
+
+def _text(f: Field, text: Any, mark: str) -> str:
+    s = str(text)
+    if f.max_length and len(s) > f.max_length:
+        raise ValueError(f"is {len(s)} characters long; at most {f.max_length} allowed")
+    return s
+
+
+def _integer(f: Field, text: Any, mark: str) -> int:
+    try:
+        d = Decimal(_number_text(text, mark))
+    except ValueError:
+        d = Decimal("NaN")
+    if not d.is_finite() or d != d.to_integral_value():
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(d)
+
+
+def _decimal(f: Field, text: Any, mark: str) -> Decimal:
+    d = Decimal(_number_text(text, mark))
+    if not d.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return d
+
+
+def _money(f: Field, text: Any, mark: str) -> Decimal:
+    d = _decimal(f, text, mark)
+    cents = d.quantize(_CENT)
+    if d != cents:
+        raise ValueError(f"{text!r} has more than 2 decimals")
+    return cents
+
+
+def _date(f: Field, text: Any, mark: str) -> dt.date:
+    if isinstance(text, dt.datetime):
+        if text.time() != dt.time(0):
+            raise ValueError(f"{text.isoformat()!r} has a time of day; a date is needed")
+        return text.date()
+    if isinstance(text, dt.date):
+        return text
+    if not isinstance(text, str):
+        raise ValueError(f"is a {type(text).__name__}; write the date as text YYYY-MM-DD")
+    try:
+        if _ISO_DATE.fullmatch(text):  # fromisoformat also takes 20261215 and week dates
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+
+
+def _locale(f: Field, text: Any, mark: str) -> str:
+    parse_locale(str(text))  # raises ValueError with a fix
+    return str(text).replace("-", "_")
+
+
+def _email(f: Field, text: Any, mark: str) -> str:
+    if not _EMAIL.fullmatch(str(text)):
+        raise ValueError(f"{text!r} is not an e-mail address")
+    return str(text)
+
+
+def _numbers(f: Field, text: Any, mark: str) -> tuple[float, ...]:
+    items = list(text) if isinstance(text, (list, tuple)) else [p for p in _LIST_SPLIT.split(str(text)) if p.strip()]
+    out = []
+    for i, item in enumerate(items, 1):
+        try:
+            v = float(_number_text(item.strip() if isinstance(item, str) else item, mark))
+        except ValueError:
+            raise ValueError(f"value {i} ({str(item).strip()!r}) is not a number; separate numbers with ';'") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"value {i} is not a finite number")
+        out.append(v)
+    if f.length and len(out) != f.length:
+        raise ValueError(f"has {len(out)} values; exactly {f.length} expected, separated by ';'")
+    return tuple(out)
+
+
+# field type → its converter: (field, cell without surrounding spaces, decimal mark) → value, or ValueError
+CONVERTERS = {"text": _text, "integer": _integer, "decimal": _decimal, "money": _money, "date": _date, "locale": _locale, "email": _email,
+              "numbers": _numbers}
 
 
 def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
     """Typed value of one cell; ValueError with a fix-it message when it does not fit."""
-    if isinstance(raw, bool) or (isinstance(raw, (list, tuple, dict)) and f.type != "numbers"):
+    if isinstance(raw, str):
+        text = raw.strip()
+        control = _CONTROL.search(text)
+        if control:
+            raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export")
+    elif isinstance(raw, bool) or (isinstance(raw, (list, tuple, dict)) and f.type != "numbers"):
         raise ValueError(f"is {'a list' if isinstance(raw, (list, tuple)) else 'an object' if isinstance(raw, dict) else str(raw).lower()}; "
                          f"one {f.type} value is needed here")
-    text = raw.strip() if isinstance(raw, str) else raw
-    control = _CONTROL.search(text) if isinstance(text, str) else None
-    if control:
-        raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export")
-    if f.type == "text":
-        s = str(text)
-        if f.max_length and len(s) > f.max_length:
-            raise ValueError(f"is {len(s)} characters long; at most {f.max_length} allowed")
-        return s
-    if f.type == "integer":
-        try:
-            d = _number(text, mark)
-        except ValueError:
-            d = Decimal("NaN")
-        if not d.is_finite() or d != d.to_integral_value():
-            raise ValueError(f"{text!r} is not a whole number")
-        return int(d)
-    if f.type in ("decimal", "money"):
-        d = _number(text, mark)
-        if not d.is_finite():
-            raise ValueError(f"{text!r} is not a finite number")
-        if f.type == "money":
-            if d != d.quantize(Decimal("0.01")):
-                raise ValueError(f"{text!r} has more than 2 decimals")
-            d = d.quantize(Decimal("0.01"))
-        return d
-    if f.type == "date":
-        if isinstance(text, dt.datetime):
-            if text.time() != dt.time(0):
-                raise ValueError(f"{text.isoformat()!r} has a time of day; a date is needed")
-            return text.date()
-        if isinstance(text, dt.date):
-            return text
-        if not isinstance(text, str):
-            raise ValueError(f"is a {type(text).__name__}; write the date as text YYYY-MM-DD")
-        try:
-            if _ISO_DATE.fullmatch(text):  # fromisoformat also takes 20261215 and week dates
-                return dt.date.fromisoformat(text)
-        except ValueError:
-            pass
-        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
-    if f.type == "locale":
-        parse_locale(str(text))  # raises ValueError with a fix
-        return str(text).replace("-", "_")
-    if f.type == "email":
-        if not _EMAIL.fullmatch(str(text)):
-            raise ValueError(f"{text!r} is not an e-mail address")
-        return str(text)
-    if f.type == "numbers":
-        items = list(text) if isinstance(text, (list, tuple)) else [p for p in _LIST_SPLIT.split(str(text)) if p.strip()]
-        out = []
-        for i, item in enumerate(items, 1):
-            try:
-                v = float(_number(item.strip() if isinstance(item, str) else item, mark))
-            except ValueError:
-                raise ValueError(f"value {i} ({str(item).strip()!r}) is not a number; separate numbers with ';'") from None
-            if v != v or v in (float("inf"), float("-inf")):
-                raise ValueError(f"value {i} is not a finite number")
-            out.append(v)
-        if f.length and len(out) != f.length:
-            raise ValueError(f"has {len(out)} values; exactly {f.length} expected, separated by ';'")
-        return tuple(out)
-    raise ValueError(f"unknown field type {f.type!r}")
+    else:
+        text = raw
+    convert = CONVERTERS.get(f.type)
+    if convert is None:
+        raise ValueError(f"unknown field type {f.type!r}")
+    return convert(f, text, mark)
 
 
 def validate_row(template: Template, row: int, raw: Mapping[str, Any], decimal: str = ".") -> Customer:

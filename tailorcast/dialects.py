@@ -102,17 +102,24 @@ def has_undecoded(text: str) -> bool:
     return _UNDECODED.search(text) is not None
 
 
-def parse_decimal(text: str, mark: str = ".") -> Decimal:
-    """A number as the export writes it: ``84.20`` with ``mark`` ``.``; ``1.234,56`` or ``84,20`` with ``,``.
-
-    Spaces between thousands are allowed in both; ValueError says how to write the number otherwise."""
-    s = text.strip().translate(_SPACES)
+def number_text(text: str, mark: str = ".") -> str:
+    """A number as the export writes it, as plain text for Decimal or float: ``84.20`` with ``mark`` ``.``;
+    ``1.234,56`` or ``84,20`` with ``,``. Spaces between thousands are allowed in both; ValueError says how
+    to write the number otherwise."""
+    s = text.strip()
+    if " " in s or "\u00a0" in s or "\u202f" in s:
+        s = s.translate(_SPACES)
     if mark == ",":
         if not _COMMA_NUMBER.fullmatch(s):
             raise ValueError(f"{text!r} is not a number with a decimal comma; write it like 1.234,56 or 84,20 (no currency sign), "
                              "or leave out --decimal , if the export writes 84.20")
-        return Decimal(s.replace(".", "").replace(",", "."))
+        return s.replace(".", "").replace(",", ".")
     if not _POINT_NUMBER.fullmatch(s):
         hint = "; if the export writes decimal commas (84,20), pass --decimal ," if "," in s else ""
         raise ValueError(f"{text!r} is not a number; write it like 84.20 (dot for decimals, no currency sign){hint}")
-    return Decimal(s)
+    return s
+
+
+def parse_decimal(text: str, mark: str = ".") -> Decimal:
+    """:func:`number_text` as a Decimal."""
+    return Decimal(number_text(text, mark))

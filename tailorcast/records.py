@@ -289,7 +289,7 @@ def _parquet_records(pf, columns: list[str]) -> Iterator[Row | RowError]:
     for group in range(pf.num_row_groups):
         size, done = pf.metadata.row_group(group).num_rows, 0
         try:
-            for batch in pf.iter_batches(batch_size=BATCH, row_groups=[group], columns=columns):
+            for batch in pf.iter_batches(batch_size=BATCH, row_groups=[group], columns=columns, use_threads=False):
                 for rec in batch.to_pylist():
                     row += 1
                     done += 1
