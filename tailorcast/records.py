@@ -28,11 +28,29 @@ from .spec.model import Template
 FORMATS = (".csv", ".jsonl", ".parquet")
 BATCH = 4096  # Parquet rows converted to Python at a time
 MAX_RECORD_LINES = 50  # a CSV record over more lines than this is an unclosed quote, not an address
+MAX_LINE = 1 << 20  # characters (CSV) or bytes (JSONL) in one line: a longer one is a row error, never held whole
 ID = "customer_id"
 
 Row = tuple[int, dict[str, Any]]
 _UNCLOSED = "has a '\"' that is never closed, so its cell ran over the next lines; close the quote or remove it (the next rows are read on their own)"
 _EMPTY = "the file is empty: no header row and no customers; export the customers again"
+_TOO_LONG = "is longer than {limit:,} {unit}, so it was skipped; is a line end missing?"
+
+
+class _LineTooLong(Exception):
+    """A line longer than MAX_LINE; what was left of it has been read past."""
+
+
+def _line(read):
+    """The next line from ``read`` (a readline), at most MAX_LINE long; _LineTooLong after skipping the rest of a longer one."""
+    limit = MAX_LINE
+    line = read(limit)
+    if len(line) < limit or line[-1:] in ("\n", "\r", b"\n", b"\r"):
+        return line
+    while True:
+        rest = read(limit)
+        if not rest or rest[-1:] in ("\n", "\r", b"\n", b"\r"):
+            raise _LineTooLong()
 
 
 def open_rows(template: Template, source: Source, encoding: str | None = None) -> Iterator[Row | RowError]:
@@ -63,7 +81,7 @@ class _Lines:
     """The lines csv.reader reads, remembering those of the record being read, so they can be read again."""
 
     def __init__(self, text: io.TextIOBase) -> None:
-        self._text = iter(text)
+        self._text = text
         self._again: list[str] = []
         self.record: list[str] = []
 
@@ -71,7 +89,9 @@ class _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self._again.pop() if self._again else next(self._text)
+        line = self._again.pop() if self._again else _line(self._text.readline)
+        if not line:
+            raise StopIteration
         self.record.append(line)
         return line
 
@@ -81,10 +101,13 @@ class _Lines:
 
 def _header(text: io.TextIOBase, where: str) -> tuple[str, str | None]:
     """The header line and the delimiter an Excel ``sep=`` line names (or None)."""
-    line = text.readline()
-    named = sep_line(line)
-    if named:
-        line = text.readline()
+    try:
+        line = _line(text.readline)
+        named = sep_line(line)
+        if named:
+            line = _line(text.readline)
+    except _LineTooLong:
+        raise InputError(where, f"the first line is longer than {MAX_LINE:,} characters; is this a CSV file with the column names on its first line?") from None
     if not line.strip():
         if not line or not text.read(1 << 16).strip():
             raise InputError(where, _EMPTY)
@@ -144,6 +167,11 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
                 problem = _UNCLOSED if ran_over or open_at_end else ""
             except StopIteration:
                 return
+            except _LineTooLong:
+                row += 1
+                yield RowError(row, "", "", _TOO_LONG.format(limit=MAX_LINE, unit="characters"))
+                reader = csv.reader(lines, delimiter=delimiter)
+                continue
             except csv.Error as exc:
                 problem = _UNCLOSED if len(lines.record) > 1 else f"cannot be read as CSV ({exc}); check the quotes in this row"
             row += 1
@@ -178,11 +206,19 @@ def _jsonl_rows(template: Template, fh: BinaryIO, where: str, encoding: str | No
     enc = encoding_for(fh.peek(4)[:4], encoding, where)
     if enc == "utf-16":
         raise InputError(where, "JSON Lines must be UTF-8 (this file is UTF-16); save it as UTF-8")
-    first: tuple[int, bytes] | None = None
-    for n, raw in enumerate(fh, 1):
+    first: tuple[int, bytes | None] | None = None
+    n = 0
+    while first is None:
+        n += 1
+        try:
+            raw = _line(fh.readline)
+        except _LineTooLong:
+            first = n, None
+            break
+        if not raw:
+            break
         if not _blank(raw):
             first = n, raw
-            break
     if first is None:
         fh.close()
         raise InputError(where, _EMPTY)
@@ -193,14 +229,19 @@ def _blank(raw: bytes) -> bool:
     return not raw.strip().removeprefix(UTF8_BOM).strip()
 
 
-def _jsonl_records(fh: BinaryIO, first: tuple[int, bytes], encoding: str) -> Iterator[Row | RowError]:
+def _jsonl_records(fh: BinaryIO, first: tuple[int, bytes | None], encoding: str) -> Iterator[Row | RowError]:
     n, raw = first
     with fh:
         while True:
-            if not _blank(raw):
+            if raw is None:
+                yield RowError(n, "", "", _TOO_LONG.format(limit=MAX_LINE, unit="bytes"))
+            elif not _blank(raw):
                 yield _json_record(n, raw, encoding)
-            raw = fh.readline()
-            if not raw:
+            try:
+                raw = _line(fh.readline)
+            except _LineTooLong:
+                raw = None
+            if raw == b"":
                 return
             n += 1
 

@@ -209,3 +209,19 @@ def test_seen_ids_are_compact_and_remember_the_first_row():
     assert len(seen) == 100_002
     assert seen.nbytes() / len(seen) <= 12.0  # 8-byte hash + 4-byte row
     assert seen.first_row("CUST-00050000", 1) == 50_004
+
+
+def test_a_line_without_end_costs_its_row_and_is_never_held_whole(template, tmp_path, monkeypatch):
+    import json
+
+    import tailorcast.records as records
+
+    monkeypatch.setattr(records, "MAX_LINE", 4096)  # the same rule as at 1 MiB, on a small file
+    lines = [HEADER, LINES[0], "x" * 20_000, LINES[1]]
+    assert _report(_read(template, tmp_path, ("\n".join(lines) + "\n").encode())) == [(2, "ok"), (3, "", ""), (4, "ok")]
+    rows = [json.dumps({"customer_id": "C1"}), "y" * 20_000, json.dumps({"customer_id": "C2"})]
+    items = _read(template, tmp_path, ("\n".join(rows) + "\n").encode(), name="x.jsonl")
+    assert [(i.row, i.reason) for i in items if isinstance(i, RowError) and i.row == 2] == [
+        (2, "is longer than 4,096 bytes, so it was skipped; is a line end missing?")]
+    with pytest.raises(InputError, match="the first line is longer than"):
+        _read(template, tmp_path, b"z" * 20_000)
