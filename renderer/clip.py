@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import av
@@ -55,11 +57,50 @@ def cover(img: Image.Image, width: int, height: int) -> Image.Image:
     return img.resize((width, height), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
 
 
+class _Cursor:
+    """An open clip decoded forward: the next frame asked for after frame i costs the frames in between, not i + 1."""
+
+    def __init__(self, path: str) -> None:
+        self.container = av.open(path)
+        self.frames = self.container.decode(video=0)
+        self.index, self.frame = -1, None
+
+    def seek(self, n: int):
+        while self.index < n:
+            self.frame, self.index = next(self.frames), self.index + 1
+        return self.frame
+
+
+_CURSORS: OrderedDict[tuple, tuple[threading.Lock, list]] = OrderedDict()
+_CURSORS_LOCK = threading.Lock()
+MAX_CURSORS = 4
+
+
 def clip_frame(path: str, n: int, width: int, height: int) -> Image.Image:
-    """Frame ``n`` of the looping clip, covering ``width`` x ``height`` (for posters and previews)."""
+    """Frame ``n`` of the looping clip, covering ``width`` x ``height`` (for posters and previews).
+
+    A preview scrubbing through a scene asks for frames in order: each clip keeps one decoder that goes
+    forward (frames are decoded in order, so the pixels are those of a decode from the start)."""
     n %= max(clip_length(path), 1)
-    with av.open(path) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if i == n:
-                return cover(frame.to_image(), width, height)
-    raise ValueError(f"{path}: frame {n} not found")
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    with _CURSORS_LOCK:
+        if key not in _CURSORS:
+            _CURSORS[key] = (threading.Lock(), [None])
+            while len(_CURSORS) > MAX_CURSORS:
+                _lock, (old,) = _CURSORS.popitem(last=False)
+                if old is not None:
+                    old.container.close()
+        _CURSORS.move_to_end(key)
+        lock, slot = _CURSORS[key]
+    with lock:
+        cursor = slot[0]
+        if cursor is None or n < cursor.index:
+            if cursor is not None:
+                cursor.container.close()
+            cursor = slot[0] = _Cursor(path)
+        try:
+            frame = cursor.seek(n)
+        except StopIteration:
+            raise ValueError(f"{path}: frame {n} not found") from None
+        return cover(frame.to_image(), width, height)

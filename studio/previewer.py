@@ -29,6 +29,7 @@ from tailorcast.spec.model import Template
 from .workspace import Workspace
 
 CACHE_SCENES = 64
+CACHE_CONTEXTS = 64
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,29 @@ class Previewer:
         self.workspace = workspace
         self._lock = threading.Lock()
         self._scenes: OrderedDict[tuple, ResolvedScene] = OrderedDict()
+        self._contexts: OrderedDict[tuple, tuple] = OrderedDict()
+
+    def context(self, version: VersionRow, template: Template, choice: Choice) -> tuple[dict[str, Any], Timeline]:
+        """This row's context and timeline, kept per (version, file as it is now, choice): reading the file to the row
+        and checking it costs more than a composite."""
+        stat = choice.customers.stat()
+        key = (version.digest, str(choice.customers), stat.st_mtime_ns, stat.st_size, choice)
+        with self._lock:
+            if key in self._contexts:
+                self._contexts.move_to_end(key)
+                return self._contexts[key]
+        ctx = context(template, choice)
+        found = (ctx, timeline(template, ctx, choice.rendition))
+        with self._lock:
+            self._contexts[key] = found
+            while len(self._contexts) > CACHE_CONTEXTS:
+                self._contexts.popitem(last=False)
+        return found
 
     def still(self, version: VersionRow, choice: Choice, at: float) -> tuple[bytes, str, float]:
         """(PNG, scene id, time in the scene) of the frame at ``at`` seconds into this row's video."""
         template = self.workspace.template(version)
-        ctx = context(template, choice)
-        line = timeline(template, ctx, choice.rendition)
+        ctx, line = self.context(version, template, choice)
         playing = [s for s in line.scenes if s.plays]
         if not playing:
             raise RenderError("preview", "no scene plays for this row (every when: is false)")

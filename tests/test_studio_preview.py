@@ -206,3 +206,17 @@ def test_rows_of_an_uploaded_csv_are_previewed_only_by_the_one_who_uploaded_them
     wrong = dana.post("/t/payment-reminder/preview/upload", {"v": v.id, "customers": (io.BytesIO(b"x"), "x.exe")},
                       content_type="multipart/form-data")
     assert wrong.status_code == 400 and ".csv or .jsonl" in wrong.get_data(as_text=True)
+
+
+def test_clip_frames_asked_in_any_order_are_the_frames_of_a_decode_from_the_start():
+    """Scrubbing a scene over a background clip keeps one forward decoder per clip (renderer/clip.py)."""
+    import av
+
+    from helpers.samples import ROOT
+    from renderer.clip import clip_frame, cover
+
+    path = str(ROOT / "assets" / "brand" / "bg-loop.mp4")
+    with av.open(path) as container:
+        reference = [np.asarray(cover(f.to_image(), 96, 54)) for f in container.decode(video=0)]
+    for n in (5, 6, 7, 100, 3, 119, 0, 60, 61, len(reference) + 2):
+        assert np.array_equal(np.asarray(clip_frame(path, n, 96, 54)), reference[n % len(reference)]), n

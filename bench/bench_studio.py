@@ -1,0 +1,123 @@
+"""The studio's preview, timed through its own app (Flask test client: server time, no network).
+
+- still latency, cold (the first still of a scene: it draws the scene's layers) and warm (scenes already drawn:
+  random jumps anywhere, and a drag forward through the whole video), p50 and p95, per template and rendition;
+- time to first still after a save (save a change to a strings file, then the first still of the new version:
+  export, load, resolve, composite), and the same with the template page's validation first;
+- full-video preview time for one customer (publish one row as a run does: every rendition, video, poster,
+  microsite), with a cold and then a warm segment cache.
+
+    .venv/bin/python bench/bench_studio.py [--stills 60] [--out bench/out/studio.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from measure import loadavg, machine, stats, warn_if_busy  # noqa: E402
+
+TEMPLATES = ("payment-reminder", "bill-explainer")
+
+
+def ms(values: list[float]) -> dict:
+    s = stats([v * 1000 for v in values])
+    return {"p50_ms": round(s["median"], 1), "p95_ms": round(s["p95"], 1), "max_ms": round(s["max"], 1), "n": s["n"]}
+
+
+def timed_get(client, url: str) -> float:
+    t0 = time.perf_counter()
+    resp = client.get(url)
+    took = time.perf_counter() - t0
+    if resp.status_code != 200:
+        raise SystemExit(f"{url}: {resp.status_code} {resp.get_data(as_text=True)[:300]}")
+    return took
+
+
+def stills(staff, st, name: str, rendition: str, count: int, rng: random.Random) -> dict:
+    """Cold: one still per scene of row 2, each the first of its scene. Warm: ``count`` random times after that."""
+    from studio.previewer import Choice, context, timeline
+
+    v = st.versions.latest(name)
+    template = st.workspace.template(v)
+    choice = Choice(st.workspace.folder(v) / "sample-customers.csv", 2, rendition)
+    line = timeline(template, context(template, choice), rendition)
+    base = f"/t/{name}/still.png?v={v.id}&source=sample:sample-customers.csv&row=2&rendition={rendition}&at="
+    cold = [timed_get(staff, base + f"{s.start + s.duration / 2:.3f}") for s in line.scenes if s.plays]
+    warm = [timed_get(staff, base + f"{rng.uniform(0, line.duration - 0.05):.3f}") for _ in range(count)]
+    step = max(1, line.frames // count)
+    scrub = [timed_get(staff, base + f"{n / line.fps:.3f}") for n in range(0, line.frames, step)]  # a drag: forward, frame by frame
+    return {"scenes": len(cold), "cold": ms(cold), "warm_random": ms(warm), "warm_scrub": ms(scrub)}
+
+
+def first_still_after_save(staff, st, name: str, with_page: bool) -> float:
+    v = st.versions.latest(name)
+    strings = st.versions.file(v, "strings/en.yaml").decode()
+    changed = re.sub(r"^(\w+): (.+)$", lambda m: f"{m.group(1)}: {m.group(2)} ·", strings, count=1, flags=re.M)
+    t0 = time.perf_counter()
+    resp = staff.post(f"/t/{name}/save", {"base": v.id, "file": "strings/en.yaml", "content": changed + f"\n# {time.time()}\n"})
+    new_id = int(re.search(r"v=(\d+)", resp.headers["Location"]).group(1))
+    if with_page:
+        staff.get(resp.headers["Location"])  # the template page: tailorcast validate's checks, fonts included
+    staff.get(f"/t/{name}/still.png?v={new_id}&source=sample:sample-customers.csv&row=2&at=1")
+    return time.perf_counter() - t0
+
+
+def full_video(staff, st, name: str) -> float:
+    v = st.versions.latest(name)
+    t0 = time.perf_counter()
+    resp = staff.post(f"/t/{name}/render", {"v": v.id, "source": "sample:sample-customers.csv", "row": 2})
+    url = resp.headers["Location"]
+    while (job := staff.get(url, headers={"Accept": "application/json"}).get_json())["state"] == "rendering":
+        time.sleep(0.05)
+    if job["state"] != "done":
+        raise SystemExit(f"render failed: {job['error']}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--stills", type=int, default=60, help="warm stills per template and rendition")
+    ap.add_argument("--saves", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=Path("bench/out/studio.json"))
+    args = ap.parse_args()
+    load = loadavg()
+    warn_if_busy(load)
+
+    from helpers.studio import Staff, state, studio_app
+    from tailorcast.settings import Settings
+
+    rng = random.Random(7)
+    result = {"machine": machine(), "loadavg_start": load, "stills": {}, "after_save_s": {}, "full_video_s": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp:
+        tmp = Path(tmp)
+        app = studio_app(Settings(state_dir=tmp, secret=b"bench-secret-" + b"x" * 40), f"sqlite:///{tmp / 'studio.db'}", tmp)
+        st = state(app)
+        staff = Staff(app, "dana")
+        for name in TEMPLATES:
+            st.workspace.template(st.versions.latest(name))  # imports and fonts: what a running studio has paid once
+            for rendition in ("portrait", "landscape"):
+                result["stills"][f"{name}/{rendition}"] = stills(staff, st, name, rendition, args.stills, rng)
+        name = TEMPLATES[0]
+        result["after_save_s"]["still_only"] = ms([first_still_after_save(staff, st, name, False) for _ in range(args.saves)])
+        result["after_save_s"]["page_then_still"] = ms([first_still_after_save(staff, st, name, True) for _ in range(args.saves)])
+        result["full_video_s"]["cold_cache"] = round(full_video(staff, st, name), 2)
+        result["full_video_s"]["warm_cache"] = round(full_video(staff, st, name), 2)
+    result["loadavg_end"] = loadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
+    print(f"cpu: {result['machine']['cpu_model']} ({result['machine']['cpus']} cpus); written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
