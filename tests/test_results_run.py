@@ -9,6 +9,8 @@ import io
 import json
 import textwrap
 
+import pytest
+
 from helpers.tiny import TINY, write_tiny
 from tailorcast.experiments import HOLDOUT, assign_arm
 
@@ -86,3 +88,27 @@ def test_the_runs_manifest_imports_into_the_results_store(tmp_path):
         key = (arm, "firm" if arm == "firm-all" else "friendly", "holdout" if arm == HOLDOUT else "ok")
         expected[key] = expected.get(key, 0) + 1
     assert data.sizes == expected
+
+
+@pytest.mark.e2e
+def test_a_runs_manifest_is_imported_from_s3_over_http(tmp_path, s3_server, monkeypatch):
+    import boto3
+    from click.testing import CliRunner
+
+    from tailorcast.cli import main
+
+    template, settings, out, summary = _run(tmp_path)
+    client = boto3.client("s3", endpoint_url=s3_server)
+    client.create_bucket(Bucket="results-bills")
+    for name in ("manifest.csv", "summary.json"):
+        client.put_object(Bucket="results-bills", Key=f"2026-11/runs/{summary.run_id}/{name}", Body=(out / "runs" / summary.run_id / name).read_bytes())
+    monkeypatch.setenv("TAILORCAST_SECRET", settings.secret.decode())
+    monkeypatch.delenv("TAILORCAST_DATABASE_URL", raising=False)
+    state = str(tmp_path / "results-state")
+    done = CliRunner().invoke(main, ["results", "import-run", summary.run_id, "--from", "s3://results-bills/2026-11", "--endpoint-url", s3_server,
+                                     "--sent-at", "2026-11-02", "--state", state])
+    assert done.exit_code == 0, done.output
+    assert f"run {summary.run_id}: {len(IDS)} customers imported; experiment tiny-tone: firm-all 2, holdout 2, rules 2" in done.output
+    missing = CliRunner().invoke(main, ["results", "import-run", "payment-reminder-000000000000", "--from", "s3://results-bills/2026-11",
+                                        "--endpoint-url", s3_server, "--state", state])
+    assert missing.exit_code == 2 and "no manifest there" in " ".join(missing.output.split())
