@@ -69,7 +69,8 @@ def login():
                 csrf_token()
                 st.audit.add(st.now(), user.name, "login", f"user {user.name}")
                 target = request.args.get("next") or ""
-                return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("catalog.index"))
+                local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+                return redirect(target if local else url_for("catalog.index"))
     resp = render_template("login.html", error=error, field=FIELD)
     return resp, status
 

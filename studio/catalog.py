@@ -73,12 +73,28 @@ def save(name: str):
     note = inputs.text("note", 200, required=False)
     files = st.versions.files(base)
     files[path] = content.encode("utf-8")
+    inputs.check_yaml(path, files[path])
     version, made = st.versions.save(name, files, g.user.name, st.now(), parent_id=base.id, note=note)
     st.record("save" if made else "restore", f"{name}@{version.short}", f"{path}; from {base.short}")
     if request.accept_mimetypes.best == "application/json":
         check = st.workspace.check(version)
         return jsonify(version=version.id, made=made, valid=check.valid, findings=[f.__dict__ for f in check.findings])
     return redirect(url_for("catalog.template_page", name=name, v=version.id, file=path), 303)
+
+
+@bp.post("/t/<name>/check")
+def check_draft(name: str):
+    """What ``tailorcast validate`` would say if this file were saved (JSON, for the editor as one types); nothing is kept."""
+    require("edit")
+    st = studio_state()
+    base = version_or_404(name, inputs.number("base", source=request.form))
+    path = inputs.text("file", 200)
+    if path not in base.files or not EDITABLE.match(path):
+        abort(400, description=f"'{path[:80]}' is not an editable file of this template")
+    content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n").encode("utf-8")
+    inputs.check_yaml(path, content)
+    check = st.workspace.check_draft(base, path, content)
+    return jsonify(valid=check.valid, findings=[f.__dict__ for f in check.findings])
 
 
 @bp.get("/t/<name>/download")
@@ -98,6 +114,8 @@ def upload():
     if len(sent) != 1 or not sent[0].filename:
         abort(400, description="choose one .zip file of a template folder")
     files = read_zip(sent[0].stream.read(st.config.max_upload_bytes + 1))
+    for path, data in files.items():
+        inputs.check_yaml(path, data)
     name = inputs.text("name", 41, required=False).strip() or _yaml_name(files["template.yaml"])
     inputs.template_name(name)
     files["template.yaml"] = _with_name(files["template.yaml"], name)

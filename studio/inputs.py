@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import yaml
 from flask import abort, request
+
+from tailorcast.errors import StudioRefused
 
 TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9-]{1,40}")  # used with fullmatch: "$" would accept a trailing newline
 
@@ -49,3 +52,21 @@ def template_name(value: str) -> str:
     if not TEMPLATE_NAME.fullmatch(value):
         abort(400, description=f"template name {value[:50]!r}: use 2-41 lower-case letters, digits and '-', starting with a letter")
     return value
+
+
+MAX_YAML_ALIASES = 200  # a template has little reason for aliases; thousands of them expand exponentially when checked
+
+
+def check_yaml(path: str, data: bytes) -> None:
+    """Refuse a YAML file whose aliases could make checking it explode (a "billion laughs"); the scan is linear."""
+    if not path.endswith((".yaml", ".yml")):
+        return
+    aliases = 0
+    try:
+        for event in yaml.parse(data.decode("utf-8", errors="replace")):
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_YAML_ALIASES:
+                    raise StudioRefused(path, f"more than {MAX_YAML_ALIASES} YAML aliases (*name); write the values out")
+    except yaml.YAMLError:
+        return  # not valid YAML: the template's check reports it with its line

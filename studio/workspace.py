@@ -106,6 +106,23 @@ class Workspace:
             self._checks[version.digest] = result
         return result
 
+    def check_draft(self, base: VersionRow, path: str, content: bytes) -> Check:
+        """The check of ``base`` with one file changed, in a throw-away folder (an editor asking as one types)."""
+        with tempfile.TemporaryDirectory(prefix="draft-", dir=self._drafts()) as tmp:
+            folder = Path(tmp) / base.template
+            shutil.copytree(self.folder(base), folder)
+            (folder / path).write_bytes(content)
+            try:
+                check_template(load_template(folder))
+            except TemplateError as exc:
+                return Check(False, tuple(finding(p.where, p.message, folder) for p in exc.problems))
+            return Check(True, ())
+
+    def _drafts(self) -> Path:
+        folder = self.root / "drafts"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def template(self, version: VersionRow) -> Template:
         """The loaded template of a valid version; TemplateError otherwise."""
         with self._lock:

@@ -64,6 +64,8 @@ def test_a_problem_is_shown_at_its_line_in_the_editor_and_fixing_it_there_makes_
         for _ in "thirty":
             page.keyboard.press("Backspace")
         page.keyboard.type("30")
+        page.wait_for_selector("body[data-live-check=valid]")  # checked as one types, before any save
+        expect(page.locator(".cm-lint-marker-error")).to_have_count(0)
         page.get_by_label("What changed").fill("fps back to a number")
         page.get_by_role("button", name="Save as a new version").click()
         page.wait_for_selector("#validation.ok")

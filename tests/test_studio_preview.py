@@ -220,3 +220,25 @@ def test_clip_frames_asked_in_any_order_are_the_frames_of_a_decode_from_the_star
         reference = [np.asarray(cover(f.to_image(), 96, 54)) for f in container.decode(video=0)]
     for n in (5, 6, 7, 100, 3, 119, 0, 60, 61, len(reference) + 2):
         assert np.array_equal(np.asarray(clip_frame(path, n, 96, 54)), reference[n % len(reference)]), n
+
+
+def test_a_draft_is_checked_as_one_types_and_nothing_is_saved(app):
+    dana = Staff(app, "dana")
+    v = state(app).versions.latest("payment-reminder")
+    text = state(app).versions.file(v, "template.yaml").decode()
+    broken = dana.post("/t/payment-reminder/check", {"base": v.id, "file": "template.yaml", "content": text.replace("  fps: 30", "  fps: -1", 1)})
+    answer = broken.get_json()
+    assert broken.status_code == 200 and answer["valid"] is False
+    assert [(f["file"], f["line"]) for f in answer["findings"]] == [("template.yaml", text.splitlines().index("  fps: 30") + 1)]
+    assert dana.post("/t/payment-reminder/check", {"base": v.id, "file": "template.yaml", "content": text}).get_json() == {"valid": True, "findings": []}
+    assert [x.id for x in state(app).versions.history("payment-reminder")] == [v.id]
+    assert Staff(app, "vic").post("/t/payment-reminder/check", {"base": v.id, "file": "template.yaml", "content": text}).status_code == 403
+
+
+def test_yaml_that_would_explode_when_checked_is_refused(app):
+    dana = Staff(app, "dana")
+    v = state(app).versions.latest("payment-reminder")
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefghijklmnopqrstuvwx", "bcdefghijklmnopqrstuvwxy", strict=True))
+    resp = dana.post("/t/payment-reminder/save", {"base": v.id, "file": "strings/en.yaml", "content": laughs})
+    assert resp.status_code == 409 and "YAML aliases" in resp.get_data(as_text=True)
+    assert state(app).versions.latest("payment-reminder").id == v.id
