@@ -122,3 +122,25 @@ def test_the_run_id_of_an_s3_file_follows_its_content(template, s3):
     client.put_object(Bucket=BUCKET, Key="monthly.csv", Body=(ZOO / "bom.csv").read_bytes())
     assert derive_run_id(template, f"s3://{BUCKET}/monthly.csv", endpoint) != first
     assert first.startswith("bill-explainer-")
+
+
+def test_a_run_reads_its_customers_from_s3(s3, tmp_path):
+    """The run engine's side: rows, run id and progress total come from the s3:// file, in this process."""
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.customers import InputOptions
+    from tailorcast.settings import Settings
+    from tailorcast.spec.load import load_template
+    from workers.executors import InProcessExecutor
+    from workers.run import derive_run_id, run_billing
+
+    from test_input_zoo import ITALIAN, MONEY_TINY
+    from helpers.tiny import write_tiny
+
+    endpoint, client = s3
+    client.put_object(Bucket=BUCKET, Key="tiny/export.csv", Body=ITALIAN)
+    template = load_template(write_tiny(tmp_path / "tiny", MONEY_TINY))
+    location = f"s3://{BUCKET}/tiny/export.csv"
+    summary = run_billing(template, location, LocalBucket(tmp_path / "pub"), Settings(state_dir=tmp_path / "state", secret=b"s3-secret-" + b"x" * 32),
+                          executor=InProcessExecutor(), input_options=InputOptions(decimal=",", endpoint_url=endpoint))
+    assert (summary.rows, summary.ok, summary.invalid) == (4, 2, 2)
+    assert summary.run_id == derive_run_id(template, location, endpoint)
