@@ -29,6 +29,10 @@ TEXT_SUFFIXES = (".yaml", ".yml", ".html", ".css", ".csv", ".jsonl", ".json", ".
 EDITABLE = re.compile(r"(template\.yaml|page\.html|strings/[A-Za-z_-]+\.ya?ml)")  # used with fullmatch: "$" would accept a trailing newline
 _WHERE = re.compile(r"(?P<file>[^\s:]+?)(?::(?P<line>\d+))?(?:\s+(?P<path>.*))?")
 _YAML_LINE = re.compile(r"line (\d+)")
+# Checks by version digest, for every studio in this process: the same files always get the same answer (the fonts
+# and the checks are code, the same for the life of the process).
+_CHECKED: dict[str, "Check"] = {}
+_CHECKED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,6 @@ class Workspace:
         self.root = Path(root)
         self.versions = versions
         self._lock = threading.Lock()
-        self._checks: dict[str, Check] = {}
         self._templates: dict[str, Template] = {}
 
     def folder(self, version: VersionRow) -> Path:
@@ -88,10 +91,11 @@ class Workspace:
         return folder
 
     def check(self, version: VersionRow) -> Check:
-        """What ``tailorcast validate`` says about the version (cached: a version never changes)."""
-        with self._lock:
-            if version.digest in self._checks:
-                return self._checks[version.digest]
+        """What ``tailorcast validate`` says about the version (kept by digest: a version never changes)."""
+        with _CHECKED_LOCK:
+            known = _CHECKED.get(version.digest)
+        if known is not None:
+            return known
         folder = self.folder(version)
         try:
             template = load_template(folder)
@@ -102,8 +106,10 @@ class Workspace:
             result = Check(True, ())
             with self._lock:
                 self._templates[version.digest] = template
-        with self._lock:
-            self._checks[version.digest] = result
+        with _CHECKED_LOCK:
+            _CHECKED[version.digest] = result
+            while len(_CHECKED) > 256:
+                _CHECKED.pop(next(iter(_CHECKED)))
         return result
 
     def check_draft(self, base: VersionRow, path: str, content: bytes) -> Check:

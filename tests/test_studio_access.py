@@ -6,21 +6,26 @@ import re
 
 import pytest
 
-from helpers.studio import PASSWORD, ROLE_USERS, Staff, seeded_app, state, studio_app
+from helpers.studio import PASSWORD, ROLE_USERS, Staff, seed_database, seeded_app, state
 
 OPEN = {"auth.login", "static", "review.watch", "review.still", "previews.site_file"}
 
 
 @pytest.fixture(scope="module")
-def seed(settings, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("studio-seed")
-    studio_app(settings, f"sqlite:///{tmp / 'seed.db'}", tmp)
-    return tmp / "seed.db"
+def seed(settings):
+    return seed_database(settings)
 
 
 @pytest.fixture
 def app(settings, seed, tmp_path):
     return seeded_app(settings, seed, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def refusing_app(settings, seed, tmp_path_factory):
+    """One app for the tests whose requests are all refused (nothing changes), with a signed-in client per role."""
+    app = seeded_app(settings, seed, tmp_path_factory.mktemp("refusing"))
+    return app, {role: Staff(app, name) for role, name in ROLE_USERS.items()}
 
 
 def _latest(app, name="payment-reminder"):
@@ -31,7 +36,8 @@ def _example(rule) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: {"path": "c/x/index.html"}.get(m.group(1), "x"), rule.rule).replace("<any('manifest.csv', 'errors.csv', 'summary.json'):name>", "manifest.csv")
 
 
-def test_nothing_answers_without_log_in_but_the_log_in_page_and_review_links(app):
+def test_nothing_answers_without_log_in_but_the_log_in_page_and_review_links(refusing_app):
+    app, _staff = refusing_app
     client = app.test_client()
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -103,18 +109,21 @@ def test_a_form_posted_without_its_csrf_token_is_refused(app):
     ("operator", "/users", {"name": "eve", "role": "admin", "password": PASSWORD}),
     ("viewer", "/runs/x/cancel", {}),
 ])
-def test_each_role_is_refused_what_it_may_not_do(app, role, url, form):
-    staff = Staff(app, ROLE_USERS[role])
-    resp = staff.post(url, form)
+def test_each_role_is_refused_what_it_may_not_do(refusing_app, role, url, form):
+    app, staff = refusing_app
+    versions = len(state(app).versions.history("payment-reminder"))
+    resp = staff[role].post(url, form)
     assert resp.status_code == 403, resp.get_data(as_text=True)
     assert f"your role ({role}) cannot" in resp.get_data(as_text=True)
+    assert len(state(app).versions.history("payment-reminder")) == versions and state(app).runs.history() == []
 
 
-def test_only_admins_see_users_and_approvers_the_audit_log(app):
-    assert Staff(app, "dana").get("/users").status_code == 403
-    assert Staff(app, "dana").get("/audit").status_code == 403
-    assert Staff(app, "ada").get("/users").status_code == 200
-    assert Staff(app, "abe").get("/audit").status_code == 200
+def test_only_admins_see_users_and_approvers_the_audit_log(refusing_app):
+    _app, staff = refusing_app
+    assert staff["designer"].get("/users").status_code == 403
+    assert staff["designer"].get("/audit").status_code == 403
+    assert staff["admin"].get("/users").status_code == 200
+    assert staff["approver"].get("/audit").status_code == 200
 
 
 def test_submit_approve_by_another_user_lock_and_audit(app):

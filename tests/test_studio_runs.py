@@ -12,17 +12,15 @@ import time
 import pytest
 
 from helpers.samples import REMINDER_DIR, SAMPLE_CSV, pick_rows
-from helpers.studio import Staff, seeded_app, state, studio_app
+from helpers.studio import Staff, seed_database, seeded_app, state
 from helpers.tiny import PAGE, STRINGS, TINY
 from studio.launcher import Launcher, Progress, new_run_id, run_command
 from tailorcast.keys import run_file
 
 
 @pytest.fixture(scope="module")
-def seed(settings, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("studio-seed")
-    studio_app(settings, f"sqlite:///{tmp / 'seed.db'}", tmp)
-    return tmp / "seed.db"
+def seed(settings):
+    return seed_database(settings)
 
 
 @pytest.fixture
@@ -88,6 +86,7 @@ def test_a_run_needs_one_input_and_a_sane_output(app, form, status, message):
     assert state(app).runs.history() == []
 
 
+@pytest.mark.e2e  # a whole run in this process, ffmpeg included
 def test_one_customer_published_on_demand_plays_in_a_sandboxed_phone_frame(app):
     from studio.zips import write_zip
 

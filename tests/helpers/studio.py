@@ -26,8 +26,25 @@ def studio_app(settings, database_url: str, tmp_path: Path, clock=None, users: b
     return app
 
 
+_SEED: list[Path] = []
+
+
+def seed_database(settings) -> Path:
+    """A SQLite file with the sample templates imported and a user per role, made once per test process."""
+    if not _SEED:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="studio-seed-"))
+        atexit.register(shutil.rmtree, folder, True)
+        studio_app(settings, f"sqlite:///{folder / 'seed.db'}", folder)
+        _SEED.append(folder / "seed.db")
+    return _SEED[0]
+
+
 def seeded_app(settings, seed: Path, tmp_path: Path, clock=None, **options):
-    """A studio on a copy of the SQLite file ``seed`` (made once by :func:`studio_app`): no migration, no password hashing per test."""
+    """A studio on a copy of the SQLite file ``seed`` (:func:`seed_database`): no migration, no password hashing per test."""
     import shutil
 
     db = tmp_path / "studio.db"
