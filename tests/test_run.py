@@ -443,3 +443,29 @@ def test_a_page_write_tried_again_after_a_lost_answer_stores_the_page_once(tmp_p
     assert bucket.put_new(key, b"<p>1</p>") is True
     assert bucket.put_new(key, b"<p>2</p>") is False  # the retry of a write that happened: nothing changes
     assert bucket.get_bytes(key) == b"<p>1</p>" and [p.name for p in (tmp_path / "c" / ("A" * 32)).iterdir()] == ["index.html"]
+
+
+def test_the_run_asks_the_autoscaler_for_a_cpu_per_batch_left_and_for_nothing_at_the_end(tmp_path, monkeypatch):
+    import workers.run
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.settings import Settings
+    from tailorcast.spec.load import load_template
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    class Autoscaled(InProcessExecutor):
+        asked: list[int] = []
+
+        def request(self, cpus):
+            self.asked.append(cpus)
+
+    monkeypatch.setattr(workers.run, "CAPACITY_EVERY_S", 0.0)  # ask after every batch
+    template = load_template(write_tiny(tmp_path / "tiny"))
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,locale,first_name\n" + "".join(f"C{n},en,N{n}\n" for n in range(10)))
+    ex = Autoscaled()
+    summary = run_billing(template, customers, LocalBucket(tmp_path / "pub"), Settings(state_dir=tmp_path / "s", secret=b"s" * 40),
+                          executor=ex, batch=2)
+    assert (summary.ok, summary.batches) == (10, 5)
+    assert ex.asked[:4] == [5, 4, 3, 2]  # after each full batch: one CPU for it and one per batch still to come
+    assert ex.asked[-1] == 0  # everything submitted: nothing more to ask for
