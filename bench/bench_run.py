@@ -184,7 +184,7 @@ class TreeWatch(threading.Thread):
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", MOTO], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", MOTO], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # no request log
     return proc, "http://" + proc.stdout.readline().strip()
 
 

@@ -157,3 +157,38 @@ def test_parse_rows():
     for bad in ("", "0", "5-3", "a", "2,,3"):
         with pytest.raises(ValueError):
             parse_rows(bad)
+
+
+@pytest.mark.browser
+@pytest.mark.e2e
+def test_unbaked_bill_page_plays_the_base_video_with_live_stills_and_offers_no_download(chromium, settings, ray_session, tmp_path):
+    """The bill-explainer with ``bake: false``, run on Ray for one customer and served: the phone plays the
+    shared base video, every live still loads (WebP), and the page has no download link."""
+    from urllib.parse import urlparse
+
+    from helpers.browser import open_page
+    from helpers.runs import publish
+    from helpers.samples import SAMPLE_CSV, TEMPLATE_DIR, copy_template, edit_file, pick_rows
+    from helpers.web import serve, site_app
+    from tailorcast.spec.load import load_template
+
+    folder = copy_template(TEMPLATE_DIR, tmp_path)
+    edit_file(folder, "  default_rendition: portrait\n", "  default_rendition: portrait\n  bake: false\n")
+    run = publish(load_template(folder), pick_rows(SAMPLE_CSV, ["CUST-00001"], tmp_path / "in.csv"), settings, tmp_path / "pub")
+    assert run.summary.ok == 1, run.summary
+    row = run.rows()[0]
+    assert not list((tmp_path / "pub" / "c" / row["token"]).glob("*.mp4"))
+    with serve(site_app(run.out)) as base, open_page(chromium, f"{base}/{row['page']}", "Pixel 5", wait=None) as (page, log):
+        page.wait_for_function("() => { const v = document.querySelector('video');"
+                               " return v.currentSrc.includes('/shared/video/') && v.readyState >= 1 && document.querySelector('.tc-o'); }")
+        state = page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
+            try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 1200));
+            await Promise.all([...document.querySelectorAll('.tc-o')].map(i => i.decode().catch(() => {})));
+            return {t: v.currentTime, w: v.videoWidth, poster: v.poster, live: document.querySelector('.stage').classList.contains('tc-live'),
+                    imgs: [...document.querySelectorAll('.tc-o')].map(i => [i.getAttribute('src'), i.naturalWidth]),
+                    download: document.querySelectorAll('.download a, a[download]').length}; }""")
+        assert state["t"] > 0.3 and state["w"] == 720 and state["live"]
+        assert urlparse(state["poster"]).path.startswith("/shared/img/")
+        assert state["imgs"] and all(src.endswith(".webp") and width > 0 for src, width in state["imgs"]), state["imgs"]
+        assert state["download"] == 0
+        assert log.errors == [] and log.noisy_console() == [] and log.failed == []

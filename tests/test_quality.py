@@ -1,4 +1,4 @@
-"""What the viewer sees: personal scenes match a straightforward full render, joins have no seam."""
+"""What the viewer sees: personal and shared scenes match a straightforward full render, joins have no seam."""
 
 from __future__ import annotations
 
@@ -51,6 +51,30 @@ def test_personal_scenes_match_a_full_render_reference(rendered, rendition):
     assert len(scores) == len(wanted)
     worst = min(scores.items(), key=lambda kv: kv[1])
     assert worst[1] >= 0.98, worst
+
+
+@pytest.mark.parametrize("rendition", ["landscape", "portrait"])
+def test_shared_scenes_over_a_clip_match_a_full_render_reference(rendered, rendition):
+    """The intro (over a looping video clip) and the tip go through the same ffmpeg graph as personal scenes."""
+    import av
+
+    result, scenes = rendered[rendition]
+    wanted, start = {}, 0
+    for rs in scenes:
+        if rs.shared:
+            for n in (0, 6, 15, 30, rs.frames // 2, rs.frames - 1):
+                wanted[start + n] = (rs, n)
+        start += rs.frames
+    assert any(rs.background_video for rs, _ in wanted.values()), "the bill-explainer's intro plays over a clip"
+    scores = {}
+    with av.open(str(result.video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i in wanted:
+                rs, n = wanted[i]
+                scores[(rs.id, n)] = ssim(frame.to_ndarray(format="gray"), np.asarray(rs.frame(n).convert("L")))
+    assert len(scores) == len(wanted)
+    worst = min(scores.items(), key=lambda kv: kv[1])
+    assert worst[1] >= 0.97, worst
 
 
 @pytest.mark.parametrize("rendition", ["landscape", "portrait"])
