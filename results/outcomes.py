@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, case, distinct, func, select
 from sqlalchemy.orm import aliased
 
 from store.models import Invoice, SiteEvent
@@ -45,11 +45,8 @@ class Payer:
     arm: str | None
     variant: str | None
     status: str
-    paid_at: dt.datetime
+    days: float  # from the send date to the payment that counts (the earliest)
     amount_cents: dict[str, int] = field(default_factory=dict)  # currency → cents
-
-    def days(self, sent_at: dt.datetime) -> float:
-        return (self.paid_at - sent_at).total_seconds() / 86400
 
 
 @dataclass(frozen=True)
@@ -77,39 +74,48 @@ def run_info(engine: Engine, run_id: str) -> RunInfo:
     return RunInfo(r.run_id, r.template, _aware(r.sent_at), json.loads(r.declaration) if r.declaration else None)
 
 
+def _days_since(column, sent_at: dt.datetime, dialect: str):
+    """Days from ``sent_at`` to ``column`` as a number computed by the database: no datetime object per row."""
+    sent = sent_at.timestamp() / 86400
+    if dialect == "sqlite":  # stored as UTC text; julianday 2440587.5 is the unix epoch
+        return func.julianday(column) - (2440587.5 + sent)
+    return func.extract("epoch", column) / 86400.0 - sent
+
+
 def _payers(conn, info: RunInfo) -> dict[str, Payer]:
     c = ResultsCustomer
     mine = c.run_id == info.run_id
+    dialect = conn.dialect.name
     who = (c.token, c.arm, c.variant, c.status)
-    pay = (ResultsPayment.id, ResultsPayment.paid_at, ResultsPayment.amount_cents, ResultsPayment.currency)
-    ledger: dict[str, dict] = defaultdict(dict)  # token → {payment id: (paid_at, cents, currency)}
+    pay = (ResultsPayment.id, _days_since(ResultsPayment.paid_at, info.sent_at, dialect), ResultsPayment.amount_cents, ResultsPayment.currency)
+    ledger: dict[str, dict] = defaultdict(dict)  # token → {payment id: (days, cents, currency)}
     people: dict[str, tuple] = {}
-    for token, arm, variant, status, pid, at, cents, cur in conn.execute(
+    for token, arm, variant, status, pid, days, cents, cur in conn.execute(
             select(*who, *pay).join(ResultsPayment, ResultsPayment.ref == c.ref).where(mine, ResultsPayment.paid_at >= info.sent_at)):
         people[token] = (arm, variant, status)
-        ledger[token][pid] = (_aware(at), cents, cur)
+        ledger[token][pid] = (float(days), cents, cur)
     later, later_run = aliased(ResultsCustomer), aliased(ResultsRun)
-    next_send = {token: _aware(at) for token, at in conn.execute(
-        select(c.token, func.min(later_run.sent_at)).join(later, and_(later.customer_key == c.customer_key, later.run_id != info.run_id))
+    next_send = {token: float(days) for token, days in conn.execute(
+        select(c.token, func.min(_days_since(later_run.sent_at, info.sent_at, dialect)))
+        .join(later, and_(later.customer_key == c.customer_key, later.run_id != info.run_id))
         .join(later_run, later_run.run_id == later.run_id).where(mine, later_run.sent_at > info.sent_at).group_by(c.token))}
-    for token, arm, variant, status, pid, at, cents, cur in conn.execute(
+    for token, arm, variant, status, pid, days, cents, cur in conn.execute(
             select(*who, *pay).join(ResultsPayment, ResultsPayment.customer_key == c.customer_key).where(mine, ResultsPayment.paid_at >= info.sent_at)):
-        at = _aware(at)
-        if token in next_send and at >= next_send[token]:
+        if token in next_send and days >= next_send[token]:
             continue  # that payment belongs to the customer's next run
         people[token] = (arm, variant, status)
-        ledger[token][pid] = (at, cents, cur)
+        ledger[token][pid] = (float(days), cents, cur)
     site: dict[str, list] = defaultdict(list)
-    for token, arm, variant, status, at, cents, cur in conn.execute(
-            select(*who, Invoice.paid_at, Invoice.paid_cents, Invoice.currency).join(Invoice, Invoice.token == c.token)
+    for token, arm, variant, status, days, cents, cur in conn.execute(
+            select(*who, _days_since(Invoice.paid_at, info.sent_at, dialect), Invoice.paid_cents, Invoice.currency).join(Invoice, Invoice.token == c.token)
             .where(mine, Invoice.paid_at.is_not(None), Invoice.paid_at >= info.sent_at)):
         if token not in ledger:
             people[token] = (arm, variant, status)
-            site[token].append((_aware(at), cents or 0, cur))
+            site[token].append((float(days), cents or 0, cur))
     payers = {}
     for token, (arm, variant, status) in people.items():
         payments = list(ledger[token].values()) if token in ledger else site[token]
-        payer = Payer(arm, variant, status, min(p[0] for p in payments))
+        payer = Payer(arm, variant, status, round(min(p[0] for p in payments), 6))  # whole seconds survive; float noise does not
         for _, cents, cur in payments:
             payer.amount_cents[cur] = payer.amount_cents.get(cur, 0) + cents
         payers[token] = payer
@@ -117,7 +123,7 @@ def _payers(conn, info: RunInfo) -> dict[str, Payer]:
 
 
 def run_data(engine: Engine, run_id: str) -> RunData:
-    """Everything the report needs, in five small queries and one per kind of payment."""
+    """Everything the report needs: group sizes, one pass over the events, the chapters, and the payers (four queries)."""
     info = run_info(engine, run_id)
     c, e = ResultsCustomer, SiteEvent
     mine = c.run_id == run_id
@@ -125,13 +131,13 @@ def run_data(engine: Engine, run_id: str) -> RunData:
     with engine.connect() as conn:
         sizes = {(arm, variant, status): n for arm, variant, status, n in
                  conn.execute(select(c.arm, c.variant, c.status, func.count()).where(mine).group_by(c.arm, c.variant, c.status))}
-        # one row per customer and kind (in index order, so SQLite groups as it reads), then one bit mask of kinds per
-        # customer, then customers per arm, variant and mask: one pass over the run's events
-        pairs = (select(c.token.label("token"), c.arm.label("arm"), c.variant.label("variant"), e.kind.label("kind")).select_from(c)
-                 .join(e, e.token == c.token).where(analysed).group_by(c.token, c.arm, c.variant, e.kind).subquery())
-        bit = case(*((pairs.c.kind == k, 1 << i) for i, k in enumerate(KINDS)), else_=0)
-        masks = (select(pairs.c.arm.label("arm"), pairs.c.variant.label("variant"), func.sum(bit).label("mask"))
-                 .group_by(pairs.c.token, pairs.c.arm, pairs.c.variant).subquery())
+        # one bit mask of event kinds per customer (the index hands each customer's events over in a row), then
+        # customers per arm, variant and mask: one pass over the run's events. SQLite may name arm and variant bare
+        # (one value per token); PostgreSQL wants them aggregated.
+        bit = case(*((e.kind == k, 1 << i) for i, k in enumerate(KINDS)), else_=0)
+        arm_of, variant_of = (c.arm, c.variant) if conn.dialect.name == "sqlite" else (func.min(c.arm), func.min(c.variant))
+        masks = (select(arm_of.label("arm"), variant_of.label("variant"), func.sum(distinct(bit)).label("mask")).select_from(c)
+                 .join(e, e.token == c.token).where(analysed).group_by(c.token).subquery())
         kinds: dict[tuple, int] = defaultdict(int)
         for arm, variant, mask, n in conn.execute(select(masks.c.arm, masks.c.variant, masks.c.mask, func.count())
                                                   .group_by(masks.c.arm, masks.c.variant, masks.c.mask)):

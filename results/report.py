@@ -39,10 +39,9 @@ def _order(names: set[str], info: RunInfo) -> list[str]:
     return [n for n in declared if n in names] + sorted(n for n in names if n not in declared)
 
 
-def funnel(name: str, sent: int, kinds: dict[str, int], chapters: dict[str, int], payers: list[Payer], sent_at: dt.datetime,
-           horizon: int) -> dict:
+def funnel(name: str, sent: int, kinds: dict[str, int], chapters: dict[str, int], payers: list[Payer], horizon: int) -> dict:
     """One group's numbers: ``sent`` analysed customers, ``kinds`` customers per event kind, ``payers`` those who paid."""
-    days = sorted(p.days(sent_at) for p in payers)
+    days = sorted(p.days for p in payers)
     paid = len(days)
     ci = wilson(paid, sent)
     amounts: dict[str, int] = {}
@@ -107,7 +106,7 @@ def build_report(data: RunData, now: dt.datetime) -> dict:
     arms = []
     for name in names:
         group_payers = [p for (g, _), ps in payers.items() if g == name for p in ps]
-        row = funnel(name, sum(n for (g, _), n in sent.items() if g == name), kinds[name], chapters[name], group_payers, info.sent_at, horizon)
+        row = funnel(name, sum(n for (g, _), n in sent.items() if g == name), kinds[name], chapters[name], group_payers, horizon)
         row["failed"] = failed.get(name, 0)
         arms.append(row)
 
@@ -121,7 +120,7 @@ def build_report(data: RunData, now: dt.datetime) -> dict:
     def count(group: str, variant: str | None) -> tuple[int, int]:
         """(paid within the horizon, analysed customers) of a group, within one variant or all."""
         keys = [k for k in sent if k[0] == group and (variant is None or k[1] == variant)]
-        return sum(1 for k in keys for p in payers.get(k, []) if p.days(info.sent_at) <= horizon), sum(sent[k] for k in keys)
+        return sum(1 for k in keys for p in payers.get(k, []) if p.days <= horizon), sum(sent[k] for k in keys)
 
     for variant in strata:
         for a, b in _pairs(names) if by == "arm" else []:

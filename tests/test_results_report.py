@@ -19,7 +19,7 @@ NOW = SENT + dt.timedelta(days=40)
 
 
 def _payers(arm, variant, days: list[float], status: str = "ok") -> dict[str, Payer]:
-    return {f"{arm}-{variant}-{i}": Payer(arm, variant, status, SENT + dt.timedelta(days=d), {"EUR": 1000}) for i, d in enumerate(days)}
+    return {f"{arm}-{variant}-{i}": Payer(arm, variant, status, d, {"EUR": 1000}) for i, d in enumerate(days)}
 
 
 def test_without_an_experiment_the_funnel_is_per_variant_and_nothing_is_compared():
