@@ -89,7 +89,7 @@ def check_draft(name: str):
     st = studio_state()
     base = version_or_404(name, inputs.number("base", source=request.form))
     path = inputs.text("file", 200)
-    if path not in base.files or not EDITABLE.match(path):
+    if path not in base.files or not EDITABLE.fullmatch(path):
         abort(400, description=f"'{path[:80]}' is not an editable file of this template")
     content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n").encode("utf-8")
     inputs.check_yaml(path, content)
