@@ -87,18 +87,20 @@ def time_results(engine, repeat: int) -> dict:
     from results.report import build_report, customer_rows
     from tailorcast.csvfile import csv_bytes
 
-    json_s, csv_s = [], []
+    json_s, csv_s, json_cpu, csv_cpu = [], [], [], []
     report = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = build_report(run_data(engine, RUN), SENT + dt.timedelta(days=40))
         json.dumps(report)
         json_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        json_cpu.append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         _, rows, payers = customer_events(engine, RUN)
         csv_bytes(("token", "arm", "events", "paid"), customer_rows(rows, payers))
         csv_s.append(time.perf_counter() - t0)
-    return {"json_seconds": stats(json_s), "csv_seconds": stats(csv_s),
+        csv_cpu.append(time.process_time() - c0)
+    return {"json_seconds": stats(json_s), "json_cpu_seconds": stats(json_cpu), "csv_seconds": stats(csv_s), "csv_cpu_seconds": stats(csv_cpu),
             "arms": {a["name"]: {k: a[k] for k in ("sent", "opened", "started", "completed", "paid")} for a in report["arms"]}}
 
 
@@ -128,8 +130,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--payments", type=int, default=60_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--ingest", type=int, default=3000, help="events written one transaction each, with and without the index")
+    parser.add_argument("--ingest", type=int, default=3000, help="events written one transaction each, with and without the index (0: skip)")
     parser.add_argument("--database-url", default=None, help="an empty database (PostgreSQL: created and upgraded here); default SQLite in a temp folder")
+    parser.add_argument("--keep", type=Path, default=None, help="SQLite file to fill once and reuse on the next call (filling takes minutes)")
     args = parser.parse_args()
 
     from sqlalchemy import text
@@ -139,24 +142,32 @@ def main() -> None:
     from store.store import Store
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-results-")
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'results.db'}"
+    reuse = args.keep is not None and args.keep.exists()
+    url = args.database_url or f"sqlite:///{args.keep or Path(tmp.name) / 'results.db'}"
     engine = open_engine(url)
     upgrade(engine)
     store = Store(engine)
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
     out = {"machine": {"cpu_model": model, "sqlite": sqlite3.sqlite_version, "database": url.split(":", 1)[0], "load": loadavg()}, "git": git_state()}
-    out["data"] = fill(engine, args.customers, args.events, args.payments)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    if reuse:
+        with engine.connect() as conn:
+            out["data"] = {"reused": str(args.keep), "customers": conn.execute(text("SELECT count(*) FROM results_customers")).scalar(),
+                           "events": conn.execute(text("SELECT count(*) FROM public_events")).scalar()}
+    else:
+        out["data"] = fill(engine, args.customers, args.events, args.payments)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     out["plan"] = query_plan(url)
     out["results"] = time_results(engine, args.repeat)
-    with_index = time_ingestion(store, args.ingest)
-    with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_public_events_token_kind_detail"))
-    without = time_ingestion(store, args.ingest)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE INDEX ix_public_events_token_kind_detail ON public_events (token, kind, detail)"))
-    out["ingestion_events_per_second"] = {"with_results_index": round(with_index), "without": round(without)}
+    if args.ingest:
+        with_index = time_ingestion(store, args.ingest)
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_public_events_token_kind_detail"))
+        without = time_ingestion(store, args.ingest)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE INDEX ix_public_events_token_kind_detail ON public_events (token, kind, detail)"))
+        out["ingestion_events_per_second"] = {"with_results_index": round(with_index), "without": round(without)}
+    out["machine"]["load_after"] = loadavg()
     engine.dispose()
     tmp.cleanup()
     dest = Path(__file__).resolve().parent / "out"

@@ -138,3 +138,37 @@ def test_no_verdict_before_the_planned_size_and_horizon():
     assert statement("a", "b", 0.05, 0.01, 0.09, None, Horizon(None, 10, 30, 31), 0.5, 0.001).startswith("No planned size was declared")
     srm = statement("a", "b", 0.05, 0.01, 0.09, None, Horizon(10, 10, 30, 31), 0.0002, 0.001)
     assert srm.startswith("Sample ratio mismatch (p = 0.0002 < 0.001)") and "gets more" not in srm
+
+
+def test_a_payment_by_customer_id_counts_for_the_latest_run_sent_before_it_and_a_ledger_payment_wins_over_the_sites(store, tmp_path):
+    """Monthly runs of the same customers: October's payment counts for October's run only, November's for November's;
+    a payment in the billing file and on the site is counted once (the billing file is the ledger)."""
+    import json as _json
+
+    from results.outcomes import run_data
+    from results.runs import import_run
+    from store.store import Payment
+    from tailorcast import keys
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.csvfile import csv_bytes
+
+    bucket = LocalBucket(tmp_path / "pub")
+    runs = {"bill-oct-000000000001": dt.datetime(2026, 10, 2, tzinfo=UTC), "bill-nov-000000000002": dt.datetime(2026, 11, 2, tzinfo=UTC)}
+    for n, (run, sent) in enumerate(runs.items()):
+        rows = [{"customer_id": cid, "status": "ok", "variant": "", "arm": "", "ref": f"INV-{n}-{cid}", "token": f"{cid}-{n}".ljust(32, "x")}
+                for cid in ("A", "B", "C")]
+        bucket.put_bytes(keys.run_file(run, "manifest.csv"), csv_bytes(["customer_id", "status", "variant", "arm", "ref", "token"], rows))
+        bucket.put_bytes(keys.run_file(run, "summary.json"), _json.dumps({"template": "bill"}).encode())
+        import_run(store.engine, bucket, run, SECRET, sent, NOW)
+    path = _csv(tmp_path / "p.csv", "customer_id,invoice_ref,paid_at,amount,channel\n"
+                                    "A,,2026-10-15,10.00,bank\n"      # October's run (before November's send date)
+                                    "A,,2026-11-10,11.00,bank\n"      # November's run only
+                                    ",INV-0-B,2026-11-20,12.00,bank\n"  # October's invoice paid late: October's run, by reference
+                                    "C,INV-1-C,2026-11-05,13.00,online\n")  # November's; also paid on the site below
+    assert import_payments(store.engine, path, SECRET, NOW).added == 4
+    store.pay(Payment("INV-1-C", 1300, "EUR", "C-1".ljust(32, "x")), "webhook", dt.datetime(2026, 11, 5, 10, tzinfo=UTC))
+    store.pay(Payment("INV-1-B", 900, "EUR", "B-1".ljust(32, "x")), "webhook", dt.datetime(2026, 11, 6, tzinfo=UTC))  # only on the site
+    october, november = (run_data(store.engine, run) for run in runs)
+    assert {t[:3]: (round(p.days, 2), p.amount_cents) for t, p in october.payers.items()} == {"A-0": (13.0, {"EUR": 1000}), "B-0": (49.0, {"EUR": 1200})}
+    assert {t[:3]: (round(p.days, 2), p.amount_cents) for t, p in november.payers.items()} == {
+        "A-1": (8.0, {"EUR": 1100}), "C-1": (3.0, {"EUR": 1300}), "B-1": (4.0, {"EUR": 900})}
