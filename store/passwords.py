@@ -33,9 +33,10 @@ def check_strength(password: str) -> str | None:
     return None
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, n: int = N) -> str:
+    """``n``: scrypt's cost (a power of two); the stored text keeps it, so raising it later locks nobody out."""
     salt = secrets.token_bytes(16)
-    return f"scrypt${N}${R}${P}${_b64(salt)}${_b64(_scrypt(password, salt, N, R, P))}"
+    return f"scrypt${n}${R}${P}${_b64(salt)}${_b64(_scrypt(password, salt, n, R, P))}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from tailorcast.errors import StudioRefused
 
 from .models import StudioUser
-from .passwords import DUMMY_HASH, check_strength, hash_password, verify_password
+from .passwords import DUMMY_HASH, N, check_strength, hash_password, verify_password
 
 ROLES = ("designer", "approver", "operator", "viewer", "admin")
 NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")  # used with fullmatch: "$" would accept a trailing newline
@@ -43,8 +43,10 @@ def check_role(role: str) -> None:
 
 
 class Users:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, password_cost: int = N) -> None:
+        """``password_cost``: scrypt's n for new hashes (tests use a small one; the default is the floor for real use)."""
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.password_cost = password_cost
 
     def create(self, name: str, role: str, password: str, at: dt.datetime) -> UserRow:
         if not NAME.fullmatch(name):
@@ -55,7 +57,7 @@ class Users:
             raise StudioRefused(f"user {name}", weak)
         try:
             with self._sessions.begin() as s:
-                user = StudioUser(name=name, role=role, password_hash=hash_password(password), active=True, created_at=at)
+                user = StudioUser(name=name, role=role, password_hash=hash_password(password, self.password_cost), active=True, created_at=at)
                 s.add(user)
                 s.flush()
                 return _row(user)
@@ -97,5 +99,5 @@ class Users:
             if active is not None:
                 user.active = active
             if password is not None:
-                user.password_hash = hash_password(password)
+                user.password_hash = hash_password(password, self.password_cost)
             return _row(user)

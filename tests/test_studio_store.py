@@ -33,6 +33,8 @@ def test_passwords_are_salted_scrypt_and_verify_only_the_right_one():
     assert a != b and a.startswith("scrypt$16384$8$1$")
     assert verify_password("correct horse battery", a) and not verify_password("correct horse batterz", a)
     assert not verify_password("anything", "not-a-hash") and not verify_password("x" * 5000, a)
+    cheaper = hash_password("correct horse battery", n=2**8)  # the cost is in the stored text: both verify
+    assert cheaper.startswith("scrypt$256$") and verify_password("correct horse battery", cheaper)
 
 
 def test_users_log_in_by_name_and_password_and_a_disabled_user_cannot(store):
