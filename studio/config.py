@@ -24,6 +24,7 @@ class StudioConfig:
     review_secret: bytes = field(repr=False)  # signs review links
     templates_dir: Path | None = None  # template folders imported as first versions when the store has none of that name
     ray_address: str | None = None  # runs join this cluster; None: each run starts a local Ray
+    endpoint_url: str | None = None  # S3-compatible endpoint of runs' s3:// input and output (MinIO, R2); None: AWS
     run_workers: int | None = None  # --workers for local runs
     default_out: str = "public/"  # where runs publish unless the operator says otherwise
     secure_cookies: bool = False  # True behind HTTPS

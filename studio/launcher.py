@@ -37,7 +37,7 @@ _RUN_ID = re.compile(r"[^a-z0-9-]+")
 
 
 def run_command(python: str, folder: Path, customers: str, out: str, run_id: str, state_dir: Path,
-                ray_address: str | None = None, workers: int | None = None, json_log: bool = False) -> list[str]:
+                ray_address: str | None = None, workers: int | None = None, json_log: bool = False, endpoint_url: str | None = None) -> list[str]:
     """The ``tailorcast run`` argument list (a pure function: tests assert on it)."""
     cmd = [python, "-m", "tailorcast.cli", "run", str(folder), "--customers", customers, "--out", out, "--run-id", run_id,
            "--state", str(state_dir)]
@@ -47,6 +47,8 @@ def run_command(python: str, folder: Path, customers: str, out: str, run_id: str
         cmd += ["--workers", str(workers)]
     if json_log:
         cmd += ["--log-format", "json"]
+    if endpoint_url:
+        cmd += ["--endpoint-url", endpoint_url]
     return cmd
 
 
@@ -133,7 +135,7 @@ class Launcher:
         folder = self.folder(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         cmd = run_command(self._python(), export, customers, out, run_id, self.config.state_dir, self.config.ray_address,
-                          self.config.run_workers, self.json_log_supported())
+                          self.config.run_workers, self.json_log_supported(), self.config.endpoint_url)
         child_env = {**os.environ, **(env or {})}
         child_env.setdefault("RAY_AUTH_MODE", "disabled")
         if not self.config.ray_address:  # a local run starts its own Ray, never joins a cluster `ray start` left on this machine

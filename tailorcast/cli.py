@@ -393,9 +393,10 @@ def db_current(state: Path | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Staff only: keep 127.0.0.1 unless a reverse proxy with HTTPS is in front.")
 @click.option("--port", default=8002, show_default=True, type=int)
 @click.option("--ray-address", default=None, help="Runs join this Ray cluster (e.g. 'auto'); default: each run starts a local Ray.")
+@click.option("--endpoint-url", default=None, help="S3-compatible endpoint of runs' s3:// input and output (MinIO, R2); AWS when omitted.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database, studio files).")
 @click.pass_context
-def studio(ctx: click.Context, host: str, port: int, ray_address: str | None, state: Path | None) -> None:
+def studio(ctx: click.Context, host: str, port: int, ray_address: str | None, endpoint_url: str | None, state: Path | None) -> None:
     """The studio: design, preview and approve templates, start and follow runs (staff only).
 
     Users log in with accounts made by `tailorcast studio create-user`. The
@@ -416,7 +417,7 @@ def studio(ctx: click.Context, host: str, port: int, ray_address: str | None, st
     from .settings import load_settings
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = create_studio_app(studio_config(load_settings(state_dir=state), ray_address=ray_address))
+    app = create_studio_app(studio_config(load_settings(state_dir=state), ray_address=ray_address, endpoint_url=endpoint_url))
     console.print(f"Studio on http://{host}:{port}/ (Ctrl+C to stop)")
     app.run(host=host, port=port, threaded=True)
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpers.studio import PASSWORD, ROLE_USERS, Staff, seed_database, seeded_app, state
+from helpers.studio import PASSWORD, ROLE_USERS, Staff, seed_database, seeded_app, state, studio_app
 
 OPEN = {"auth.login", "static", "review.watch", "review.still", "previews.site_file"}
 
@@ -201,3 +201,16 @@ def test_pages_load_nothing_from_another_host_and_carry_a_strict_policy(app):
     assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Referrer-Policy"] == "no-referrer"
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_sign_in_save_submit_and_approve_on_each_database(settings, database_url, tmp_path):
+    """The studio on SQLite and, marked e2e, on the session's PostgreSQL (at head, as `tailorcast db upgrade` leaves it)."""
+    app = studio_app(settings, database_url, tmp_path)
+    dana, abe = Staff(app, "dana"), Staff(app, "abe")
+    v = state(app).versions.latest("payment-reminder")
+    assert dana.post("/t/payment-reminder/save", {"base": v.id, "file": "page.html", "content": "<p>pg</p>"}).status_code == 303
+    mine = state(app).versions.latest("payment-reminder")
+    assert dana.post("/t/payment-reminder/submit", {"v": mine.id}).status_code == 303
+    assert abe.post("/t/payment-reminder/decide", {"v": mine.id, "decision": "approve"}).status_code == 303
+    assert state(app).versions.get(mine.id).state == "approved"
+    assert [e.action for e in state(app).audit.recent()][:3] == ["approve", "submit", "save"]

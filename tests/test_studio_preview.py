@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import stat
+import time
 import zipfile
 
 import numpy as np
@@ -241,3 +242,34 @@ def test_yaml_that_would_explode_when_checked_is_refused(app):
     resp = dana.post("/t/payment-reminder/save", {"base": v.id, "file": "strings/en.yaml", "content": laughs})
     assert resp.status_code == 409 and "YAML aliases" in resp.get_data(as_text=True)
     assert state(app).versions.latest("payment-reminder").id == v.id
+
+
+@pytest.mark.e2e
+def test_real_size_stills_are_the_frames_of_the_published_video(app, settings):
+    """payment-reminder, row 2, published as a run publishes it: its landscape video against the stills."""
+    import av
+
+    from studio.previewer import Choice
+    from tailorcast.payments.links import derive_key
+    from tailorcast.settings import Settings
+
+    st = state(app)
+    v = st.versions.latest("payment-reminder")
+    samples = st.workspace.folder(v) / "sample-customers.csv"
+    job = st.renders.start(st.workspace.template(v), v.id, samples, 2, None,
+                           Settings(state_dir=st.config.state_dir, secret=derive_key(b"s" * 40, "preview")))
+    deadline = time.time() + 300
+    while job.state == "rendering" and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.state == "done", job.error
+    with av.open(str(st.renders.folder(job.key) / job.videos["landscape"])) as container:
+        fps = float(container.streams.video[0].average_rate)
+        frames = {i: f.to_ndarray(format="gray") for i, f in enumerate(container.decode(video=0)) if i % 45 == 10}
+    template = st.workspace.template(v)
+    scores = {}
+    for n, frame in frames.items():
+        png, scene, _local = st.previews.still(v, Choice(samples, 2, "landscape"), n / fps)
+        scores.setdefault("pay_link" in template.scene(scene).names, []).append(ssim(np.asarray(Image.open(io.BytesIO(png)).convert("L")), frame))
+    # A scene that shows the pay link (its QR code) differs: a run signs the link with the customer's token of that run.
+    assert len(scores[False]) >= 6 and min(scores[False]) > 0.98, scores
+    assert min(scores.get(True, [1.0])) > 0.8, scores

@@ -174,3 +174,27 @@ def test_a_run_that_ended_while_no_studio_watched_is_found_at_start(app, setting
     st.runs.started("gone-1", 2**22 + 12345)  # no such process
     Launcher(st.config, st.runs).reconcile()
     assert st.runs.get("gone-1").state == "failed"
+
+
+def test_the_run_command_names_the_endpoint_of_an_s3_compatible_store(tmp_path):
+    cmd = run_command("/py", tmp_path, "s3://b/x.csv", "s3://b/out", "r-1", tmp_path, endpoint_url="http://127.0.0.1:9000")
+    assert cmd[-2:] == ["--endpoint-url", "http://127.0.0.1:9000"]
+
+
+@pytest.mark.e2e
+def test_a_run_from_a_bucket_path_reads_the_export_from_s3(settings, seed, tmp_path, s3_server):
+    import boto3
+
+    app = seeded_app(settings, seed, tmp_path, run_workers=1, endpoint_url=s3_server)
+    v = _approve(app)
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3.create_bucket(Bucket="exports")
+    rows = pick_rows(REMINDER_DIR / "sample-customers.csv", ["R-0001"], tmp_path / "one.csv")
+    s3.put_object(Bucket="exports", Key="2026-11/one.csv", Body=rows.read_bytes())
+    olga = Staff(app, "olga")
+    resp = olga.post("/runs", {"version": v.id, "bucket_path": "s3://exports/2026-11/one.csv", "out": str(tmp_path / "pub")},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    done = _wait(olga, resp.headers["Location"], lambda d: d["state"] != "running", 400)
+    assert done["state"] == "done" and done["counts"]["ok"] == 1, done
+    assert state(app).runs.history()[0].source == "s3://exports/2026-11/one.csv"
