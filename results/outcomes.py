@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, case, distinct, func, select
+from sqlalchemy import Engine, and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from store.models import Invoice, SiteEvent
@@ -83,43 +83,40 @@ def _days_since(column, sent_at: dt.datetime, dialect: str):
 
 
 def _payers(conn, info: RunInfo) -> dict[str, Payer]:
-    c = ResultsCustomer
+    c, p = ResultsCustomer, ResultsPayment
     mine = c.run_id == info.run_id
     dialect = conn.dialect.name
     who = (c.token, c.arm, c.variant, c.status)
-    pay = (ResultsPayment.id, _days_since(ResultsPayment.paid_at, info.sent_at, dialect), ResultsPayment.amount_cents, ResultsPayment.currency)
-    ledger: dict[str, dict] = defaultdict(dict)  # token → {payment id: (days, cents, currency)}
-    people: dict[str, tuple] = {}
-    for token, arm, variant, status, pid, days, cents, cur in conn.execute(
-            select(*who, *pay).join(ResultsPayment, ResultsPayment.ref == c.ref).where(mine, ResultsPayment.paid_at >= info.sent_at)):
-        people[token] = (arm, variant, status)
-        ledger[token][pid] = (float(days), cents, cur)
+    pay = (_days_since(p.paid_at, info.sent_at, dialect), p.amount_cents, p.currency)
+    found: dict[str, list] = {}  # token → [arm, variant, status, earliest days, {currency: cents}]
+
+    def add(token, arm, variant, status, days, cents, cur) -> None:
+        entry = found.get(token)
+        if entry is None:
+            found[token] = [arm, variant, status, float(days), {cur: cents}]
+            return
+        entry[3] = min(entry[3], float(days))
+        entry[4][cur] = entry[4].get(cur, 0) + cents
+
+    for row in conn.execute(select(*who, *pay).join(p, p.ref == c.ref).where(mine, p.paid_at >= info.sent_at)):
+        add(*row)
     later, later_run = aliased(ResultsCustomer), aliased(ResultsRun)
     next_send = {token: float(days) for token, days in conn.execute(
         select(c.token, func.min(_days_since(later_run.sent_at, info.sent_at, dialect)))
         .join(later, and_(later.customer_key == c.customer_key, later.run_id != info.run_id))
         .join(later_run, later_run.run_id == later.run_id).where(mine, later_run.sent_at > info.sent_at).group_by(c.token))}
-    for token, arm, variant, status, pid, days, cents, cur in conn.execute(
-            select(*who, *pay).join(ResultsPayment, ResultsPayment.customer_key == c.customer_key).where(mine, ResultsPayment.paid_at >= info.sent_at)):
-        if token in next_send and days >= next_send[token]:
-            continue  # that payment belongs to the customer's next run
-        people[token] = (arm, variant, status)
-        ledger[token][pid] = (float(days), cents, cur)
-    site: dict[str, list] = defaultdict(list)
-    for token, arm, variant, status, days, cents, cur in conn.execute(
-            select(*who, _days_since(Invoice.paid_at, info.sent_at, dialect), Invoice.paid_cents, Invoice.currency).join(Invoice, Invoice.token == c.token)
-            .where(mine, Invoice.paid_at.is_not(None), Invoice.paid_at >= info.sent_at)):
-        if token not in ledger:
-            people[token] = (arm, variant, status)
-            site[token].append((float(days), cents or 0, cur))
-    payers = {}
-    for token, (arm, variant, status) in people.items():
-        payments = list(ledger[token].values()) if token in ledger else site[token]
-        payer = Payer(arm, variant, status, round(min(p[0] for p in payments), 6))  # whole seconds survive; float noise does not
-        for _, cents, cur in payments:
-            payer.amount_cents[cur] = payer.amount_cents.get(cur, 0) + cents
-        payers[token] = payer
-    return payers
+    by_key = (select(*who, *pay).join(p, p.customer_key == c.customer_key)
+              .where(mine, p.paid_at >= info.sent_at, or_(p.ref.is_(None), c.ref.is_(None), p.ref != c.ref)))  # matched by reference above
+    for row in conn.execute(by_key):
+        if row[0] not in next_send or row[4] < next_send[row[0]]:  # else it belongs to the customer's next run
+            add(*row)
+    ledger = set(found)
+    for row in conn.execute(select(*who, _days_since(Invoice.paid_at, info.sent_at, dialect), func.coalesce(Invoice.paid_cents, 0), Invoice.currency)
+                            .join(Invoice, Invoice.token == c.token).where(mine, Invoice.paid_at.is_not(None), Invoice.paid_at >= info.sent_at)):
+        if row[0] not in ledger:
+            add(*row)
+    # whole seconds survive the rounding; float noise from the database's day arithmetic does not
+    return {token: Payer(arm, variant, status, round(days, 6), amounts) for token, (arm, variant, status, days, amounts) in found.items()}
 
 
 def run_data(engine: Engine, run_id: str) -> RunData:
