@@ -322,7 +322,8 @@ def test_a_worker_holds_one_customer_on_disk_and_leaves_no_temporary_files(tiny_
 def test_batches_keep_tasks_few_on_big_runs_and_spread_small_ones():
     from workers.batches import MAX_BATCH, MAX_TASKS, batch_size
 
-    assert batch_size(8, 2, 2.0) == 2  # 4 tasks for 2 CPUs
+    assert batch_size(8, 2, 2.0) == 1  # 8 tasks for 2 CPUs
+    assert batch_size(300, 2, 0.1) == 38  # every CPU gets four tasks
     assert batch_size(10_000, 2, 2.0) == 10  # about 20 s of work per task
     assert batch_size(10_000, 2, 0.05) == 400
     assert batch_size(10_000_000, 64, 2.0) == 10_000_000 // MAX_TASKS  # never more than MAX_TASKS tasks

@@ -104,10 +104,10 @@ def render_batch(run: Shared, batch: Batch, shared: Mapping[str, bytes], base_vi
 
 def batch_size(total: int | None, cpus: int, seconds_per_customer: float) -> int:
     """Customers per task: about TARGET_S seconds of work, at least total / MAX_TASKS, and small enough
-    that every CPU gets a couple of tasks."""
+    that every CPU gets four tasks (a slow task at the end then keeps the others waiting less)."""
     by_time = TARGET_S / max(seconds_per_customer, 1e-3)
     if total is None:
         return int(min(MAX_BATCH, max(1, by_time)))
     by_tasks = math.ceil(total / MAX_TASKS)
-    spread = math.ceil(total / (2 * max(1, cpus)))
+    spread = math.ceil(total / (4 * max(1, cpus)))
     return int(min(MAX_BATCH, max(1, by_tasks, min(by_time, spread))))
