@@ -1,6 +1,8 @@
 /* Tailorcast player: enhances the page's plain <video> with chapters, a pay call-to-action over the
-   picture, a captions toggle, replay, tap for sound, live mode (the shared base video with the
+   picture during the pay scene, a bar under the picture (captions toggle, tap for sound, replay and the
+   pay button, kept on screen while the picture is), live mode (the shared base video with the
    customer's live stills drawn on it) and, when the page has an API, events and the paid status.
+   Nothing but the pay scene's call-to-action is drawn over the picture.
    Without this file the page works as published. The animation vocabulary mirrors renderer/animation.py. */
 (function () {
   'use strict';
@@ -15,6 +17,9 @@
   var total = Math.max(1, Math.round((data.duration || 0) * fps));
   var stage = video.parentNode;
   var payLink = document.getElementById('pay');
+  var bar = stage.querySelector('.tc-bar');
+  if (!bar) { bar = make('div', 'tc-bar'); stage.appendChild(bar); } // a page without one still gets its controls
+  var barPay = bar.querySelector('a');
   var api = data.api && /^https?:$/.test(location.protocol) ? data.api : null;
   var token = data.token;
   var live = null; // the playing rendition's live data, once in live mode
@@ -50,6 +55,7 @@
       payLink.parentNode.insertBefore(p, payLink.nextSibling);
     }
     paid = true;
+    stick(false);
   }
   var paid = false;
   function checkPaid() {
@@ -104,27 +110,44 @@
     ['left', 'top', 'width', 'height'].forEach(function (k, i) { cta.style[k] = b ? b[i] * 100 + '%' : ''; });
   }
   if (payLink) payLink.addEventListener('click', function () { send('pay_started'); });
+  if (barPay) barPay.addEventListener('click', function () { send('pay_started'); });
+
+  // ---- the bar under the picture sticks to the screen's bottom while the top pay button is off screen ----
+  function stick(on) { stage.classList.toggle('tc-stick', on && !paid); }
+  if (payLink && window.IntersectionObserver) {
+    new IntersectionObserver(function (es) { stick(!es[es.length - 1].isIntersecting); }).observe(payLink);
+  } else stick(true);
+  function control(cls, label, text) { // a button in the bar, before the pay button; its name is the label
+    var b = make('button', cls, text);
+    b.type = 'button';
+    b.title = label;
+    b.appendChild(make('span', 'tc-sr', (text ? ' ' : '') + label));
+    bar.insertBefore(b, barPay);
+    return b;
+  }
 
   // ---- tap for sound, replay ----
-  var sound = make('button', 'tc-sound', L.sound);
-  sound.type = 'button';
+  var track = video.textTracks && video.textTracks[0];
+  var cc = track ? control('tc-cc', L.captions, 'CC') : null;
+  var sound = control('tc-sound', L.sound);
   sound.hidden = true;
   sound.addEventListener('click', function () {
+    seen();
     video.muted = false;
     if (video.paused) play();
     sound.hidden = true;
   });
-  stage.appendChild(sound);
-  var replay = make('button', 'tc-replay', L.replay);
-  replay.type = 'button';
+  var replay = control('tc-replay', L.replay);
   replay.hidden = true;
   replay.addEventListener('click', function () {
     replay.hidden = true;
     video.currentTime = 0;
     play();
   });
-  stage.appendChild(replay);
 
+  function seen() { // the whole player on screen: the picture, and the bar under it rather than over it
+    if (stage.scrollIntoView) stage.scrollIntoView({block: 'nearest'});
+  }
   function play() {
     try {
       var p = video.play();
@@ -132,17 +155,12 @@
     } catch (e) { /* autoplay refused: the poster and the controls stay */ }
   }
 
-  // ---- captions toggle (over the video, so the page below does not move) ----
-  var track = video.textTracks && video.textTracks[0];
-  var cc = null;
-  if (track) {
-    cc = make('button', 'tc-cc', L.captions);
-    cc.type = 'button';
+  // ---- captions toggle ----
+  if (cc) {
     cc.addEventListener('click', function () {
       track.mode = track.mode === 'showing' ? 'hidden' : 'showing';
       sync();
     });
-    stage.appendChild(cc);
   }
   function sync() { if (cc) cc.setAttribute('aria-pressed', track.mode === 'showing' ? 'true' : 'false'); }
 
@@ -159,6 +177,7 @@
       var t = parseFloat(a.getAttribute('data-start')) || 0;
       video.currentTime = t;
       play();
+      seen();
       var s = sceneAt(t);
       if (s) send('chapter', {chapter: s.id});
     });
@@ -344,4 +363,7 @@
   fit();
   once('view');
   checkPaid();
+  // back from the payment page (the back/forward cache keeps this page) or from another tab: ask again
+  window.addEventListener('pageshow', function (e) { if (e.persisted) checkPaid(); });
+  document.addEventListener('visibilitychange', function () { if (document.visibilityState === 'visible') checkPaid(); });
 })();
