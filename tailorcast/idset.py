@@ -1,9 +1,8 @@
 """The customer ids a run has seen, kept compact: ten million ids must not cost gigabytes of memory.
 
 Each id is kept as an 8-byte BLAKE2b hash, in one of 4,096 sorted arrays chosen by the hash's top 12 bits,
-next to the row where it was first seen (4 bytes). That is 12 bytes an id plus the arrays' slack (about
-13 MB per million ids, measured in bench/bench_input.py), where a Python set of the id strings takes about
-100 MB. Two different ids share a 64-bit hash with probability about n²/2⁶⁵ (3 in a million for ten
+next to the row where it was first seen (4 bytes). That is 12 bytes an id plus the arrays' slack: 15 MiB
+of RSS per million ids (bench/bench_input.py), where a Python set of the id strings takes 92 MiB. Two different ids share a 64-bit hash with probability about n²/2⁶⁵ (3 in a million for ten
 million ids); such a pair would be reported as a duplicate of the first one's row, where a person can see it.
 """
 
