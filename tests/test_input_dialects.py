@@ -225,3 +225,16 @@ def test_a_line_without_end_costs_its_row_and_is_never_held_whole(template, tmp_
         (2, "is longer than 4,096 bytes, so it was skipped; is a line end missing?")]
     with pytest.raises(InputError, match="the first line is longer than"):
         _read(template, tmp_path, b"z" * 20_000)
+
+
+@pytest.mark.parametrize("cell,mark,value", [("42", ".", 42), ("42.0", ".", 42), ("-3", ",", -3), ("1.234", ",", 1234), (7, ".", 7), (7.0, ".", 7),
+                                             ("42.5", ".", None), ("4,2", ".", None), ("1.23", ",", None), ("x", ".", None), (float("nan"), ".", None)])
+def test_whole_numbers_in_either_dialect(cell, mark, value):
+    from tailorcast.customers import _convert
+    from tailorcast.spec.model import Field
+
+    if value is None:
+        with pytest.raises(ValueError, match="is not a whole number"):
+            _convert(Field("n", "integer"), cell, mark)
+    else:
+        assert _convert(Field("n", "integer"), cell, mark) == value
