@@ -170,10 +170,10 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
                               api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url,
                               input_options=options)
 
-    failed = summary.failed > 0 or (summary.ok + summary.skipped == 0 and summary.rows > 0)
+    failed = summary.failed > 0 or (summary.ok + summary.skipped + summary.holdout == 0 and summary.rows > 0)
     if log_format == "json":
         json_line("summary", run_id=summary.run_id, rows=summary.rows, ok=summary.ok, skipped=summary.skipped, failed=summary.failed,
-                  invalid=summary.invalid, seconds=summary.seconds, cpu_seconds=summary.cpu_seconds, bytes_uploaded=summary.bytes_uploaded,
+                  invalid=summary.invalid, holdout=summary.holdout, seconds=summary.seconds, cpu_seconds=summary.cpu_seconds, bytes_uploaded=summary.bytes_uploaded,
                   manifest=bucket.describe(summary.manifest), errors=bucket.describe(summary.errors), exit_status=int(failed))
         sys.exit(int(failed))
     if quiet:
@@ -182,6 +182,8 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
     for label, value in (("rows", summary.rows), ("ok", summary.ok), ("skipped (already published)", summary.skipped),
                          ("failed", summary.failed), ("invalid rows", summary.invalid), ("seconds", summary.seconds)):
         table.add_row(label, str(value))
+    if summary.holdout:
+        table.add_row(f"holdout of experiment {tmpl.experiment.id} (no page; see the manifest)", str(summary.holdout))
     console.print(table)
     console.print(f"Manifest:     {bucket.describe(summary.manifest)}")
     console.print(f"Error report: {bucket.describe(summary.errors)}  ({summary.failed + summary.invalid} rows)")
