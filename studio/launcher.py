@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,6 +159,7 @@ class Launcher:
         summary = self.local_run_file(run, "summary.json") if run else None
         finished = code == 0 or (code == 1 and summary is not None and summary.is_file())  # 1: it ended, some customers failed
         self.runs.finish(run_id, "cancelled" if cancelled else "done" if finished else "failed", code, _utc(self.clock()))
+        shutil.rmtree(self.folder(run_id) / "input", ignore_errors=True)  # the uploaded export is personal data: gone once read
 
     def cancel(self, run: RunRow) -> None:
         """SIGTERM to the run's process group, SIGKILL after :data:`KILL_AFTER` seconds if it is still there."""

@@ -26,6 +26,7 @@ bp = Blueprint("previews", __name__)
 ROWS_LISTED = 200
 UPLOAD_SUFFIXES = (".csv", ".jsonl")
 SITE_PREFIXES = ("c/", "shared/")
+UPLOAD_KEEP_SECONDS = 24 * 3600
 
 
 def sources(version: VersionRow) -> list[str]:
@@ -138,6 +139,9 @@ def upload_rows(name: str):
     key = secrets.token_urlsafe(18)
     folder = st.config.work_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():  # rows uploaded for previews are personal data: kept a day
+        if st.clock() - old.stat().st_mtime > UPLOAD_KEEP_SECONDS:
+            old.unlink(missing_ok=True)
     sent[0].save(folder / f"{key}{suffix}")
     session["uploads"] = (session.get("uploads", []) + [key])[-10:]
     st.record("upload-rows", f"{name}@{version.short}", f"{suffix} file for previews")

@@ -115,8 +115,12 @@ class Renders:
         render.seconds = time.perf_counter() - started
 
     def get(self, key: str) -> Render | None:
+        """The render with this key, while it is kept (:data:`KEEP_SECONDS` after it started)."""
         with self._lock:
-            return self._renders.get(key)
+            render = self._renders.get(key)
+        if render is None or (render.state != "rendering" and self.clock() - render.started > KEEP_SECONDS):
+            return None
+        return render
 
     def folder(self, key: str) -> Path:
         return self.root / key / "site"

@@ -133,6 +133,8 @@ def test_a_run_of_a_few_rows_finishes_and_its_manifest_downloads(app, tmp_path):
     url = resp.headers["Location"]
     done = _wait(olga, url, lambda d: d["state"] != "running", 400)
     assert done["state"] == "done" and done["counts"]["ok"] == 2 and done["total"] == 2, done
+    run_id = url.rsplit("/", 1)[1]
+    assert not (state(app).launcher.folder(run_id) / "input").exists()  # the uploaded export went with the run
     manifest = olga.get(url + "/manifest.csv")
     assert manifest.status_code == 200 and manifest.data.count(b",ok,") == 2
     history = olga.get("/runs", headers={"Accept": "application/json"}).get_json()["runs"]
