@@ -100,7 +100,7 @@ def _said(folder, customer_id: str, locale: str, due: dt.date, scene_id: str):
     texts = [evaluate_text(layer.params["text"], {**ctx, "rendition": template.video.default_rendition})
              for layer in scene.scene.layers if layer.type == "text"]
     cues = cues_for(scenes)
-    media = {"css": "s.css", "js": "p.js", "logo": "l.png", "video": "v.mp4", "poster": "p.jpg", "captions": "c.vtt",
+    media = {"css": "s.css", "js": "p.js", "logo": "l.png", "video": "v.mp4", "download": "v.mp4", "poster": "p.jpg", "captions": "c.vtt",
              "videos": [{"src": "v.mp4", "poster": "p.jpg", "width": 720, "height": 1280, "orientation": "portrait"}]}
     page = build_page(template, ctx, media, [], [c.text for c in cues])
     return texts, list(scene.captions), to_webvtt(cues, locale), page, [c.text for c in cues]
