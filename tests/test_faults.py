@@ -3,14 +3,12 @@ behind tests/helpers/faults.py on 127.0.0.1), and a Ray worker process killed in
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 from pathlib import Path
 
 import pytest
 
-from helpers.driver import pages, ray_task_pids, tiny_customers, wait_for
+from helpers.driver import kill_running_task, pages, tiny_customers, wait_for
 from helpers.faults import FaultProxy, Faults
 from helpers.runs import ffmpeg_decode_errors
 
@@ -79,12 +77,11 @@ def test_a_ray_worker_process_killed_mid_run_loses_no_customer_and_renders_none_
     template_dir, customers = tiny_customers(tmp_path, 60)
     out = tmp_path / "pub"
     killed: list[int] = []
+    session = ray_session._private.worker._global_node.get_session_dir_path()  # only this session's workers
 
     def kill_one_worker() -> None:
         wait_for(lambda: len(pages(out)) >= 5, what="the first pages")
-        pid = wait_for(lambda: ray_task_pids("render_batch"), what="a worker running a batch")[0]
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
+        killed.append(wait_for(lambda: kill_running_task("render_batch", session), every=0.02, what="a worker running a batch"))
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()

@@ -31,13 +31,16 @@ def test_a_sigkilled_driver_resumes_without_rendering_anything_complete_again(tm
     template, customers = tiny_customers(tmp_path, 80, bad=(33,))
     out, state = tmp_path / "pub", tmp_path / "state"
     first = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "killed")
-    wait_for(lambda: (out / "runs" / "killed" / "journal").is_dir() and len(pages(out)) >= 20, timeout=180, what="a journal part and 20 pages")
+    def journaled_ok() -> set[str]:
+        return {r["token"] for records in _journal_by_session(out, "killed").values() for r in records if r["status"] == "ok"}
+
+    wait_for(lambda: journaled_ok() and len(pages(out)) >= 20, timeout=180, what="an ok row in the journal and 20 pages")
     os.kill(first.pid, signal.SIGKILL)  # the driver only: Ray's processes are left to the next start to reap
     first.wait(timeout=30)
     complete = {p.parent.name: p.stat().st_mtime_ns for p in pages(out)}
     assert 20 <= len(complete) < 79, "the run finished before it was killed: give it more customers"
     assert not (out / "runs" / "killed" / "manifest.csv").exists()
-    journaled = {r["token"] for records in _journal_by_session(out, "killed").values() for r in records if r["status"] == "ok"}
+    journaled = journaled_ok()
     assert journaled and journaled <= set(complete)
 
     second = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "killed")

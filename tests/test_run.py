@@ -238,7 +238,7 @@ def test_the_journal_is_written_in_parts_as_the_run_goes_and_the_manifest_is_ass
     ok = rows[0]
     assert ok["page"] == f"https://bills.example.com/oct/c/{ok['token']}/index.html"
     assert ok["video"].endswith("/video-wide.mp4") and ok["poster"].endswith("/poster-wide.jpg") and ok["attempts"] == "1"
-    assert float(ok["cpu_seconds"]) > 0 and int(ok["bytes"]) > 1000 and ok["node"] == "local"
+    assert float(ok["cpu_seconds"]) > 0 and int(ok["bytes"]) > 1000 and ok["node"]  # "local", or the Ray node of this process
     assert rows[1]["page"] == rows[1]["video"] == "" and "division" in rows[1]["error"]
     table = pq.read_table(out / summary.manifest_parquet)
     assert table.column_names == MANIFEST_FIELDS and table.column("row").to_pylist() == [2, 4]

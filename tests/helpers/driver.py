@@ -57,12 +57,14 @@ def wait_for(condition, timeout: float = 120, every: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def ray_task_pids(name: str) -> list[int]:
-    """Worker processes running the Ray task ``name`` now (their title is ``ray::<name>``)."""
+def ray_task_pids(name: str, session_dir: str) -> list[int]:
+    """Worker processes of the Ray instance of ``session_dir`` running the task ``name`` now (their title is
+    ``ray::<name>``); never another instance's, even one of another test run on this machine."""
+    from workers.local_ray import instance_processes
+
     found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in instance_processes(session_dir):
+        proc = Path("/proc") / str(pid)
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
         except OSError:
@@ -70,6 +72,21 @@ def ray_task_pids(name: str) -> list[int]:
         if cmdline.startswith(f"ray::{name}"):
             found.append(int(proc.name))
     return found
+
+
+def kill_running_task(name: str, session_dir: str) -> int | None:
+    """SIGKILL one worker process of the Ray instance of ``session_dir`` that runs the task ``name`` at this moment
+    (its title is checked right before)."""
+    import signal
+
+    for pid in ray_task_pids(name, session_dir):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(f"ray::{name}".encode()):
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        except OSError:
+            continue
+    return None
 
 
 def manifest(out: Path, run_id: str) -> list[dict]:
