@@ -100,11 +100,13 @@ def _payers(conn, info: RunInfo) -> dict[str, Payer]:
 
     for row in conn.execute(select(*who, *pay).join(p, p.ref == c.ref).where(mine, p.paid_at >= info.sent_at)):
         add(*row)
-    later, later_run = aliased(ResultsCustomer), aliased(ResultsRun)
-    next_send = {token: float(days) for token, days in conn.execute(
-        select(c.token, func.min(_days_since(later_run.sent_at, info.sent_at, dialect)))
-        .join(later, and_(later.customer_key == c.customer_key, later.run_id != info.run_id))
-        .join(later_run, later_run.run_id == later.run_id).where(mine, later_run.sent_at > info.sent_at).group_by(c.token))}
+    next_send: dict[str, float] = {}
+    if conn.execute(select(ResultsRun.run_id).where(ResultsRun.sent_at > info.sent_at).limit(1)).first() is not None:  # a later run exists
+        later, later_run = aliased(ResultsCustomer), aliased(ResultsRun)
+        next_send = {token: float(days) for token, days in conn.execute(
+            select(c.token, func.min(_days_since(later_run.sent_at, info.sent_at, dialect)))
+            .join(later, and_(later.customer_key == c.customer_key, later.run_id != info.run_id))
+            .join(later_run, later_run.run_id == later.run_id).where(mine, later_run.sent_at > info.sent_at).group_by(c.token))}
     by_key = (select(*who, *pay).join(p, p.customer_key == c.customer_key)
               .where(mine, p.paid_at >= info.sent_at, or_(p.ref.is_(None), c.ref.is_(None), p.ref != c.ref)))  # matched by reference above
     for row in conn.execute(by_key):
