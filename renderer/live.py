@@ -42,7 +42,7 @@ from .profiles import encoder_profile
 from .scenes import ResolvedScene, layer_sprite, resolve_scene
 from .video import Timeline, audio_bed, scene_sounds, segment
 
-STILL_FORMAT = {"format": "WEBP", "lossless": True, "method": 1, "quality": 10}  # exact pixels; fast; a third of PNG's bytes
+STILL_FORMAT = {"format": "WEBP", "lossless": True, "method": 1, "quality": 0}  # exact pixels; fast; a third of PNG's bytes
 
 
 @dataclass(frozen=True)
