@@ -20,6 +20,7 @@ from .errors import TailorcastError
 
 console = Console(stderr=True)
 EXIT_USAGE = 2
+EXIT_SIGTERM = 143  # 128 + SIGTERM, as a shell reports it: the run was stopped, run it again to resume
 
 
 def _setup_logging(verbose: int) -> None:
@@ -149,7 +150,13 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
     else:
         logging.getLogger().setLevel(level)
     # a scheduler's SIGTERM unwinds the run: the journal keeps what finished, Ray is shut down
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    terminated: list[int] = []  # Ray turns the handler's exit status into 1 on the way out of its calls: remember it here
+
+    def on_sigterm(*_) -> None:
+        terminated.append(signal.SIGTERM)
+        sys.exit(EXIT_SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     settings = load_settings(state_dir=state)
     if workers:
@@ -165,10 +172,15 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
         sys.exit(1)
     bucket.check()
     mode = "json" if log_format == "json" else "quiet" if quiet or not console.is_terminal else "bar"
-    with RunProgress(mode, console, f"rendering {tmpl.name}") as progress:
-        summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=progress.update,
-                              api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url,
-                              input_options=options)
+    try:
+        with RunProgress(mode, console, f"rendering {tmpl.name}") as progress:
+            summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=progress.update,
+                                  api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url,
+                                  input_options=options)
+    except SystemExit:
+        if terminated:
+            sys.exit(EXIT_SIGTERM)
+        raise
 
     failed = summary.failed > 0 or (summary.ok + summary.skipped + summary.holdout == 0 and summary.rows > 0)
     if log_format == "json":

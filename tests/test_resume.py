@@ -63,3 +63,15 @@ def test_a_sigkilled_driver_resumes_without_rendering_anything_complete_again(tm
     summary = _summary_line(state)
     assert (summary["ok"], summary["skipped"]) == (0, 79)
     assert len(manifest(out, "killed")) == 79
+
+
+def test_sigterm_stops_the_run_with_status_143_and_the_journal_keeps_what_finished(tmp_path):
+    template, customers = tiny_customers(tmp_path, 80)
+    out, state = tmp_path / "pub", tmp_path / "state"
+    run = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "termed")
+    wait_for(lambda: len(pages(out)) >= 30, timeout=180, what="30 pages (batches of 10)")
+    run.send_signal(signal.SIGTERM)  # what a scheduler does first
+    assert finish(run, timeout=120) == 143
+    published = {p.parent.name for p in pages(out)}
+    journaled = {r["token"] for records in _journal_by_session(out, "termed").values() for r in records if r["status"] == "ok"}
+    assert len(published) < 80 and journaled and journaled <= published  # the journal's last part was written on the way out

@@ -19,7 +19,9 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,12 +57,27 @@ def ray_init(settings: Settings, address: str | None):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local, single user: no token file
     kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False, namespace="tailorcast")
     if address:
-        ray.init(address=address, **kwargs)
+        with _keep_sigterm_handler():
+            ray.init(address=address, **kwargs)
         return ray, True
     reap_orphans(records_dir(settings))
-    ray.init(num_cpus=settings.num_cpus, object_store_memory=OBJECT_STORE_BYTES, **kwargs)
+    with _keep_sigterm_handler():
+        ray.init(num_cpus=settings.num_cpus, object_store_memory=OBJECT_STORE_BYTES, **kwargs)
     record(records_dir(settings), ray)
     return ray, True
+
+
+@contextmanager
+def _keep_sigterm_handler():
+    """ray.init installs its own SIGTERM handling in the driver; the caller's (``tailorcast run``: unwind, keep the
+    journal, exit 143) comes back after it."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def record(folder: Path, ray) -> LocalInstance | None:
