@@ -163,10 +163,10 @@ def test_pay_action_stays_in_reach_while_the_video_is_on_screen_and_goes_once_pa
     with public_server(settings, tmp_path / "public.db") as public, serve(site_app(api_run.out, public)) as base, \
             _open(chromium, f"{base}/{row['page']}", device) as (page, log):
         _ready(page, log)
-        # scrolled so that the picture's top is at 90 %, 60 %, 30 % and 0 % of the screen's height
+        # scrolled so that the picture's top is at 90 %, 60 %, 30 % and 0 % of the screen's height, then above it
         top = page.evaluate("document.querySelector('video').getBoundingClientRect().top + scrollY")
         vh = page.evaluate("innerHeight")
-        for at in (0.9, 0.6, 0.3, 0.0):
+        for at in (0.9, 0.6, 0.3, 0.0, -0.3, -0.6):
             page.evaluate(f"window.scrollTo(0, {top - at * vh})")
             page.wait_for_timeout(150)
             assert _pay_on_screen(page), f"no pay action on screen with the picture's top at {at:.0%} of the screen"

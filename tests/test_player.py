@@ -74,6 +74,7 @@ def test_video_autoplays_muted_and_tap_for_sound_unmutes(chromium, site, device)
         assert page.evaluate("document.querySelector('video').muted")
         sound = page.locator(".tc-sound")
         assert sound.is_visible()
+        assert sound.evaluate("e => getComputedStyle(e).backgroundImage").startswith('url("data:image/svg+xml'), "its icon"
         sound.click()
         state = page.evaluate("({muted: document.querySelector('video').muted, paused: document.querySelector('video').paused})")
         assert state == {"muted": False, "paused": False}
@@ -154,6 +155,7 @@ def test_replay_appears_at_the_end_and_starts_again(chromium, site):
             v.currentTime = v.duration - 0.4; await v.play().catch(() => {});
             await Promise.race([new Promise(r => v.ended ? r() : v.addEventListener('ended', r, {once: true})), new Promise(r => setTimeout(r, 10000))]); }""")
         assert replay.is_visible() and replay.inner_text() == "Replay"
+        assert replay.evaluate("e => getComputedStyle(e).backgroundImage").startswith('url("data:image/svg+xml'), "its icon"
         assert page.locator(".tc-cta").is_visible(), "the pay call-to-action stays at the end"
         replay.click()
         page.wait_for_function("!document.querySelector('video').paused && document.querySelector('video').currentTime < 2")
