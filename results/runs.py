@@ -19,7 +19,7 @@ from sqlalchemy import Engine, delete, insert, select
 from store.results import ResultsCustomer, ResultsRun
 from tailorcast import keys
 from tailorcast.bucket import Bucket
-from tailorcast.csvfile import FORMULA_STARTS
+from tailorcast.csvfile import read_rows
 from tailorcast.errors import ResultsInputError
 
 from .identity import customer_key
@@ -36,12 +36,6 @@ class ImportedRun:
     arms: dict[str, int]
 
 
-def _cell(value: str | None) -> str:
-    """A manifest cell as written before csvfile neutralized it (``'-abc`` → ``-abc``)."""
-    text = (value or "").strip()
-    return text[1:] if text.startswith("'") and text[1:2] in FORMULA_STARTS and text[1:2] != "" else text
-
-
 def import_run(engine: Engine, bucket: Bucket, run_id: str, secret: bytes, sent_at: dt.datetime | None, now: dt.datetime) -> ImportedRun:
     """Store the run's customers; ``sent_at`` (default: kept from an earlier import, else ``now``) is the send date."""
     manifest_key = keys.run_file(run_id, "manifest.csv")
@@ -50,18 +44,19 @@ def import_run(engine: Engine, bucket: Bucket, run_id: str, secret: bytes, sent_
         raise ResultsInputError(manifest_key, "no manifest there; check the run id and --from (the bucket the run published to), and that the run finished")
     summary = json.loads(bucket.get_bytes(keys.run_file(run_id, "summary.json")) or b"{}")
     declaration = summary.get("experiment")
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
-    missing = {"token", "status", "customer_id"} - set(reader.fieldnames or ())
+    text = data.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text)), [])
+    missing = {"token", "status", "customer_id"} - set(header)
     if missing:
         raise ResultsInputError(manifest_key, f"the manifest has no {', '.join(sorted(missing))} column; is it a Tailorcast manifest?")
     rows, arms = [], {}
-    for rec in reader:
-        status, token = _cell(rec.get("status")), _cell(rec.get("token"))
+    for rec in read_rows(text):
+        status, token = (rec.get("status") or "").strip(), (rec.get("token") or "").strip()
         if status not in ANALYSED or not token:
             continue
-        arm = _cell(rec.get("arm")) or None
-        rows.append({"run_id": run_id, "token": token, "customer_key": customer_key(secret, _cell(rec["customer_id"])),
-                     "ref": _cell(rec.get("ref")) or None, "variant": _cell(rec.get("variant")) or None, "arm": arm, "status": status})
+        arm = rec.get("arm") or None
+        rows.append({"run_id": run_id, "token": token, "customer_key": customer_key(secret, rec["customer_id"]),
+                     "ref": rec.get("ref") or None, "variant": rec.get("variant") or None, "arm": arm, "status": status})
         arms[arm or ""] = arms.get(arm or "", 0) + 1
     with engine.begin() as conn:
         old = conn.execute(select(ResultsRun.sent_at).where(ResultsRun.run_id == run_id)).scalar()

@@ -5,14 +5,16 @@ LibreOffice and Google Sheets: a back-office user who opens an export would run 
 ``write_csv`` prefix such a cell with ``'`` (the spreadsheets' "this is text" mark) unless it is a plain
 number (``-12.50`` cannot be a formula and stays a number). ``write_input_csv`` writes a file that
 Tailorcast itself reads back (sample customers), byte for byte, so it is never neutralized.
+``read_rows`` reads such a CSV back with the guard undone (a token may start with ``-``), for the project's own readers.
 ``tests/test_hardening_csv.py`` fails when a ``csv.writer``/``csv.DictWriter`` appears in the project's packages.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +30,18 @@ def neutralize(value: Any) -> Any:
     if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def restore(value: str | None) -> str:
+    """A cell as it was before ``neutralize``: ``'-abc`` → ``-abc``; anything else unchanged."""
+    text = value or ""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+def read_rows(text: str) -> Iterator[dict[str, str]]:
+    """The records of a CSV written by ``csv_bytes``/``write_csv``, as dicts, with ``restore`` applied to every cell."""
+    for row in csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))):
+        yield {k: restore(v) for k, v in row.items()}
 
 
 def _field(value: Any) -> str:

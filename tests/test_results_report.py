@@ -71,8 +71,10 @@ def test_the_per_customer_rows_have_only_token_arm_events_and_paid():
 
 
 def test_a_manifest_cell_neutralized_for_spreadsheets_is_read_back_as_written(tmp_path):
-    from results.runs import _cell
-    from tailorcast.csvfile import neutralize
+    from tailorcast.csvfile import csv_bytes, neutralize, read_rows, restore
 
-    for text in ("-q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u", "=SUM(A1)", "+39", "@x", "C-0001", "plain"):
-        assert _cell(str(neutralize(text))) == text
+    texts = ("-q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u", "=SUM(A1)", "+39", "@x", "C-0001", "plain")
+    for text in texts:
+        assert restore(str(neutralize(text))) == text
+    written = csv_bytes(["token"], [{"token": t} for t in texts]).decode()
+    assert "'-q3Zr0" in written and [r["token"] for r in read_rows(written)] == list(texts)

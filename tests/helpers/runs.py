@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,14 +30,10 @@ def publish(template, customers: Path, settings, out: Path, **options) -> Publis
 
 
 def read_csv(path: Path) -> list[dict]:
-    """The rows of a CSV the project wrote, with the spreadsheet guard undone: tailorcast.csvfile writes a cell that
-    starts like a formula with a leading quote, and a token may start with '-'."""
-    from tailorcast.csvfile import FORMULA_STARTS
+    """The rows of a CSV the project wrote, with the spreadsheet guard undone (a token may start with '-')."""
+    from tailorcast.csvfile import read_rows
 
-    def cell(value: str) -> str:
-        return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
-
-    return [{k: cell(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(path.read_text()))]
+    return list(read_rows(path.read_text()))
 
 
 def ffmpeg_decode_errors(path: Path) -> str:
