@@ -162,3 +162,21 @@ def test_a_sigkilled_runs_ray_agents_are_cleaned_up_by_the_next_start(tmp_path):
         assert instance_processes(second) == []  # a clean shutdown leaves nothing either
     finally:
         local_ray._end(instance_processes(session))  # never leave them to the next test run
+
+
+def test_a_local_start_never_joins_a_stray_cluster(tmp_path, monkeypatch):
+    """Without --ray-address the run starts its own instance (address="local"): a bare ray.init() would join a
+    `ray start` cluster left on the machine and then refuse num_cpus."""
+    import ray
+
+    from tailorcast.settings import Settings
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(local_ray, "record", lambda folder, ray: None)
+    settings = Settings(state_dir=tmp_path, secret=b"s" * 40, num_cpus=2)
+    assert local_ray.ray_init(settings, None)[1] is True
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    local_ray.ray_init(settings, "10.0.0.1:6379")
+    assert calls[1]["address"] == "10.0.0.1:6379" and "num_cpus" not in calls[1]

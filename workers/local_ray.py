@@ -62,7 +62,9 @@ def ray_init(settings: Settings, address: str | None):
         return ray, True
     reap_orphans(records_dir(settings))
     with _keep_sigterm_handler():
-        ray.init(num_cpus=settings.num_cpus, object_store_memory=OBJECT_STORE_BYTES, **kwargs)
+        # address="local": always a new instance of our own, never a stray `ray start` cluster that ray.init()
+        # would otherwise join (and then refuse num_cpus); joining is what --ray-address is for.
+        ray.init(address="local", num_cpus=settings.num_cpus, object_store_memory=OBJECT_STORE_BYTES, **kwargs)
     record(records_dir(settings), ray)
     return ray, True
 
