@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/bench_run.py                                  # 1,000 and 10,000 unbaked, 20 and 100 baked
     .venv/bin/python bench/bench_run.py --unbaked 1000,10000 --baked 50,500
-    .venv/bin/python bench/bench_run.py --unbaked 100,400 --baked 4,12 --fixed-cost-before b21f0ed~1   # quick
+    .venv/bin/python bench/bench_run.py --unbaked 100,400 --baked 5,15 --fixed-cost-before b21f0ed~1   # quicker
+    .venv/bin/python bench/bench_run.py --out folder --unbaked 300,1500 --baked 5,15   # into a local folder
 
 For each size it generates that many bill-explainer customers (deterministic, five locales), starts
 ``tailorcast run`` as a subprocess into ``s3://bench/…`` on a moto server of its own (a separate
-process, so the bucket's CPU is not the run's), and measures:
+process, so the bucket's CPU is not the run's), or with ``--out folder`` into a local folder, and measures:
 
 - the run's CPU: user + system of ``tailorcast run`` and of every process it started (Ray's GCS, raylet,
   agents and workers, every ffmpeg), read from /proc every 0.5 s (:class:`TreeWatch`); and the
@@ -206,8 +207,19 @@ def bucket_bytes(s3, prefix: str) -> dict[str, int]:
     return out
 
 
-def run_once(kind: str, n: int, work: Path, endpoint: str, moto: subprocess.Popen) -> dict:
-    """One ``tailorcast run`` of ``n`` customers (``kind``: baked | unbaked) into its own prefix, fresh state."""
+def folder_bytes(root: Path) -> dict[str, int]:
+    """Bytes and files of a published folder, split into customers' folders (c/) and shared objects (shared/)."""
+    out = {"c_bytes": 0, "c_objects": 0, "shared_bytes": 0, "shared_objects": 0}
+    for kind in ("c", "shared"):
+        for p in (root / kind).rglob("*"):
+            if p.is_file():
+                out[f"{kind}_bytes"] += p.stat().st_size
+                out[f"{kind}_objects"] += 1
+    return out
+
+
+def run_once(kind: str, n: int, work: Path, endpoint: str | None, moto: subprocess.Popen | None) -> dict:
+    """One ``tailorcast run`` of ``n`` customers (``kind``: baked | unbaked) into its own prefix (or folder), fresh state."""
     template = unbaked_template(work) if kind == "unbaked" else TEMPLATE
     customers = write_customers(n, work / f"customers-{n}.csv")
     state = work / f"state-{kind}-{n}"
@@ -215,9 +227,10 @@ def run_once(kind: str, n: int, work: Path, endpoint: str, moto: subprocess.Pope
     prefix, run_id = f"{kind}-{n}/", f"bench-{kind}-{n}"
     env = {**os.environ, "TAILORCAST_SECRET": SECRET, "RAY_AUTH_MODE": "disabled", "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    args = [str(TAILORCAST), "run", str(template), "--customers", str(customers), "--out", f"s3://bench/{prefix.rstrip('/')}",
-            "--endpoint-url", endpoint, "--state", str(state), "--run-id", run_id, "--quiet"]
-    moto_cpu0 = _stat(moto.pid)[1]
+    folder = work / f"out-{kind}-{n}"
+    out_args = ["--out", f"s3://bench/{prefix.rstrip('/')}", "--endpoint-url", endpoint] if endpoint else ["--out", str(folder)]
+    args = [str(TAILORCAST), "run", str(template), "--customers", str(customers), *out_args, "--state", str(state), "--run-id", run_id, "--quiet"]
+    moto_cpu0 = _stat(moto.pid)[1] if moto else 0.0
     load0, m0, w0 = loadavg(), machine_cpu(), time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     watch = TreeWatch(proc.pid)
@@ -234,17 +247,22 @@ def run_once(kind: str, n: int, work: Path, endpoint: str, moto: subprocess.Pope
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"tailorcast run exited with {proc.returncode}:\n{out.getvalue().decode(errors='replace')[-3000:]}")
-    s3 = s3_client(endpoint)
-    body = s3.get_object(Bucket="bench", Key=f"{prefix}runs/{run_id}/manifest.csv")["Body"].read().decode()
+    if endpoint:
+        s3 = s3_client(endpoint)
+        body = s3.get_object(Bucket="bench", Key=f"{prefix}runs/{run_id}/manifest.csv")["Body"].read().decode()
+        stored = bucket_bytes(s3, prefix)
+        s3.close()
+    else:
+        body = (folder / "runs" / run_id / "manifest.csv").read_text()
+        stored = folder_bytes(folder)
     manifest = list(csv.DictReader(io.StringIO(body)))
     ok = [r for r in manifest if r["status"] == "ok"]
     jobs = [float(r["cpu_seconds"]) for r in ok]
     run_cpu = max(sum(watch.cpu.values()), usage.ru_utime + usage.ru_stime)
-    stored = bucket_bytes(s3, prefix)
     result = {
         "kind": kind, "customers": n, "ok": len(ok), "wall_s": round(wall, 2), "customers_per_s": round(n / wall, 3),
         "run_cpu_s": round(run_cpu, 2), "driver_wait4_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "run_cpu_per_customer_s": round(run_cpu / n, 4), "machine_cpu_s": round(machine_s, 2),
-        "moto_cpu_s": round(_stat(moto.pid)[1] - moto_cpu0, 2), "jobs_cpu_s": round(sum(jobs), 2),
+        "out": "s3 (moto)" if endpoint else "folder", "moto_cpu_s": round(_stat(moto.pid)[1] - moto_cpu0, 2) if moto else None, "jobs_cpu_s": round(sum(jobs), 2),
         "job_cpu_per_customer": {"mean": round(statistics.mean(jobs), 4), "median": round(statistics.median(jobs), 4)} if jobs else {},
         "driver_peak_rss_mib": round(watch.driver_kib / 1024, 1), "driver_maxrss_wait4_mib": round(usage.ru_maxrss / 1024, 1),
         "worker_peak_rss_mib": round(max(watch.worker_kib.values(), default=0) / 1024, 1), "worker_processes": len(watch.worker_kib),
@@ -254,7 +272,7 @@ def run_once(kind: str, n: int, work: Path, endpoint: str, moto: subprocess.Pope
         "load_before": load0, "load_after": loadavg(),
     }
     print(json.dumps(result), flush=True)
-    s3.close()
+    shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
@@ -293,6 +311,7 @@ def main() -> None:
     ap.add_argument("--unbaked", default="1000,10000", help="sizes, comma-separated (customers with video.bake: false); marginal figures "
                     "between the first and the last")
     ap.add_argument("--baked", default="25,100", help="sizes of baked runs (the issue's full size: 500); multiples of 5 (five locales)")
+    ap.add_argument("--out", choices=["s3", "folder"], default="s3", help="publish to moto over HTTP (default) or to a local folder")
     ap.add_argument("--fixed-cost-before", default=None, metavar="REV", help="also measure one locale's shared scenes at REV and here")
     args = ap.parse_args()
     sizes = {"unbaked": [int(x) for x in args.unbaked.split(",") if x], "baked": [int(x) for x in args.baked.split(",") if x]}
@@ -303,15 +322,17 @@ def main() -> None:
         work = Path(tmp)
         if args.fixed_cost_before:
             report["fixed_cost"] = fixed_cost(args.fixed_cost_before, work)
-        moto, endpoint = start_moto()
+        moto, endpoint = start_moto() if args.out == "s3" else (None, None)
         try:
-            s3_client(endpoint).create_bucket(Bucket="bench")
+            if moto:
+                s3_client(endpoint).create_bucket(Bucket="bench")
             for kind in ("baked", "unbaked"):  # the long unbaked runs last: each run's line is printed as it ends
                 for n in sizes[kind]:
                     report["runs"].append(run_once(kind, n, work, endpoint, moto))
         finally:
-            moto.terminate()
-            moto.wait()
+            if moto:
+                moto.terminate()
+                moto.wait()
     for kind in ("unbaked", "baked"):
         runs = [r for r in report["runs"] if r["kind"] == kind]
         if len(runs) >= 2:
