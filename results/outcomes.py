@@ -27,8 +27,8 @@ from tailorcast.errors import ResultsInputError
 
 UTC = dt.timezone.utc
 STARTED = "started"  # the pseudo-kind of customers with any of STARTED_KINDS
-STARTED_KINDS = ("play", "play_25", "play_50", "play_75", "play_100")  # the player reports quartiles: "started" is "at least 25 %" until it sends "play"
-KINDS = ("view", "play_25", "play_50", "play_75", "play_100", "chapter", "cta_click", "pay_started", "play")  # the public server's, and "play"
+STARTED_KINDS = ("play", "play_25", "play_50", "play_75", "play_100")  # the player sends "play" when the video first plays
+KINDS = ("view", "play_25", "play_50", "play_75", "play_100", "chapter", "cta_click", "pay_started", "play", "scene")  # the public server's
 _STARTED_BITS = sum(1 << KINDS.index(k) for k in STARTED_KINDS)
 
 
@@ -56,7 +56,7 @@ class RunData:
     info: RunInfo
     sizes: dict[tuple, int]  # (arm, variant, status) → customers
     kinds: dict[tuple, int]  # (arm, variant, kind) → customers (not failed) with at least one such event
-    chapters: dict[tuple, int]  # (arm, variant, scene) → customers (not failed) who used that chapter
+    chapters: dict[tuple, int]  # (arm, variant, scene) → customers (not failed) who reached that scene (played into it or jumped to it)
     payers: dict[str, Payer]  # token → the payment that counts
 
 
@@ -147,7 +147,7 @@ def run_data(engine: Engine, run_id: str) -> RunData:
                 kinds[(arm, variant, STARTED)] += n
         chapters = {(arm, variant, scene): n for arm, variant, scene, n in conn.execute(
             select(c.arm, c.variant, e.detail, func.count(func.distinct(c.token))).select_from(c).join(e, e.token == c.token)
-            .where(analysed, e.kind == "chapter").group_by(c.arm, c.variant, e.detail))}
+            .where(analysed, e.kind.in_(("scene", "chapter"))).group_by(c.arm, c.variant, e.detail))}
         payers = _payers(conn, info)
     return RunData(info, sizes, dict(kinds), chapters, payers)
 

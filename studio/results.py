@@ -1,4 +1,4 @@
-"""Results in the studio: per imported run, the funnel, the chapters used and the paid-by-day curve as server-rendered
+"""Results in the studio: per imported run, the funnel, the drop-off by scene and the paid-by-day curve as server-rendered
 SVG, the comparisons in words and numbers, and the per-customer CSV. Every signed-in user may read them (viewers too).
 
 The numbers come from the results room (results.outcomes, results.report), the same as `tailorcast results`; each
@@ -53,7 +53,7 @@ def funnel_chart(arms: list[dict]) -> dict:
 
 
 def dropoff_chart(arms: list[dict]) -> dict | None:
-    """Customers who used each chapter, per arm; None when nobody used one."""
+    """Customers who reached each scene (played into it or jumped to it), per arm; None when nobody did."""
     scenes = sorted({d["scene"] for a in arms for d in a["dropoff"]})
     reached = [{d["scene"]: d["reached"] for d in a["dropoff"]} for a in arms]
     return bar_chart([(s, [r.get(s, 0) for r in reached]) for s in scenes], arms) if scenes else None

@@ -237,7 +237,9 @@ def test_player_reports_view_chapter_progress_cta_click_and_pay_started(chromium
             page.locator(".tc-cta").click()
         got = _wait_for_event(public, row["token"], ("cta_click", None))
         assert ("view", None) in got and ("chapter", "greeting") in got and ("cta_click", None) in got
-        assert {"play_25", "play_50", "play_75", "play_100"} <= {kind for kind, _ in got}
+        assert {"play", "play_25", "play_50", "play_75", "play_100"} <= {kind for kind, _ in got}
+        reached = [scene for kind, scene in got if kind == "scene"]  # each scene the video played into, once
+        assert reached and len(reached) == len(set(reached)) and set(reached) <= {s["id"] for s in data["scenes"]}
         page.go_back()
         with page.expect_navigation():
             page.click("#pay")

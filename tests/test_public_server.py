@@ -22,7 +22,7 @@ from werkzeug.test import Client
 from helpers.web import public_store, serve
 from public_server.app import create_public_app
 from public_server.config import PublicConfig, public_config
-from public_server.events import EVENT_TYPES
+from public_server.events import EVENT_TYPES, SCENE_FIELD
 from public_server.static import create_static_app, same_origin
 from store.store import Payment
 from tailorcast.errors import ConfigError
@@ -101,16 +101,17 @@ def _link(**over) -> SignedLink:
 
 # ---------------------------------------------------------------- events
 
-@pytest.mark.parametrize("kind", [k for k in EVENT_TYPES if k != "chapter"])
+@pytest.mark.parametrize("kind", [k for k in EVENT_TYPES if k not in SCENE_FIELD])
 def test_event_is_stored_without_personal_data(client, store, kind):
     assert _event(client, {"token": TOKEN, "type": kind}).status_code == 204
     (row,) = store.events(TOKEN)
     assert (row.token, row.kind, row.detail, row.at.timestamp()) == (TOKEN, kind, None, START)
 
 
-def test_chapter_event_keeps_the_chapter_id(client, store):
+def test_chapter_and_scene_events_keep_the_scene_id(client, store):
     assert _event(client, {"token": TOKEN, "type": "chapter", "chapter": "pay"}).status_code == 204
-    assert [(e.kind, e.detail) for e in store.events(TOKEN)] == [("chapter", "pay")]
+    assert _event(client, {"token": TOKEN, "type": "scene", "scene": "amount"}).status_code == 204
+    assert [(e.kind, e.detail) for e in store.events(TOKEN)] == [("chapter", "pay"), ("scene", "amount")]
 
 
 def test_event_sent_with_send_beacon_as_text_plain_is_accepted(client, store):
@@ -128,6 +129,10 @@ def test_event_sent_with_send_beacon_as_text_plain_is_accepted(client, store):
     ({"token": TOKEN, "type": "chapter"}, "needs 'chapter'"),
     ({"token": TOKEN, "type": "chapter", "chapter": "<script>"}, "needs 'chapter'"),
     ({"token": TOKEN, "type": "view", "chapter": "pay"}, "only with type 'chapter'"),
+    ({"token": TOKEN, "type": "scene"}, "needs 'scene'"),
+    ({"token": TOKEN, "type": "scene", "scene": "Pay\n"}, "needs 'scene'"),
+    ({"token": TOKEN, "type": "scene", "chapter": "pay"}, "only with type 'chapter'"),
+    ({"token": TOKEN, "type": "chapter", "chapter": "pay", "scene": "pay"}, "only with type 'scene'"),
     ({"token": TOKEN, "type": "view", "email": "g@example.com"}, "unknown field"),
     ([{"token": TOKEN, "type": "view"}], "JSON object"),
     ("{not json", "not JSON"),

@@ -40,7 +40,7 @@ ARMS = {"C-0001": "plain", "C-0002": "plain", "C-0003": "plain", "C-0004": "vide
 FAILED = {"C-0013"}
 EVENTS = {  # what each page reported (C-0004 sends its view twice: customers are counted once)
     "C-0004": ["view", "view", "play_25", "play_50", "play_75", "play_100", ("chapter", "pay"), "cta_click", "pay_started"],
-    "C-0007": ["view", "play_25", "play_50"],
+    "C-0007": ["view", "play", ("scene", "intro"), "play_25", "play_50", ("scene", "intro")],  # a scene counts once
     "C-0008": ["view"],
     "C-0014": ["view", "play_25", "play_50", "play_75", "play_100", "cta_click"],
     "C-0001": ["view", "play_25"],
@@ -96,7 +96,7 @@ def campaign(tmp_path, database_url, monkeypatch):
             for cid, events in EVENTS.items():
                 for event in events:
                     kind, chapter = event if isinstance(event, tuple) else (event, None)
-                    body = {"token": _token(cid), "type": kind} | ({"chapter": chapter} if chapter else {})
+                    body = {"token": _token(cid), "type": kind} | ({kind: chapter} if chapter else {})  # "chapter"/"scene" name the scene id
                     assert _post(base, "/api/events", json.dumps(body).encode(), {"Content-Type": "text/plain;charset=UTF-8"}) == 204
             stranger = customer_token(SECRET.encode(), "payment-reminder", "another-run-000000000000", "C-0001")
             assert _post(base, "/api/events", json.dumps({"token": stranger, "type": "view"}).encode(), {"Content-Type": "application/json"}) == 204
@@ -151,7 +151,7 @@ def test_the_campaign_gives_exactly_the_expected_funnel_in_json(campaign):
     assert arms["video"]["paid_by_day"][:6] == [0, 1, 1, 1, 1, 2] and arms["video"]["paid_by_day"][-1] == 3
     assert arms["holdout"]["paid_by_day"][2:9] == [0, 1, 1, 1, 1, 1, 2]
     assert arms["plain"]["dropoff"] == [{"scene": "intro", "reached": 1}, {"scene": "pay", "reached": 1}]
-    assert arms["video"]["dropoff"] == [{"scene": "pay", "reached": 1}] and arms["holdout"]["dropoff"] == []
+    assert arms["video"]["dropoff"] == [{"scene": "intro", "reached": 1}, {"scene": "pay", "reached": 1}] and arms["holdout"]["dropoff"] == []
     comparisons = {(c["a"], c["b"]): c for c in report["comparisons"]}
     assert list(comparisons) == [("video", "holdout"), ("plain", "holdout"), ("plain", "video")]
     video = comparisons[("video", "holdout")]

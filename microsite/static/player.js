@@ -298,7 +298,7 @@
   }
 
   // ---- state that follows the time ----
-  var shownScene = null;
+  var shownScene = null, started = false, reached = {};
   function update() {
     var t = video.currentTime, d = video.duration || data.duration || 0;
     if (live && (video.paused || !video.requestVideoFrameCallback)) draw(t); // else drawn per presented frame
@@ -314,6 +314,7 @@
         if (here) a.setAttribute('aria-current', 'true'); else a.removeAttribute('aria-current');
       });
     }
+    if (started && s && !video.seeking && !reached[s.id]) { reached[s.id] = 1; send('scene', {scene: s.id}); } // drop-off by scene
     if (d > 0 && !video.seeking) {
       var f = t / d;
       if (f >= 0.25) once('play_25');
@@ -330,6 +331,7 @@
   });
   ['timeupdate', 'seeked', 'seeking', 'loadeddata'].forEach(function (e) { video.addEventListener(e, update); });
   video.addEventListener('play', function () {
+    if (!started) { started = true; once('play'); update(); }
     replay.hidden = true;
     sound.hidden = !video.muted;
   });
