@@ -45,6 +45,8 @@ from pathlib import Path
 
 from measure import ROOT, git_state, loadavg, machine
 
+from tailorcast import keys
+
 TEMPLATE = ROOT / "templates" / "bill-explainer"
 TAILORCAST = ROOT / ".venv" / "bin" / "tailorcast"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -200,7 +202,8 @@ def bucket_bytes(s3, prefix: str) -> dict[str, int]:
     out = {"c_bytes": 0, "c_objects": 0, "shared_bytes": 0, "shared_objects": 0}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=prefix):
         for obj in page.get("Contents", []):
-            kind = "c" if obj["Key"][len(prefix):].startswith("c/") else "shared" if obj["Key"][len(prefix):].startswith("shared/") else None
+            key = obj["Key"][len(prefix):]
+            kind = next((k.rstrip("/") for k in keys.PUBLIC_PREFIXES if key.startswith(k)), None)  # c/ or shared/
             if kind:
                 out[f"{kind}_bytes"] += obj["Size"]
                 out[f"{kind}_objects"] += 1
@@ -210,7 +213,7 @@ def bucket_bytes(s3, prefix: str) -> dict[str, int]:
 def folder_bytes(root: Path) -> dict[str, int]:
     """Bytes and files of a published folder, split into customers' folders (c/) and shared objects (shared/)."""
     out = {"c_bytes": 0, "c_objects": 0, "shared_bytes": 0, "shared_objects": 0}
-    for kind in ("c", "shared"):
+    for kind in (k.rstrip("/") for k in keys.PUBLIC_PREFIXES):  # c, shared
         for p in (root / kind).rglob("*"):
             if p.is_file():
                 out[f"{kind}_bytes"] += p.stat().st_size
@@ -249,11 +252,11 @@ def run_once(kind: str, n: int, work: Path, endpoint: str | None, moto: subproce
         raise SystemExit(f"tailorcast run exited with {proc.returncode}:\n{out.getvalue().decode(errors='replace')[-3000:]}")
     if endpoint:
         s3 = s3_client(endpoint)
-        body = s3.get_object(Bucket="bench", Key=f"{prefix}runs/{run_id}/manifest.csv")["Body"].read().decode()
+        body = s3.get_object(Bucket="bench", Key=prefix + keys.run_file(run_id, "manifest.csv"))["Body"].read().decode()
         stored = bucket_bytes(s3, prefix)
         s3.close()
     else:
-        body = (folder / "runs" / run_id / "manifest.csv").read_text()
+        body = (folder / keys.run_file(run_id, "manifest.csv")).read_text()
         stored = folder_bytes(folder)
     manifest = list(csv.DictReader(io.StringIO(body)))
     ok = [r for r in manifest if r["status"] == "ok"]
