@@ -287,7 +287,7 @@ def marginal(small: dict, large: dict) -> dict:
             "jobs_cpu_per_customer_s": round(jobs, 4), "ray_and_run_overhead": round(run / jobs - 1, 4) if jobs else None,
             "machine_cpu_per_customer_s": round((large["machine_cpu_s"] - small["machine_cpu_s"]) / dn, 4),
             "customers_per_s": round(dn / (large["wall_s"] - small["wall_s"]), 3),
-            "driver_peak_rss_ratio": round(large["driver_peak_rss_mib"] / small["driver_peak_rss_mib"], 3)}
+            "driver_peak_rss_ratio": round(large["driver_maxrss_wait4_mib"] / small["driver_maxrss_wait4_mib"], 3)}
 
 
 def fixed_cost(before: str, work: Path, locale: str = "it") -> dict:
