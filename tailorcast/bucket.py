@@ -63,15 +63,24 @@ class LocalBucket:
                 str(self.root), f"cannot write there ({exc.strerror}); choose another --out folder"
             ) from exc
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+    @staticmethod
+    def _staged(path: Path, data: bytes) -> str:
+        """``data`` in a temporary file beside ``path`` (readable by all), to rename or link into place whole."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, 0o644)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = self._staged(path, data)  # write then rename, so a reader never sees half a file
+        try:
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -82,12 +91,8 @@ class LocalBucket:
 
     def put_new(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        tmp = self._staged(path, data)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
             os.link(tmp, path)  # fails when the key exists: create-if-absent, and never half a file
             return True
         except FileExistsError:

@@ -351,4 +351,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("!", f"{len(web)} PAGE QUALITY TESTS SKIPPED: Lighthouse/axe/vnu missing (make webtools; node, npm, java)", red=True, bold=True)
 
 
+@pytest.fixture(scope="module")
+def studio_seed(settings):
+    """A studio database with its users and templates, made once per test module (tests/helpers/studio.py)."""
+    from helpers.studio import seed_database
 
+    return seed_database(settings)

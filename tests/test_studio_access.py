@@ -6,25 +6,20 @@ import re
 
 import pytest
 
-from helpers.studio import PASSWORD, ROLE_USERS, Staff, seed_database, seeded_app, state, studio_app
+from helpers.studio import PASSWORD, ROLE_USERS, Staff, seeded_app, state, studio_app
 
 OPEN = {"auth.login", "static", "review.watch", "review.still", "previews.site_file"}
 
 
-@pytest.fixture(scope="module")
-def seed(settings):
-    return seed_database(settings)
-
-
 @pytest.fixture
-def app(settings, seed, tmp_path):
-    return seeded_app(settings, seed, tmp_path)
+def app(settings, studio_seed, tmp_path):
+    return seeded_app(settings, studio_seed, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def refusing_app(settings, seed, tmp_path_factory):
+def refusing_app(settings, studio_seed, tmp_path_factory):
     """One app for the tests whose requests are all refused (nothing changes), with a signed-in client per role."""
-    app = seeded_app(settings, seed, tmp_path_factory.mktemp("refusing"))
+    app = seeded_app(settings, studio_seed, tmp_path_factory.mktemp("refusing"))
     return app, {role: Staff(app, name) for role, name in ROLE_USERS.items()}
 
 
@@ -166,9 +161,9 @@ def test_runs_use_approved_versions_only(app):
     assert state(app).runs.history() == []
 
 
-def test_a_review_link_shows_one_version_without_an_account_until_it_expires(settings, seed, tmp_path):
+def test_a_review_link_shows_one_version_without_an_account_until_it_expires(settings, studio_seed, tmp_path):
     now = [1_800_000_000.0]
-    app = seeded_app(settings, seed, tmp_path, clock=lambda: now[0])
+    app = seeded_app(settings, studio_seed, tmp_path, clock=lambda: now[0])
     dana = Staff(app, "dana")
     v = _latest(app)
     page = dana.post("/t/payment-reminder/review-link", {"v": v.id}).get_data(as_text=True)

@@ -15,20 +15,15 @@ from PIL import Image
 
 from helpers.pictures import ssim
 from helpers.samples import REMINDER_DIR
-from helpers.studio import Staff, seed_database, seeded_app, state
+from helpers.studio import Staff, seeded_app, state
 from helpers.tiny import PAGE, STRINGS, TINY
 
 TINY_ROWS = "customer_id,locale,first_name\nT-1,en,Ada\nT-2,en,Grace\n"
 
 
-@pytest.fixture(scope="module")
-def seed(settings):
-    return seed_database(settings)
-
-
 @pytest.fixture
-def app(settings, seed, tmp_path):
-    return seeded_app(settings, seed, tmp_path)
+def app(settings, studio_seed, tmp_path):
+    return seeded_app(settings, studio_seed, tmp_path)
 
 
 def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:

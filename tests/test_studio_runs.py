@@ -12,20 +12,15 @@ import time
 import pytest
 
 from helpers.samples import REMINDER_DIR, SAMPLE_CSV, pick_rows
-from helpers.studio import Staff, seed_database, seeded_app, state
+from helpers.studio import Staff, seeded_app, state
 from helpers.tiny import PAGE, STRINGS, TINY
 from studio.launcher import Launcher, Progress, new_run_id, run_command
 from tailorcast.keys import run_file
 
 
-@pytest.fixture(scope="module")
-def seed(settings):
-    return seed_database(settings)
-
-
 @pytest.fixture
-def app(settings, seed, tmp_path):
-    return seeded_app(settings, seed, tmp_path, run_workers=1)
+def app(settings, studio_seed, tmp_path):
+    return seeded_app(settings, studio_seed, tmp_path, run_workers=1)
 
 
 def _approve(app, name="payment-reminder"):
@@ -184,10 +179,10 @@ def test_the_run_command_names_the_endpoint_of_an_s3_compatible_store(tmp_path):
 
 
 @pytest.mark.e2e
-def test_a_run_from_a_bucket_path_reads_the_export_from_s3(settings, seed, tmp_path, s3_server):
+def test_a_run_from_a_bucket_path_reads_the_export_from_s3(settings, studio_seed, tmp_path, s3_server):
     import boto3
 
-    app = seeded_app(settings, seed, tmp_path, run_workers=1, endpoint_url=s3_server)
+    app = seeded_app(settings, studio_seed, tmp_path, run_workers=1, endpoint_url=s3_server)
     v = _approve(app)
     s3 = boto3.client("s3", endpoint_url=s3_server)
     s3.create_bucket(Bucket="exports")
