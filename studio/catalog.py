@@ -61,19 +61,25 @@ def template_page(name: str):
                            findings_json=[f.__dict__ for f in check.findings if f.file == current])
 
 
-@bp.post("/t/<name>/save")
-def save(name: str):
+def _posted_draft(name: str):
+    """The file an editor posts (to save or to check): its base version, its path and its bytes, checked; 400 otherwise."""
     require("edit")
-    st = studio_state()
     base = version_or_404(name, inputs.number("base", source=request.form))
     path = inputs.text("file", 200)
     if path not in base.files or not EDITABLE.fullmatch(path):
         abort(400, description=f"'{path[:80]}' is not an editable file of this template (template.yaml, page.html, strings/*.yaml)")
-    content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n")
+    content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n").encode("utf-8")
+    inputs.check_yaml(path, content)
+    return base, path, content
+
+
+@bp.post("/t/<name>/save")
+def save(name: str):
+    base, path, content = _posted_draft(name)
+    st = studio_state()
     note = inputs.text("note", 200, required=False)
     files = st.versions.files(base)
-    files[path] = content.encode("utf-8")
-    inputs.check_yaml(path, files[path])
+    files[path] = content
     version, made = st.versions.save(name, files, g.user.name, st.now(), parent_id=base.id, note=note)
     st.record("save" if made else "restore", f"{name}@{version.short}", f"{path}; from {base.short}")
     if request.accept_mimetypes.best == "application/json":
@@ -85,15 +91,8 @@ def save(name: str):
 @bp.post("/t/<name>/check")
 def check_draft(name: str):
     """What ``tailorcast validate`` would say if this file were saved (JSON, for the editor as one types); nothing is kept."""
-    require("edit")
-    st = studio_state()
-    base = version_or_404(name, inputs.number("base", source=request.form))
-    path = inputs.text("file", 200)
-    if path not in base.files or not EDITABLE.fullmatch(path):
-        abort(400, description=f"'{path[:80]}' is not an editable file of this template")
-    content = inputs.text("content", MAX_FILE_CHARS, required=False).replace("\r\n", "\n").encode("utf-8")
-    inputs.check_yaml(path, content)
-    check = st.workspace.check_draft(base, path, content)
+    base, path, content = _posted_draft(name)
+    check = studio_state().workspace.check_draft(base, path, content)
     return jsonify(valid=check.valid, findings=[f.__dict__ for f in check.findings])
 
 

@@ -22,6 +22,7 @@ MIB = 1024 * 1024
 # Videos of a few MB go up in 5 MiB parts (S3's minimum), in parallel.
 TRANSFER = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=4)
 _TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError", "503", "500"}
+_DENIED_CODES = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 READ_ATTEMPTS = 4  # a customers stream that breaks is resumed where it stopped, this many times
 
 
@@ -58,7 +59,7 @@ class S3Bucket:
                 return TransientError(where, f"{code}: {msg}")
             if code in ("NoSuchBucket", "404"):
                 return StorageError(where, f"bucket does not exist; create it or fix the name ({code})")
-            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            if code in _DENIED_CODES:
                 return StorageError(where, f"access denied ({code}); check the credentials and the bucket policy")
             return StorageError(where, f"{code}: {msg}")
         if isinstance(exc, NoCredentialsError):
@@ -217,7 +218,7 @@ def _input_error(where: str, exc: Exception) -> InputError:
             return InputError(where, "no such object; check the bucket name and the key (s3://BUCKET/KEY)")
         if code == "NoSuchBucket":
             return InputError(where, "the bucket does not exist; check its name")
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        if code in _DENIED_CODES:
             return InputError(where, f"access denied ({code}); check the credentials and the bucket policy")
         return InputError(where, f"{code}: {exc.response.get('Error', {}).get('Message', exc)}")
     if isinstance(exc, NoCredentialsError):
