@@ -164,3 +164,19 @@ def test_payment_accounts_are_checked_when_the_template_loads(broken, old, new, 
     assert msg.startswith("template.yaml:") and where in msg and reason in msg
     line = int(msg.split(":")[1].split()[0])
     assert new.split(": ")[1].strip('"') in (broken / "template.yaml").read_text().splitlines()[line - 1]
+
+
+def test_schema_patterns_match_the_whole_value_as_json_schema_means(broken):
+    """ECMA-262's ``$`` is the end of the text; jsonschema's re.search would let "bill-explainer\\n" through."""
+    _edit(broken, "name: bill-explainer\n", 'name: "bill-explainer\\n"\n')
+    problems = _problems(broken)
+    assert any("template.yaml:" in p and "'bill-explainer\\n' has the wrong form" in p for p in problems), problems
+
+
+def test_the_pattern_check_keeps_accepting_what_the_schema_allows():
+    from tailorcast.spec.load import _ecma_regex
+
+    assert _ecma_regex("^[a-z]+$").search("abc")
+    assert not _ecma_regex("^[a-z]+$").search("abc\n")
+    assert _ecma_regex(r"^cost\$").search("cost$")  # an escaped dollar is a character, not the anchor
+    assert _ecma_regex("^(assets:)?[A-Za-z0-9_./-]+$").search("assets:logo.png")

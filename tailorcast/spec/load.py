@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
@@ -83,9 +85,27 @@ def _build(root: Path, doc: Located) -> Template:
     )
 
 
+@lru_cache(maxsize=256)
+def _ecma_regex(pattern: str) -> re.Pattern:
+    """A JSON Schema pattern (ECMA-262) as Python reads it: ECMA's ``$`` is the end of the text, Python's
+    also accepts a newline before it, so a final unescaped ``$`` becomes ``\\Z`` ("x\\n" is no name)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _ecma_pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with ECMA-262's end anchor (jsonschema itself uses re.search, whose $ accepts "x\n").
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 def _schema_problems(doc: Located) -> list[Problem]:
     schema = json.loads(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(doc.data), key=lambda e: (doc.line(e.absolute_path) or 0, str(e.message))):
         path = list(err.absolute_path)
