@@ -8,10 +8,14 @@ on the pages' origin under ``/api/`` and ``/demo/`` (a reverse-proxy rule, or
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
+import traceback
 from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,6 +26,8 @@ from .config import PublicConfig, public_config
 from .ratelimit import FixedWindowLimiter
 from .state import EXTENSION, PublicState, public_state
 from .validation import ApiError, read_body
+
+log = logging.getLogger("tailorcast.public")
 
 
 def create_public_app(config: PublicConfig | Any, *, clock: Callable[[], float] = time.time) -> Flask:
@@ -37,6 +43,7 @@ def create_public_app(config: PublicConfig | Any, *, clock: Callable[[], float] 
     app.extensions[EXTENSION] = PublicState(cfg, Store.open(cfg.database_url), FixedWindowLimiter(), clock)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
     if cfg.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.proxy_hops)  # type: ignore[method-assign]
     app.before_request(_admit)
@@ -67,6 +74,22 @@ def _http_error(exc: HTTPException) -> Response:
     elif exc.code == 405:
         message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(exc.valid_methods or []))}"
     return _api_error(ApiError(exc.code or 500, message))
+
+
+def _unexpected(exc: Exception) -> Response:
+    """A failure nobody planned for: the client gets a short JSON answer with an incident id, never a traceback
+    or Flask's HTML page; the log gets the traceback under that id and the route (not the URL: it holds a token).
+    A database that is down or busy answers 503 with Retry-After, which the pages and providers retry."""
+    incident = secrets.token_hex(6)
+    route = request.url_rule.rule if request.url_rule else "?"
+    if isinstance(exc, DBAPIError):
+        log.error("incident %s: the store failed on %s %s: %s", incident, request.method, route, type(exc.orig).__name__)
+        return _api_error(ApiError(503, f"the store is unavailable; try again shortly (incident {incident})", {"Retry-After": "5"}))
+    # The frames (code, no values) at error level; the exception's own text may hold a customer's data: debug only.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("incident %s: unexpected %s on %s %s\n%s", incident, type(exc).__name__, request.method, route, frames)
+    log.debug("incident %s: %r", incident, exc)
+    return _api_error(ApiError(500, f"the server failed; the operator can find incident {incident} in its log"))
 
 
 def _admit() -> None:

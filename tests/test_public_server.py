@@ -438,3 +438,32 @@ def test_same_origin_serves_pages_and_api_together(tmp_path, clock):
     page.close()
     assert c.get("/api/health").get_json() == {"ok": True}
     public.extensions["tailorcast.public"].store.close()
+
+
+# ---------------------------------------------------------------- failures nobody planned for
+
+def test_an_unexpected_failure_answers_json_with_an_incident_id_and_logs_no_data(app, client, store, monkeypatch, caplog):
+    private = "Maria Rossi owes 128,48"
+
+    def broken(token):
+        raise KeyError(private)  # the exception's text holds data; the code line does not
+    monkeypatch.setattr(store, "status", broken)
+    with caplog.at_level(logging.INFO, logger="tailorcast.public"):
+        resp = client.get(f"/api/status/{TOKEN}")
+    assert resp.status_code == 500 and resp.is_json
+    incident = re.fullmatch(r"the server failed; the operator can find incident ([0-9a-f]{12}) in its log", resp.get_json()["error"])
+    assert incident, resp.get_json()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert incident.group(1) in logged and "KeyError" in logged and "/api/status/<token>" in logged
+    assert "Maria" not in logged and "128,48" not in logged and TOKEN not in logged
+
+
+def test_a_store_that_is_down_answers_503_with_retry_after(app, client, store, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(token):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+    monkeypatch.setattr(store, "status", down)
+    resp = client.get(f"/api/status/{TOKEN}")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    assert resp.get_json()["error"].startswith("the store is unavailable; try again shortly (incident ")
