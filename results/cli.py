@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from tailorcast.csvfile import csv_bytes
+from tailorcast.csvfile import csv_bytes, write_csv
+from tailorcast.dialects import DECIMAL_MARKS
 from tailorcast.errors import ResultsInputError
 
 UTC = dt.timezone.utc
@@ -128,27 +129,38 @@ def import_run_command(run_id: str, source: str, endpoint_url: str | None, sent_
 
 @results.command("import-payments")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Character set of a CSV without a byte order mark, e.g. cp1252 or latin-1 (default UTF-8).")
+@click.option("--decimal", type=click.Choice(DECIMAL_MARKS), default=".", show_default=True,
+              help="Decimal mark of the amounts: ',' when the export writes 1.234,56.")
+@click.option("--errors", "errors_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the rejected rows (row, column, reason) to this CSV file.")
 @_STATE
-def import_payments_command(file: Path, state: Path | None) -> None:
+def import_payments_command(file: Path, encoding: str | None, decimal: str, errors_file: Path | None, state: Path | None) -> None:
     """Import the billing system's payment records (CSV or Parquet); the same file twice changes nothing.
 
     Columns: ref (or invoice_ref, invoice_id) and/or customer_id, paid_at, amount, channel; optional
-    currency and payment_id. Bad rows are listed with their row number and skipped (exit status 1);
-    the good rows are imported.
+    currency and payment_id. A CSV is read like a CRM export for ``tailorcast run``: delimiter , ; tab
+    or | detected, byte order mark or --encoding, --decimal , for 1.234,56. Bad rows are listed with
+    their row number and reason and skipped (exit status 1); the good rows are imported.
 
     \b
     Example:
       tailorcast results import-payments payments-2026-11.parquet
+      tailorcast results import-payments pagamenti.csv --encoding cp1252 --decimal , --errors rejected.csv
     """
-    from .payments import import_payments
+    from .payments import ERROR_FIELDS, error_rows, import_payments
 
     settings, store = _open(state)
     try:
-        done = import_payments(store.engine, file, settings.secret, dt.datetime.now(UTC))
+        done = import_payments(store.engine, file, settings.secret, dt.datetime.now(UTC), encoding, decimal)
     finally:
         store.close()
     for problem in done.rejected:
         click.echo(f"{file.name}: {problem}", err=True)
-    click.echo(f"{file.name}: {done.rows} rows, {done.added} payments added, {done.already} already imported, {len(done.rejected)} rejected")
+    if errors_file is not None:
+        write_csv(errors_file, ERROR_FIELDS, error_rows(done.rejected))
+    click.echo(f"{file.name}: {done.rows} rows, {done.added} payments added, {done.already} already imported, {len(done.rejected)} rejected"
+               + (f"; rejected rows in {errors_file}" if errors_file is not None and done.rejected else ""))
     if done.rejected:
         sys.exit(1)

@@ -1,26 +1,27 @@
 """The billing system's payment records into the store: ``tailorcast results import-payments FILE``.
 
-A CSV (comma or semicolon, UTF-8, header row) or a Parquet file with the columns
+A CSV or a Parquet file with the columns below. A CSV is read the way ``tailorcast run`` reads a CRM export, by the
+same reader (tailorcast/records.py, tailorcast/dialects.py): a header row; delimiter ``,`` ``;`` tab or ``|`` detected
+(or Excel's ``sep=`` line); a byte order mark, else ``--encoding`` (default UTF-8); ``--decimal ,`` for amounts
+written ``1.234,56``. The columns:
 
     ref (or invoice_ref / invoice_id)   the invoice reference  ─┐ at least one of the two per row
     customer_id                         the customer's id       ─┘ (the id is stored only as a keyed hash)
     paid_at                             2026-11-03 or 2026-11-03T09:40:00Z (no zone: UTC)
-    amount                              128.48 (dot for decimals, no currency sign)
+    amount                              128.48, or 1.234,56 with --decimal , (no currency sign)
     channel                             online, bank, counter, direct-debit … (letters, digits, - and _)
     currency                            optional, default EUR
     payment_id                          optional: the billing system's id of the payment
 
-Every row is checked; a bad row is reported with its row number (CSV: the header is row 1; Parquet: the
-first record is row 1) and the others are imported. A record is stored once: its ``row_key`` is the digest
+Every row is checked; a bad row (bytes that do not decode, a missing cell, a bad value) is reported with its
+row number (CSV: the header is row 1; Parquet: the first record is row 1) and the others are imported. A record is stored once: its ``row_key`` is the digest
 of ``payment_id`` when given, else of the whole record, so importing the same file again changes nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,13 +31,17 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 
 from store.results import ResultsPayment
-from tailorcast.errors import PaymentError, ResultsInputError, RowError
+from tailorcast.dialects import DECIMAL_MARKS, number_text
+from tailorcast.errors import InputError, PaymentError, ResultsInputError, RowError
 from tailorcast.payments.amounts import DEFAULT_CURRENCY, check_currency, check_ref, to_cents
+from tailorcast.records import open_table
+from tailorcast.sources import Source
 
 from .identity import customer_key
 
 REF_COLUMNS = ("ref", "invoice_ref", "invoice_id")
 REQUIRED = ("paid_at", "amount", "channel")
+COLUMNS = (*REF_COLUMNS, "customer_id", *REQUIRED, "currency", "payment_id")  # every column the import reads
 _CHANNEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _PAYMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 _CHUNK = 500
@@ -61,8 +66,10 @@ class PaymentsImport:
     rejected: list[RowError] = field(default_factory=list)
 
 
-def read_payments(path: Path) -> Iterator[tuple[int, dict]]:
-    """(row number, {column: text}) of a CSV or Parquet payments file; ResultsInputError when it cannot be read at all."""
+def read_payments(path: Path, encoding: str | None = None) -> Iterator[tuple[int, dict] | RowError]:
+    """(row number, {column: cell}) of a CSV or Parquet payments file, or a RowError for a row that cannot be read;
+    ResultsInputError when the file cannot be read at all. A CSV is read by the run's reader (tailorcast/records.py):
+    byte order mark or ``encoding``, delimiter ``,`` ``;`` tab ``|`` or Excel's ``sep=`` line, a bad row costs one row."""
     path = Path(path)
     if not path.is_file():
         raise ResultsInputError(str(path), "no such file")
@@ -71,7 +78,13 @@ def read_payments(path: Path) -> Iterator[tuple[int, dict]]:
         return _parquet_rows(path)
     if suffix != ".csv":
         raise ResultsInputError(str(path), f"'{suffix or '(no extension)'}' files are not read; export the payments as .csv or .parquet")
-    return _csv_rows(path)
+    if path.stat().st_size == 0:
+        raise ResultsInputError(str(path), "empty file; the first line must be the column names")
+    try:
+        rows = open_table(Source(str(path)), COLUMNS, lambda header: _columns(path, header), encoding)
+    except InputError as exc:
+        raise ResultsInputError(str(path), exc.message) from None
+    return _lowered(rows)
 
 
 def _columns(path: Path, names: list[str]) -> None:
@@ -84,20 +97,14 @@ def _columns(path: Path, names: list[str]) -> None:
                                            "(see docs/results.md for the payments file)")
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ResultsInputError(str(path), f"not UTF-8 (byte {exc.start}); export it as UTF-8 CSV") from None
-    first = text.split("\n", 1)[0]
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";" if first.count(";") > first.count(",") else ",")
-    if not reader.fieldnames:
-        raise ResultsInputError(str(path), "empty file; the first line must be the column names")
-    _columns(path, list(reader.fieldnames))
-    prev = 1
-    for rec in reader:
-        yield prev + 1, {(k or "").strip().lower(): v for k, v in rec.items()}
-        prev = reader.line_num
+def _lowered(rows: Iterator) -> Iterator[tuple[int, dict] | RowError]:
+    """Column names as the import reads them (``Paid_At`` is ``paid_at``); a row error without the row's customer id."""
+    for item in rows:
+        if isinstance(item, RowError):
+            yield RowError(item.row, "", item.column.strip().lower(), item.reason)
+        else:
+            n, rec = item
+            yield n, {k.strip().lower(): v for k, v in rec.items()}
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
@@ -134,18 +141,26 @@ def _paid_at(value) -> dt.datetime:
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed.astimezone(dt.timezone.utc)
 
 
-def _amount(value) -> int:
-    text = _text(value) if not isinstance(value, (int, Decimal)) else str(value)
+def _amount(value, mark: str) -> int:
     if isinstance(value, float):
         text = repr(value)
+    elif isinstance(value, (int, Decimal)):
+        text = str(value)
+    else:
+        try:
+            text = number_text(_text(value), mark)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; an amount is more than 0, in whole cents") from None
     try:
-        return to_cents(str(Decimal(text.replace(" ", ""))))
+        return to_cents(str(Decimal(text)))
     except (InvalidOperation, PaymentError) as exc:
-        raise ValueError(f"{text!r} is not an amount; write it like 128.48 (dot for decimals, more than 0, whole cents)") from exc
+        example = "1.234,56 (decimal comma)" if mark == "," else "128.48 (dot for decimals)"
+        raise ValueError(f"{_text(value)!r} is not an amount; write it like {example}, more than 0, whole cents") from exc
 
 
-def parse_record(row: int, rec: dict, secret: bytes) -> PaymentRecord:
-    """One row → PaymentRecord, or RowError (no customer id in it) for the first column that is wrong."""
+def parse_record(row: int, rec: dict, secret: bytes, decimal: str = ".") -> PaymentRecord:
+    """One row → PaymentRecord, or RowError (no customer id in it) for the first column that is wrong.
+    ``decimal``: the file's decimal mark for amounts written as text (``,``: 1.234,56)."""
     ref = next((_text(rec.get(c)) for c in REF_COLUMNS if _text(rec.get(c))), "")
     cid = _text(rec.get("customer_id"))
     if not ref and not cid:
@@ -157,7 +172,7 @@ def parse_record(row: int, rec: dict, secret: bytes) -> PaymentRecord:
         column = "paid_at"
         paid_at = _paid_at(rec.get("paid_at"))
         column = "amount"
-        cents = _amount(rec.get("amount"))
+        cents = _amount(rec.get("amount"), decimal)
         column = "currency"
         currency = check_currency(_text(rec.get("currency")).upper() or DEFAULT_CURRENCY)
         column = "channel"
@@ -176,8 +191,18 @@ def parse_record(row: int, rec: dict, secret: bytes) -> PaymentRecord:
     return PaymentRecord(hashlib.sha256(identity.encode()).hexdigest(), ref or None, key, paid_at, cents, currency, channel)
 
 
-def import_payments(engine: Engine, path: Path, secret: bytes, now: dt.datetime) -> PaymentsImport:
-    """Read, check and store every good row of ``path``; rows already stored (same ``row_key``) are counted, not added."""
+ERROR_FIELDS = ("row", "column", "reason")  # the rejected rows' report (--errors): no customer id in it
+
+
+def error_rows(rejected: list[RowError]) -> list[dict]:
+    return [{"row": e.row, "column": e.column, "reason": e.reason} for e in rejected]
+
+
+def import_payments(engine: Engine, path: Path, secret: bytes, now: dt.datetime, encoding: str | None = None, decimal: str = ".") -> PaymentsImport:
+    """Read, check and store every good row of ``path``; rows already stored (same ``row_key``) are counted, not added.
+    ``encoding`` and ``decimal`` say how a CSV is written, as ``--encoding`` and ``--decimal`` do for ``tailorcast run``."""
+    if decimal not in DECIMAL_MARKS:
+        raise ResultsInputError(str(path), f"decimal mark {decimal!r} is not one of {' '.join(DECIMAL_MARKS)}; pass --decimal . or --decimal ,")
     result = PaymentsImport()
     batch: list[PaymentRecord] = []
 
@@ -193,10 +218,14 @@ def import_payments(engine: Engine, path: Path, secret: bytes, now: dt.datetime)
         result.already += len(batch) - len(new)
         batch.clear()
 
-    for row, rec in read_payments(path):
+    for item in read_payments(path, encoding):
         result.rows += 1
+        if isinstance(item, RowError):
+            result.rejected.append(item)
+            continue
+        row, rec = item
         try:
-            batch.append(parse_record(row, rec, secret))
+            batch.append(parse_record(row, rec, secret, decimal))
         except RowError as exc:
             result.rejected.append(exc)
         if len(batch) >= _CHUNK:

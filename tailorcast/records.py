@@ -1,6 +1,7 @@
 """The rows of a customers file as (row number, cells), streamed: CSV as billing systems write it, JSONL, Parquet.
 
     open_rows(template, source, encoding) -> iterator of (row, {column: cell}) or RowError
+    open_table(source, names, check_header, encoding) -> the same for another CSV (the billing system's payments)
 
 What is wrong with the whole file (it is empty, a required column is missing, a Parquet column has a type
 no cell could be read from) raises InputError when ``open_rows`` is called, before any row is read. What one
@@ -18,6 +19,7 @@ import csv
 import io
 import json
 from decimal import Decimal
+from collections.abc import Callable, Collection
 from typing import Any, BinaryIO, Iterator
 
 from .dialects import ENCODING_HINT, UTF8_BOM, detect_delimiter, encoding_for, encoding_name, has_undecoded, row_bytes_handler, sep_line, undecoded
@@ -115,11 +117,26 @@ def _header(text: io.TextIOBase, where: str) -> tuple[str, str | None]:
     return line, named
 
 
+def open_table(source: Source, names: Collection[str], check_header: Callable[[list[str]], None], encoding: str | None = None) -> Iterator[Row | RowError]:
+    """The rows of a CSV file that is not a customers file (the billing system's payments, results/payments.py), read
+    exactly like one: encoding, delimiter (``names``: the columns it may have), row errors, streaming.
+    ``check_header(header)`` raises for a header that cannot be used."""
+    fh = source.open()
+    try:
+        return _csv_table(fh, source.location, encoding, names, check_header)
+    except BaseException:
+        fh.close()
+        raise
+
+
 def _csv_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None) -> Iterator[Row | RowError]:
+    return _csv_table(fh, where, encoding, [f.name for f in template.fields], lambda header: _missing_columns(template, where, header))
+
+
+def _csv_table(fh: BinaryIO, where: str, encoding: str | None, names: Collection[str], check_header: Callable[[list[str]], None]) -> Iterator[Row | RowError]:
     enc = encoding_for(fh.peek(4)[:4], encoding, where)
     text = io.TextIOWrapper(fh, encoding=enc, errors=row_bytes_handler(), newline="")
     line, named = _header(text, where)
-    names = [f.name for f in template.fields]
     delimiter = named or detect_delimiter(line, names)
     header = [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
     bad = undecoded(line, enc)
@@ -128,7 +145,7 @@ def _csv_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
         raise InputError(where, f"the header names {', '.join(dupes)} more than once; keep one column of each name")
-    _missing_columns(template, where, header)
+    check_header(header)
     return _csv_records(text, header, delimiter, enc)
 
 

@@ -38,7 +38,7 @@ def test_a_good_row_becomes_a_record_with_the_customer_as_a_keyed_hash():
     ({"ref": "", "customer_id": "", "paid_at": "2026-11-05", "amount": "1", "channel": "bank"}, "ref", "neither an invoice reference nor a customer id"),
     ({"ref": "INV 1", "paid_at": "2026-11-05", "amount": "1", "channel": "bank"}, "ref", "is not allowed"),
     ({"ref": "INV-1", "paid_at": "05/11/2026", "amount": "1", "channel": "bank"}, "paid_at", "write it like 2026-11-03"),
-    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "12,50", "channel": "bank"}, "amount", "write it like 128.48"),
+    ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "12,50", "channel": "bank"}, "amount", "pass --decimal ,"),
     ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "-3.00", "channel": "bank"}, "amount", "more than 0"),
     ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "3.001", "channel": "bank"}, "amount", "whole cents"),
     ({"ref": "INV-1", "paid_at": "2026-11-05", "amount": "3", "channel": "bank", "currency": "euro"}, "currency", "ISO 4217"),
@@ -97,6 +97,7 @@ def test_parquet_payments_are_read_with_their_types(store, tmp_path):
 @pytest.mark.parametrize("name, content, words", [
     ("p.xlsx", "x", "export the payments as .csv or .parquet"),
     ("p.csv", "", "empty file"),
+    ("p.csv", "invoice_ref;paid_at;paid_at;amount;channel\n", "more than once"),
     ("p.csv", "invoice_ref,paid_at,channel\nINV-1,2026-11-04,online\n", "missing columns: amount"),
     ("p.csv", "paid_at,amount,channel\n2026-11-04,1,online\n", "missing columns: ref or customer_id"),
     ("p.parquet", "not parquet at all", "not a Parquet file"),
@@ -110,11 +111,83 @@ def test_a_file_that_cannot_be_read_is_one_clear_error(tmp_path, name, content, 
         list(read_payments(tmp_path / "missing.csv"))
 
 
-def test_a_csv_that_is_not_utf8_names_the_byte(tmp_path):
+def test_a_byte_that_is_not_utf8_costs_its_row_and_names_the_encoding_option(store, tmp_path):
     path = tmp_path / "p.csv"
-    path.write_bytes("ref,paid_at,amount,channel\nINV-1,2026-11-04,1,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(ResultsInputError, match="not UTF-8"):
-        list(read_payments(path))
+    path.write_bytes("ref,paid_at,amount,channel,note\nINV-1,2026-11-04,1.00,bank,caf\xe9\nINV-2,2026-11-04,2.00,bank,ok\n".encode("latin-1"))
+    done = import_payments(store.engine, path, SECRET, NOW)
+    assert (done.rows, done.added) == (2, 1)
+    [bad] = done.rejected
+    assert (bad.row, bad.column) == (2, "note") and "0xe9 is not UTF-8" in bad.reason and "--encoding" in bad.reason
+    assert import_payments(store.engine, path, SECRET, NOW, encoding="latin-1").added == 1  # the row that was refused
+
+
+# An Italian Excel "CSV (delimitato dal separatore di elenco)": cp1252, no byte order mark, ';' between cells, decimal
+# commas with '.' between thousands, an extra column with accents, a blank ';;;;' line, one row short of a cell.
+ITALIAN = ("riferimento;customer_id;paid_at;amount;channel;causale\r\n"
+           "INV-0001;;2026-11-04;1.234,56;bonifico;Pagamento bolletta è saldata\r\n"
+           ";C-0002;2026-11-05T10:30:00;45,00;sportello;Città\r\n"
+           ";;;;;\r\n"
+           "INV-0003;;2026-11-06;12.50;online;virgola mancante\r\n"
+           "INV-0004;;2026-11-07;7,5\r\n"
+           "INV-0005;C-0005;2026-11-08;0,99;domiciliazione;\r\n")
+
+
+def test_an_italian_excel_payments_file_reads_like_a_crm_export(store, tmp_path):
+    from sqlalchemy import select
+
+    from store.results import ResultsPayment
+
+    path = tmp_path / "pagamenti.csv"
+    path.write_bytes(ITALIAN.replace("riferimento", "invoice_ref").encode("cp1252"))
+    done = import_payments(store.engine, path, SECRET, NOW, encoding="cp1252", decimal=",")
+    assert (done.rows, done.added, done.already) == (5, 3, 0)  # the blank line is no row
+    assert [(e.row, e.column) for e in done.rejected] == [(5, "amount"), (6, "channel")]
+    assert "decimal comma" in done.rejected[0].reason and "12.50" in done.rejected[0].reason
+    assert "has 4 cells but the header has 6" in done.rejected[1].reason
+    with store.engine.connect() as conn:
+        stored = {(r.ref, r.customer_key, r.amount_cents, r.channel) for r in conn.execute(select(ResultsPayment))}
+    assert stored == set([("INV-0001", None, 123456, "bonifico"), (None, customer_key(SECRET, "C-0002"), 4500, "sportello"),
+                             ("INV-0005", customer_key(SECRET, "C-0005"), 99, "domiciliazione")])
+    again = import_payments(store.engine, path, SECRET, NOW, encoding="cp1252", decimal=",")
+    assert (again.added, again.already, len(again.rejected)) == (0, 3, 2)  # idempotent
+    # the same file saved as "CSV UTF-8" (a byte order mark) needs no --encoding, and is the same records
+    bom = tmp_path / "pagamenti-utf8.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + ITALIAN.replace("riferimento", "invoice_ref").encode("utf-8"))
+    assert (lambda d: (d.added, d.already))(import_payments(store.engine, bom, SECRET, NOW, decimal=",")) == (0, 3)
+
+
+def test_the_italian_file_without_decimal_comma_says_to_pass_it_and_an_excel_sep_line_is_followed(store, tmp_path):
+    path = tmp_path / "pagamenti.csv"
+    path.write_bytes(("sep=;\r\n" + ITALIAN.replace("riferimento", "invoice_ref")).encode("cp1252"))
+    done = import_payments(store.engine, path, SECRET, NOW, encoding="cp1252")
+    assert [(e.row, e.column) for e in done.rejected][:2] == [(2, "amount"), (3, "amount")]
+    assert "pass --decimal ," in done.rejected[1].reason  # '45,00'
+    assert done.added == 1  # only 12.50 reads as a number with a decimal point
+
+
+def test_import_payments_on_the_command_line_with_encoding_decimal_and_an_error_report(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tailorcast.cli import main
+    from tailorcast.csvfile import read_rows
+
+    monkeypatch.setenv("TAILORCAST_SECRET", SECRET.decode())
+    monkeypatch.delenv("TAILORCAST_DATABASE_URL", raising=False)
+    path = tmp_path / "pagamenti.csv"
+    path.write_bytes(ITALIAN.replace("riferimento", "invoice_ref").encode("cp1252"))
+    args = ["results", "import-payments", str(path), "--encoding", "cp1252", "--decimal", ",", "--errors", str(tmp_path / "rejected.csv"),
+            "--state", str(tmp_path / "state")]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1 and "Traceback" not in first.output, first.output
+    assert "5 rows, 3 payments added, 0 already imported, 2 rejected" in first.output
+    assert "pagamenti.csv: row 5, column 'amount':" in first.output
+    report = list(read_rows((tmp_path / "rejected.csv").read_text(encoding="utf-8")))
+    assert [(r["row"], r["column"]) for r in report] == [("5", "amount"), ("6", "channel")]
+    assert "C-0002" not in (tmp_path / "rejected.csv").read_text(encoding="utf-8")
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 1 and "5 rows, 0 payments added, 3 already imported, 2 rejected" in second.output
+    unknown = CliRunner().invoke(main, ["results", "import-payments", str(path), "--encoding", "klingon", "--state", str(tmp_path / "state")])
+    assert unknown.exit_code == 2 and "unknown encoding 'klingon'" in unknown.output and "Traceback" not in unknown.output
 
 
 # ---------------------------------------------------------------- the fixed horizon
