@@ -11,7 +11,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from tailorcast.expressions import evaluate_text
 from tailorcast.spec.model import Template
@@ -101,20 +101,29 @@ def poster_frame(template: Template, scenes: list[ResolvedScene]) -> tuple[Resol
     return chosen, min(round(at * chosen.fps), chosen.frames - 1)
 
 
-def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cache: SegmentCache, threads: int = 1, rendition: str | None = None) -> VideoResult:
-    """``out_dir/video.mp4`` and ``out_dir/poster.jpg`` for one customer and one rendition."""
+def render_video(template: Template, ctx: Mapping[str, Any], out_dir: Path, cache: SegmentCache, threads: int = 1, rendition: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> VideoResult:
+    """``out_dir/video.mp4`` and ``out_dir/poster.jpg`` for one customer and one rendition.
+
+    ``progress(frames done, frames in all)`` is told once the scenes are resolved and after each segment
+    (from the cache or encoded), so a caller can show how far the encode got (the studio's preview)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     scenes = resolve_all(template, ctx, rendition)
     t1 = time.perf_counter()
-    paths, segs = [], []
+    frames = sum(s.frames for s in scenes)
+    paths, segs, done = [], [], 0
+    if progress:
+        progress(0, frames)
     for rs in scenes:
         path, hit = segment(rs, template, cache, threads)
         paths.append(path)
         segs.append((rs.id, rs.shared, hit))
+        done += rs.frames
+        if progress:
+            progress(done, frames)
     t2 = time.perf_counter()
-    frames = sum(s.frames for s in scenes)
     duration = frames / template.video.fps
     audio = audio_bed(template, duration, cache, scene_sounds(scenes))
     video = out_dir / "video.mp4"

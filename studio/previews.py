@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 
 from store.versions import VersionRow
 from tailorcast.customers import read_customers
-from tailorcast.errors import InputError, RowError, TailorcastError
+from tailorcast.errors import InputError, RenderError, RowError, TailorcastError
 from tailorcast.payments.links import derive_key
 from tailorcast.settings import Settings
 
@@ -160,8 +160,11 @@ def render(name: str):
     _source, choice = choice_from(request.form, version)
     template = st.workspace.template(version)
     settings = Settings(state_dir=st.config.state_dir, secret=derive_key(st.config.review_secret, "preview"))  # tokens unlike a run's
-    job = st.renders.start(template, version.id, choice.customers, choice.row, choice.locale, settings)
-    st.record("render", f"{name}@{version.short}", f"row {choice.row}")
+    try:
+        job = st.renders.start(template, version.id, choice.customers, choice.row, choice.locale, settings, choice.variant)
+    except (RenderError, ValueError) as exc:  # a row out of range, a locale or variant the template does not have, a broken line
+        abort(422, description=str(exc).strip("'\""))
+    st.record("render", f"{name}@{version.short}", f"row {choice.row}" + "".join(f" {k}={v}" for k, v in (("locale", job.locale), ("variant", job.variant)) if v))
     return redirect(url_for("previews.rendering", key=job.key), 303)
 
 
@@ -172,6 +175,7 @@ def rendering(key: str):
         abort(404, description="no such render (renders are kept for a few hours); start it again from the preview")
     if request.accept_mimetypes.best == "application/json":
         return jsonify(state=job.state, seconds=round(job.seconds or (studio_state().clock() - job.started), 1), error=job.error,
+                       progress=job.progress(),
                        page=url_for("previews.site_file", key=key, path=job.page) if job.page else None,
                        videos={r: url_for("previews.site_file", key=key, path=p) for r, p in job.videos.items()})
     return render_template("render.html", job=job, key=key)

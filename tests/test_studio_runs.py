@@ -107,6 +107,111 @@ def test_one_customer_published_on_demand_plays_in_a_sandboxed_phone_frame(app):
     assert app.test_client().get(f"/preview-site/{'x' * 32}/c/").status_code == 404
 
 
+VARIANT_TINY = TINY.replace("scenes:\n", """variants:
+  - {name: gentle, when: "first_name == 'Ada'"}
+  - {name: stern}
+scenes:
+""", 1) + """  - id: stern-only
+    duration: 0.4
+    when: "variant == 'stern'"
+    layers:
+      - {type: text, text: "Pay now", box: {x: 0.5, y: 0.5, w: 0.9, h: 0.4}}
+    say: ["Pay now, stern"]
+"""
+
+
+def _tiny_render(app, dana, form: dict) -> tuple[str, dict, list[dict]]:
+    """Start a render of the variant tiny template's row 2 (Ada: the rules pick 'gentle') and poll its JSON twin
+    until it ends: (key, last answer, every answer while it rendered)."""
+    started = dana.post("/t/vtiny/render", {"v": state(app).versions.latest("vtiny").id, "source": "sample:sample-customers.csv",
+                                            "row": 2, **form})
+    assert started.status_code == 303, started.get_data(as_text=True)
+    url = started.headers["Location"]
+    seen, deadline = [], time.time() + 120
+    while (job := dana.get(url, headers={"Accept": "application/json"}).get_json())["state"] == "rendering" and time.time() < deadline:
+        seen.append(job)
+        time.sleep(0.02)
+    return url.rsplit("/", 1)[1], job, seen
+
+
+@pytest.fixture
+def vtiny(app):
+    from studio.zips import write_zip
+
+    dana = Staff(app, "dana")
+    files = {"template.yaml": VARIANT_TINY.replace("name: tiny", "name: vtiny", 1).encode(), "strings/en.yaml": STRINGS.encode(),
+             "page.html": PAGE.encode(), "sample-customers.csv": b"customer_id,locale,first_name\nT-1,en,Ada\n"}
+    assert dana.post("/upload", {"zip": (io.BytesIO(write_zip("vtiny", files)), "vtiny.zip")}, content_type="multipart/form-data").status_code == 303
+    return dana
+
+
+def _published(app, key: str, job: dict) -> tuple[dict, str]:
+    """The render's manifest row and its captions."""
+    from tailorcast.csvfile import read_rows
+
+    folder = state(app).renders.folder(key)
+    manifest = next(read_rows(next(folder.glob("runs/*/manifest.csv")).read_text(encoding="utf-8")))
+    captions = next(folder.glob("c/*/captions.en.vtt")).read_text(encoding="utf-8")
+    return manifest, captions
+
+
+def test_the_variant_chosen_in_the_preview_is_the_variant_of_the_whole_video(app, vtiny):
+    """Row 2's rules pick 'gentle'; rendered with 'stern', the published video plays stern's scene, as the stills do."""
+    key, job, _ = _tiny_render(app, vtiny, {})
+    assert job["state"] == "done", job
+    manifest, captions = _published(app, key, job)
+    assert manifest["variant"] == "gentle" and "Pay now, stern" not in captions
+    key, job, _ = _tiny_render(app, vtiny, {"variant": "stern", "locale": "en"})
+    assert job["state"] == "done", job
+    manifest, captions = _published(app, key, job)
+    assert manifest["variant"] == "stern" and "Pay now, stern" in captions
+    import av
+
+    with av.open(str(state(app).renders.folder(key) / state(app).renders.get(key).videos["wide"])) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 18  # 0.6 + 0.8 + 0.4 s at 10 fps: stern's scene is in the video
+    v = state(app).versions.latest("vtiny")
+    timeline = vtiny.get(f"/t/vtiny/timeline?v={v.id}&source=sample:sample-customers.csv&row=2&variant=stern").get_json()
+    assert round(timeline["duration"] * 10) == frames  # the scene list and the video agree
+    audit = [e for e in state(app).audit.recent() if e.action == "render"]
+    assert "variant=stern" in audit[0].detail
+
+
+@pytest.mark.parametrize("form, message", [({"variant": "nope"}, "variant 'nope' is not one of"), ({"locale": "xx"}, "locale 'xx' is not one of"),
+                                           ({"row": 9}, "no row 9")])
+def test_a_render_of_a_variant_locale_or_row_the_template_lacks_is_refused(app, vtiny, form, message):
+    v = state(app).versions.latest("vtiny")
+    resp = vtiny.post("/t/vtiny/render", {"v": v.id, "source": "sample:sample-customers.csv", "row": 2, **form}, headers={"Accept": "application/json"})
+    assert resp.status_code == 422 and message in resp.get_json()["error"], resp.get_data(as_text=True)
+
+
+def test_a_render_reports_frames_made_per_rendition_growing_to_100_percent(app, vtiny, monkeypatch):
+    from studio.renders import Render
+
+    told: list[tuple[str, int, int, int]] = []
+    report = Render.report
+
+    def spy(self, rendition, done, total):
+        report(self, rendition, done, total)
+        told.append((rendition, done, total, self.percent))
+
+    monkeypatch.setattr(Render, "report", spy)
+    key, job, seen = _tiny_render(app, vtiny, {"variant": "stern"})
+    assert job["state"] == "done" and job["progress"]["percent"] == 100 and job["progress"]["phase"] == "done", job
+    assert {r["name"]: (r["frames"], r["of"]) for r in job["progress"]["renditions"]} == {"wide": (18, 18), "tall": (18, 18)}
+    for rendition in ("wide", "tall"):
+        mine = [(d, t) for r, d, t, _ in told if r == rendition]
+        assert mine[0] == (0, 18) and mine[-1] == (18, 18) and len(mine) == 4  # resolved, then after each of 3 segments
+        assert [d for d, _ in mine] == sorted(d for d, _ in mine)
+    percents = [p for *_, p in told] + [job["progress"]["percent"]]
+    assert percents == sorted(percents) and percents[-1] == 100 and max(percents[:-1]) <= 99
+    polled = [j["progress"]["percent"] for j in seen] + [100]
+    assert polled == sorted(polled)
+    assert all(j["progress"]["says"] for j in seen)
+    page = vtiny.get(f"/renders/{key}").get_data(as_text=True)
+    assert '<progress id="render-progress" max="100" value="100">100 %</progress>' in page and "wide: 18 of 18 frames" in page
+
+
 def _wait(staff, url, until, seconds):
     deadline = time.time() + seconds
     while time.time() < deadline:

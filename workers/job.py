@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import microsite
 from microsite.build import build_page
@@ -60,6 +60,9 @@ class RunContext:
     api: bool = False  # pages use the public server on their origin (events, paid status, instalment form)
     inputs: str = ""  # run_inputs(): what else the outputs depend on (page code, shared page files, fonts)
     force: bool = False  # render and publish even when the published page is already this build
+    # told (rendition, frames done, frames in all) as each video's segments are made; None in a run (a Ray worker
+    # cannot call back): the studio's in-process preview sets it (studio/renders.py)
+    progress: Callable[[str, int, int], None] | None = None
 
 
 @dataclass
@@ -240,7 +243,8 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
             lang = ctx["lang"]
             if bake:
                 for r in run.template.video.renditions:
-                    videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name)
+                    told = (lambda done, total, name=r.name: run.progress(name, done, total)) if run.progress else None
+                    videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name, told)
                 first = videos[run.template.video.default_rendition]
                 timeline, cues, captions = first.timeline, first.cues, first.captions
             else:  # no video encode: chapters and captions without pixels, the live stills below

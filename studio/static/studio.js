@@ -51,10 +51,20 @@
 
   const job = $("render-job");
   if (job) {
+    const bar = $("render-progress");
     poll(job.dataset.status, 1000, (d) => {
-      $("render-state").textContent = d.state + " · " + fmt(d.seconds);
+      const p = d.progress;
+      $("render-state").textContent = d.state + " · " + p.percent + " % · " + fmt(d.seconds);
+      if (p.percent > 0 || d.state !== "rendering") bar.value = p.percent;  // no value yet: an indeterminate bar
+      bar.textContent = p.percent + " %";
+      $("render-percent").textContent = p.percent + " %";
+      $("render-phase").textContent = p.says;
+      const list = $("render-renditions"); list.textContent = "";
+      p.renditions.forEach((r) => {
+        const li = document.createElement("li"); li.dataset.rendition = r.name;
+        li.textContent = r.name + ": " + r.frames + " of " + (r.of == null ? "?" : r.of) + " frames"; list.append(li);
+      });
       if (d.state === "rendering") return true;
-      $("render-progress").hidden = true;
       if (d.state === "failed") { const e = $("render-error"); e.textContent = d.error; e.hidden = false; return false; }
       const box = $("videos");
       Object.entries(d.videos).forEach(([name, src]) => {
