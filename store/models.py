@@ -43,7 +43,7 @@ class SiteEvent(Base):
     __tablename__ = "public_events"
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    token: Mapped[str] = mapped_column(String(64), index=True)
+    token: Mapped[str] = mapped_column(String(64))  # looked up by ix_public_events_token_kind_detail (store/results.py)
     kind: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(48))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -88,6 +88,21 @@ def test_upgrade_at_head_changes_nothing(engine):
     assert [e.kind for e in store.events(TOKEN)] == ["view"]
 
 
+def test_events_are_indexed_once_by_token_kind_and_detail_and_0004_drops_the_token_only_index(engine):
+    def indexes() -> dict[str, list[str]]:
+        return {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("public_events")}
+
+    upgrade(engine, "0003")
+    assert indexes() == {"ix_public_events_token": ["token"], "ix_public_events_token_kind_detail": ["token", "kind", "detail"]}
+    Store(engine).add_event(TOKEN, "view", None, AT)
+    assert upgrade(engine) == head_revision()
+    assert indexes() == {"ix_public_events_token_kind_detail": ["token", "kind", "detail"]}  # it covers lookups by token
+    assert [e.kind for e in Store(engine).events(TOKEN)] == ["view"]
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    assert "ix_public_events_token" in indexes()
+
+
 def test_tables_made_before_migrations_existed_are_adopted_not_made_again(engine):
     # what the public server did on start before there were migrations: its four tables
     Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in FIRST_TABLES])
