@@ -61,3 +61,122 @@ def test_hostile_name_is_drawn_as_literal_text_in_the_video(template):
     expected = draw_text("Hello <script>alert(1)</script>,", w, h, _text_style(li))
     assert sprite.image.tobytes() == expected.tobytes()
     assert "Hello <script>alert(1)</script>," in greeting.captions
+
+
+# Every QR code we draw uses one fixed data mask (renderer.overlays.QR_MASK) instead of segno's penalty
+# evaluation: a reader decodes any mask. These check that each kind we draw is segno's own code for that mask
+# and that zxing-cpp reads back exactly the payload, over many payloads of the lengths and alphabets we send.
+
+def _epc_payloads() -> list[str]:
+    import random
+
+    rng = random.Random(11)
+    out = []
+    for n in range(40):
+        text = f"Fattura 2026-10-{n:06d} " + rng.choice(["Giulia Rossi", "Zoë Müller-Łukasz", "Ελένη Παπαδοπούλου", "Çağrı Öztürk"]) * (1 + n % 4)
+        out.append(epc_payload("Lumen Energy S.p.A.", "IT60X0542811101000000123456", Decimal(rng.randint(1, 999_999)) / 100,
+                               text=text[:140], bic="BPMOIT22XXX" if n % 2 else None))
+    return out
+
+
+def _pay_links() -> list[str]:
+    import random
+
+    rng = random.Random(12)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+    return [f"https://pay.lumen-energy.example/checkout?ref=2026-10-{n:06d}" + ("&sig=" + "".join(rng.choice(alphabet) for _ in range(43))) * (n % 3)
+            for n in range(40)]
+
+
+def _png(qr, scale: int = 4) -> Image.Image:
+    buf = io.BytesIO()
+    qr.save(buf, kind="png", scale=scale, border=4)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def _svg_modules(svg: str):
+    """The dark modules of a segno inline SVG (``M x y`` / ``m dx dy`` moves and ``h n`` runs), as a 0/1 array."""
+    import re
+
+    import numpy as np
+
+    size = int(re.search(r'viewBox="0 0 (\d+) (\d+)"', svg).group(1)) // int(re.search(r"scale\((\d+)\)", svg).group(1))
+    path = re.search(r'<path class="qrline"[^>]* d="([^"]+)"', svg).group(1)
+    grid = np.zeros((size, size), dtype=np.uint8)
+    x = y = 0.0
+    for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path):
+        if op == "M":
+            x, y = float(a), float(b)
+        elif op == "m":
+            x, y = x + float(a), y + float(b)
+        else:
+            grid[int(y), int(x): int(x + float(a))] = 1
+            x += float(a)
+    return grid
+
+
+def _svg_image(svg: str, scale: int = 4) -> Image.Image:
+    import numpy as np
+
+    grid = _svg_modules(svg)
+    return Image.fromarray(np.where(grid == 1, 17, 255).astype(np.uint8)).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
+
+
+def test_every_page_qr_is_segnos_code_with_our_mask_and_decodes_to_the_exact_payload():
+    import segno
+
+    from microsite.payment import epc_svg, pagopa_qr, qr_svg
+    from renderer.overlays import QR_MASK
+    from tailorcast.payments.pagopa import pagopa_payload
+
+    epcs = _epc_payloads()
+    pagopas = [pagopa_payload(f"3010000000{n:08d}", "15376371009", 100 + 997 * n) for n in range(20)]
+    for payload in epcs:
+        qr = epc_qr(payload)
+        assert qr.mask == QR_MASK
+        assert qr.matrix == segno.make_qr(payload.encode("utf-8"), error="m", boost_error=False, mask=QR_MASK).matrix
+        assert decode_qr(_png(qr)) == [payload]
+        svg = str(epc_svg(qr, "Bonifico"))
+        assert decode_qr(_svg_image(svg)) == [payload]  # the page's inline SVG itself
+    for payload in pagopas:
+        qr = pagopa_qr(payload)
+        assert (qr.mask, qr.version) == (QR_MASK, 4)
+        assert decode_qr(_svg_image(str(qr_svg(qr, "pagoPA", "pagopa")))) == [payload]
+
+
+def test_every_video_qr_size_is_segnos_code_with_our_mask_and_decodes_to_the_exact_link():
+    import numpy as np
+    import segno
+
+    from renderer.overlays import QR_MASK, LayerInput, _qr_modules, qr_layer
+
+    for n, link in enumerate(_pay_links()):
+        qr = segno.make(link, error="m", micro=False, mask=QR_MASK)
+        assert np.array_equal(_qr_modules(link)[2:-2, 2:-2], np.array([list(r) for r in qr.matrix], dtype=np.uint8))
+        side = 120 + 37 * (n % 8)  # boxes of every size the renditions give a QR layer, from small to large
+        card = qr_layer(LayerInput("qr", side, side + 11 * (n % 3), 720, {}, {"data": link}, "ltr", {}))
+        flat = Image.new("RGB", card.size, (16, 40, 80))
+        flat.paste(card, (0, 0), card)
+        assert decode_qr(flat) == [link], (n, side)
+
+
+def test_live_stills_and_the_built_page_carry_readable_codes(template):
+    import re
+
+    from renderer import live
+
+    ctx = _customer(template, notice_code="301000000000000001")
+    for rendition in ("landscape", "portrait"):
+        found = []
+        for still in live.live_stills(template, ctx, rendition):
+            img = Image.open(io.BytesIO(still.data)).convert("RGBA")
+            flat = Image.new("RGB", img.size, (16, 40, 80))
+            flat.paste(img, (0, 0), img)
+            found += decode_qr(flat)
+        assert found == [ctx["pay_link"]], rendition
+    from microsite.build import build_page
+
+    html = build_page(template, ctx, {"video": "v.mp4", "poster": "p.jpg", "download": "", "videos": [{"rendition": "landscape", "src": "v.mp4", "poster": "p.jpg", "width": 1280, "height": 720, "orientation": "landscape"}], "captions": "c.vtt", "css": "s.css", "js": "p.js", "logo": "l.svg"}, [], [])
+    svgs = re.findall(r"<svg [^>]*class=\"(?:epc|pagopa)\".*?</svg>", html, re.S)
+    texts = sorted(t for svg in svgs for t in decode_qr(_svg_image(svg)))
+    assert len(texts) == 2 and texts[0].startswith("BCD\n002\n1\nSCT\n") and texts[1].startswith("PAGOPA|002|301000000000000001|15376371009|")
