@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from store.audit import Audit
 from store.runs import Runs
@@ -89,7 +89,7 @@ def _error(status: int, message: str) -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
-    if exc.code == 404:
+    if exc.code == 404 and exc.description == NotFound.description:  # a view's own 404 says what is missing
         message = f"nothing here: {request.path}; go back to the template list"
     elif exc.code == 413:
         message = "the upload is larger than the studio accepts; send a smaller file"

@@ -23,10 +23,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from store.runs import FINAL, RunRow, Runs
-from tailorcast.errors import StudioRefused
+from tailorcast import keys
+from tailorcast.bucket import open_bucket
+from tailorcast.errors import StorageError, StudioRefused
 
 from .config import StudioConfig
 
@@ -34,6 +36,7 @@ log = logging.getLogger("tailorcast.studio")
 KILL_AFTER = 15.0  # seconds between SIGTERM and SIGKILL on cancel
 LOG_TAIL_BYTES = 64 * 1024
 LOG_READ_BYTES = 8 * 1024 * 1024  # the JSON log read for progress lines and failures
+CHUNK = 64 * 1024  # a run file from a bucket reaches the browser in pieces of this size
 _RUN_ID = re.compile(r"[^a-z0-9-]+")
 
 
@@ -87,6 +90,27 @@ class Progress:
         return {"state": self.state, "total": self.total, "done": self.done, "counts": self.counts, "failures": self.failures[:50],
                 "seconds": round(self.seconds, 1), "rate": None if self.rate is None else round(self.rate, 3),
                 "eta": None if self.eta is None else round(self.eta), "log_tail": self.log_tail}
+
+
+@dataclass
+class RunFile:
+    """One of a run's files, opened where the run published it (a folder or a bucket), to send in pieces."""
+
+    size: int | None
+    chunks: Iterator[bytes]  # closes what it read from when it ends (or when the response is closed)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+def _body_chunks(body) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK)
+    finally:
+        body.close()
 
 
 def _alive(pid: int | None) -> bool:
@@ -156,8 +180,7 @@ class Launcher:
             self._procs.pop(run_id, None)
             cancelled = run_id in self._cancelled
         run = self.runs.get(run_id)
-        summary = self.local_run_file(run, "summary.json") if run else None
-        finished = code == 0 or (code == 1 and summary is not None and summary.is_file())  # 1: it ended, some customers failed
+        finished = code == 0 or (code == 1 and run is not None and self._summary(run) is not None)  # 1: it ended, some customers failed
         self.runs.finish(run_id, "cancelled" if cancelled else "done" if finished else "failed", code, _utc(self.clock()))
         shutil.rmtree(self.folder(run_id) / "input", ignore_errors=True)  # the uploaded export is personal data: gone once read
 
@@ -200,8 +223,7 @@ class Launcher:
         for run in self.runs.going():
             if run.run_id in self._procs or _alive(run.pid):
                 continue
-            summary = self.local_run_file(run, "summary.json")
-            self.runs.finish(run.run_id, "done" if summary and summary.is_file() else "failed", None, _utc(self.clock()))
+            self.runs.finish(run.run_id, "done" if self._summary(run) is not None else "failed", None, _utc(self.clock()))
 
     def local_run_file(self, run: RunRow, name: str) -> Path | None:
         """A run file in a local ``--out`` folder; None for a bucket."""
@@ -211,6 +233,31 @@ class Launcher:
         if not out.is_absolute():
             out = self.folder(run.run_id) / out
         return out / "runs" / run.run_id / name
+
+    def open_run_file(self, run: RunRow, name: str) -> RunFile | None:
+        """A run file (``manifest.csv``, ``errors.csv``, ``summary.json``) where the run wrote it, or None when it is
+        not there (yet). An ``s3://`` output is read through tailorcast/s3.py with the studio's endpoint, streamed;
+        StorageError when the bucket cannot be read (no such bucket, access denied, no answer)."""
+        local = self.local_run_file(run, name)
+        if local is not None:
+            return RunFile(local.stat().st_size, _file_chunks(local)) if local.is_file() else None
+        bucket = open_bucket(run.out, self.config.endpoint_url)
+        key = keys.run_file(run.run_id, name)
+        if not bucket.exists(key):  # StorageError (denied, no bucket) or TransientError (no answer) say what is wrong
+            return None
+        try:
+            got = bucket.client.get_object(Bucket=bucket.name, Key=bucket.prefix + key)
+        except Exception as exc:  # botocore's errors: only tailorcast/s3.py imports boto3 and botocore
+            raise StorageError(bucket.describe(key), f"cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        return RunFile(got.get("ContentLength"), _body_chunks(got["Body"]))
+
+    def _summary(self, run: RunRow) -> dict | None:
+        """The run's summary.json, where it wrote it; None when it is not there or cannot be read."""
+        try:
+            found = self.open_run_file(run, "summary.json")
+            return json.loads(b"".join(found.chunks)) if found is not None else None
+        except (StorageError, ValueError, OSError):
+            return None
 
     def progress(self, run: RunRow) -> Progress:
         folder = self.folder(run.run_id)
@@ -236,13 +283,14 @@ class Launcher:
             if status in ("failed", "invalid") and len(p.failures) < 200:
                 p.failures.append((row, record.get("error") or record.get("reason") or ""))
         self._read_log(folder / "log.txt", p)
-        summary = self.local_run_file(run, "summary.json")
-        if summary is not None and summary.is_file():
+        local = self.local_run_file(run, "summary.json")
+        # a bucket is asked only once the run ended (the page polls every second while it runs)
+        data = self._summary(run) if (local is not None and local.is_file()) or (local is None and run.state in FINAL) else None
+        if data is not None:
             try:
-                data = json.loads(summary.read_text())
                 p.counts = {k: int(data.get(k, p.counts.get(k, 0))) for k in ("ok", "skipped", "failed", "invalid")}
                 p.total = data.get("rows", p.total)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, AttributeError):
                 pass
         return p
 

@@ -7,9 +7,10 @@ import json
 import re
 from pathlib import Path, PurePosixPath
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, stream_with_context, url_for
 
 from store.runs import FINAL
+from tailorcast.errors import StorageError
 
 from . import inputs
 from .auth import require
@@ -18,6 +19,7 @@ from .state import studio_state
 bp = Blueprint("runs", __name__)
 INPUT_SUFFIXES = (".csv", ".jsonl")
 BUCKET_PATH = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}/[^\s]{1,900}\.(csv|jsonl)")  # used with fullmatch: "$" would accept a trailing newline
+DOWNLOAD_TYPES = {"manifest.csv": "text/csv; charset=utf-8", "errors.csv": "text/csv; charset=utf-8", "summary.json": "application/json"}
 OUT = re.compile(r"(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]{0,500})?|[A-Za-z0-9_./-]{1,300})")  # used with fullmatch: "$" would accept a trailing newline
 
 
@@ -100,13 +102,23 @@ def cancel(run_id: str):
 
 @bp.get("/runs/<run_id>/<any('manifest.csv', 'errors.csv', 'summary.json'):name>")
 def run_file(run_id: str, name: str):
+    """The run's own file, as it wrote it (its CSVs are spreadsheet-safe already: tailorcast/csvfile.py), as an
+    attachment, streamed from the folder or the bucket it was published to."""
     st = studio_state()
     run = _run_or_404(run_id)
-    path = st.launcher.local_run_file(run, name)
-    if path is None or not path.is_file():
-        abort(404, description=f"{name} is not there (yet): it is written when the run ends" + (" in the bucket" if path is None else ""))
+    try:
+        found = st.launcher.open_run_file(run, name)
+    except StorageError as exc:
+        abort(502, description=f"the run's bucket cannot be read: {exc}; check the studio's --endpoint-url and credentials")
+    if found is None:
+        abort(404, description=f"{name} is not there (yet): it is written when the run ends")
     st.record("download", f"run {run_id}", name)
-    return send_file(path, as_attachment=True, download_name=f"{run_id}-{name}", max_age=0)
+    resp = Response(stream_with_context(found.chunks), mimetype=DOWNLOAD_TYPES[name], direct_passthrough=True)
+    if found.size is not None:
+        resp.content_length = found.size
+    resp.headers["Content-Disposition"] = f'attachment; filename="{run_id}-{name}"'
+    resp.call_on_close(getattr(found.chunks, "close", lambda: None))
+    return resp
 
 
 def _estimate_rows(path: Path) -> int:

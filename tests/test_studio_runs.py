@@ -284,7 +284,7 @@ def test_the_run_command_names_the_endpoint_of_an_s3_compatible_store(tmp_path):
 
 
 @pytest.mark.e2e
-def test_a_run_from_a_bucket_path_reads_the_export_from_s3(settings, studio_seed, tmp_path, s3_server):
+def test_a_run_from_a_bucket_path_reads_the_export_from_s3_and_its_manifest_downloads_from_the_output_bucket(settings, studio_seed, tmp_path, s3_server):
     import boto3
 
     app = seeded_app(settings, studio_seed, tmp_path, run_workers=1, endpoint_url=s3_server)
@@ -294,9 +294,76 @@ def test_a_run_from_a_bucket_path_reads_the_export_from_s3(settings, studio_seed
     rows = pick_rows(REMINDER_DIR / "sample-customers.csv", ["R-0001"], tmp_path / "one.csv")
     s3.put_object(Bucket="exports", Key="2026-11/one.csv", Body=rows.read_bytes())
     olga = Staff(app, "olga")
-    resp = olga.post("/runs", {"version": v.id, "bucket_path": "s3://exports/2026-11/one.csv", "out": str(tmp_path / "pub")},
+    s3.create_bucket(Bucket="published")
+    resp = olga.post("/runs", {"version": v.id, "bucket_path": "s3://exports/2026-11/one.csv", "out": "s3://published/studio"},
                      content_type="multipart/form-data")
     assert resp.status_code == 303, resp.get_data(as_text=True)
     done = _wait(olga, resp.headers["Location"], lambda d: d["state"] != "running", 400)
     assert done["state"] == "done" and done["counts"]["ok"] == 1, done
     assert state(app).runs.history()[0].source == "s3://exports/2026-11/one.csv"
+    manifest = olga.get(resp.headers["Location"] + "/manifest.csv")  # from the bucket the run published to
+    assert manifest.status_code == 200 and manifest.data.count(b",ok,") == 1, manifest.status_code
+
+
+@pytest.fixture
+def s3_app(settings, studio_seed, tmp_path, s3_server):
+    import boto3
+
+    app = seeded_app(settings, studio_seed, tmp_path, run_workers=1, endpoint_url=s3_server)
+    client = boto3.client("s3", endpoint_url=s3_server)
+    client.create_bucket(Bucket="published")
+    return app, client
+
+
+def _s3_run(app, out: str, finished: bool = True):
+    """A run recorded as published to ``out`` (what the launcher records once ``tailorcast run`` started)."""
+    st = state(app)
+    v = next((a for a in st.versions.approved() if a.template == "payment-reminder"), None) or _approve(app)
+    run_id = new_run_id("payment-reminder", st.clock())
+    st.runs.add(run_id, v.id, "payment-reminder", "upload: x.csv", out, str(st.launcher.folder(run_id)), "olga", st.now())
+    if finished:
+        st.runs.finish(run_id, "done", 0, st.now())
+    return st.runs.get(run_id)
+
+
+def test_the_manifest_and_error_report_of_a_run_published_to_s3_download_streamed(s3_app):
+    """The files as the run wrote them (spreadsheet-safe already), in pieces, from moto's S3 over HTTP."""
+    from tailorcast.csvfile import csv_bytes
+
+    app, client = s3_app
+    run = _s3_run(app, "s3://published/bills/2026-11")
+    rows = [{"row": n, "customer_id": f"C-{n:05d}", "status": "ok", "page": f"c/{'x' * 40}/index.html", "error": "=HYPERLINK(\"x\")"}
+            for n in range(2, 3000)]
+    manifest = csv_bytes(["row", "customer_id", "status", "page", "error"], rows)
+    assert len(manifest) > 4 * 64 * 1024 and b"'=HYPERLINK" in manifest  # several pieces; the run's own guard in it
+    client.put_object(Bucket="published", Key=f"bills/2026-11/{run_file(run.run_id, 'manifest.csv')}", Body=manifest)
+    client.put_object(Bucket="published", Key=f"bills/2026-11/{run_file(run.run_id, 'summary.json')}",
+                      Body=json.dumps({"rows": 2998, "ok": 2990, "skipped": 0, "failed": 5, "invalid": 3}).encode())
+    olga = Staff(app, "olga")
+    got = olga.get(f"/runs/{run.run_id}/manifest.csv")
+    assert got.status_code == 200 and got.is_streamed and got.data == manifest, got.status_code
+    assert got.mimetype == "text/csv" and got.headers["Content-Disposition"] == f'attachment; filename="{run.run_id}-manifest.csv"'
+    assert got.headers["Content-Length"] == str(len(manifest)) and got.headers["X-Content-Type-Options"] == "nosniff"
+    missing = olga.get(f"/runs/{run.run_id}/errors.csv", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and "not there (yet)" in missing.get_json()["error"]
+    assert ("olga", "download") in [(e.user, e.action) for e in state(app).audit.recent()]
+    follow = olga.get(f"/runs/{run.run_id}", headers={"Accept": "application/json"}).get_json()
+    assert follow["counts"] == {"ok": 2990, "skipped": 0, "failed": 5, "invalid": 3} and follow["total"] == 2998
+    assert Staff(app).get(f"/runs/{run.run_id}/manifest.csv").status_code == 302  # nothing without log-in
+
+
+def test_a_run_in_a_bucket_that_cannot_be_read_says_so_without_a_traceback(s3_app):
+    app, _client = s3_app
+    run = _s3_run(app, "s3://no-such-bucket/out")
+    got = Staff(app, "vic").get(f"/runs/{run.run_id}/manifest.csv", headers={"Accept": "application/json"})
+    assert got.status_code == 502 and "bucket does not exist" in got.get_json()["error"], got.get_json()
+    assert "Traceback" not in got.get_data(as_text=True)
+
+
+def test_a_run_to_s3_that_ended_unwatched_is_done_when_its_summary_is_in_the_bucket(s3_app):
+    app, client = s3_app
+    run = _s3_run(app, "s3://published/later", finished=False)
+    client.put_object(Bucket="published", Key=f"later/{run_file(run.run_id, 'summary.json')}", Body=b'{"rows": 1, "ok": 1}')
+    gone = _s3_run(app, "s3://published/never", finished=False)
+    state(app).launcher.reconcile()  # their processes (none recorded) are gone
+    assert state(app).runs.get(run.run_id).state == "done" and state(app).runs.get(gone.run_id).state == "failed"
