@@ -8,8 +8,9 @@ studio (studio/roles.py); the store only keeps the role.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +32,13 @@ class UserRow:
     role: str
     active: bool
     created_at: dt.datetime
+    # changes whenever the password does (a digest of its salted hash): a session keeps the stamp it was signed in
+    # with, so a new password ends the user's other sessions (studio/auth.py)
+    stamp: str = field(default="", repr=False)
 
 
 def _row(u: StudioUser) -> UserRow:
-    return UserRow(u.id, u.name, u.role, u.active, u.created_at)
+    return UserRow(u.id, u.name, u.role, u.active, u.created_at, hashlib.sha256(u.password_hash.encode()).hexdigest()[:32])
 
 
 def check_role(role: str) -> None:
@@ -80,6 +84,21 @@ class Users:
             user = s.scalar(select(StudioUser).where(StudioUser.name == name))
             ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
             return _row(user) if ok and user is not None and user.active else None
+
+    def change_password(self, name: str, current: str, new: str) -> UserRow | None:
+        """The user with ``new`` as password, if ``current`` is theirs (None otherwise: nothing changes). StudioRefused
+        when ``new`` is too weak (the rules of :meth:`create`) or is ``current`` again."""
+        weak = check_strength(new)
+        if weak:
+            raise StudioRefused(f"user {name}", weak)
+        with self._sessions.begin() as s:
+            user = s.scalar(select(StudioUser).where(StudioUser.name == name))
+            if not verify_password(current, user.password_hash if user else DUMMY_HASH) or user is None or not user.active:
+                return None
+            if new == current:
+                raise StudioRefused(f"user {name}", "the new password is the current one; choose another")
+            user.password_hash = hash_password(new, self.password_cost)
+            return _row(user)
 
     def all(self) -> list[UserRow]:
         with self._sessions() as s:

@@ -2,13 +2,19 @@
 
 Nothing answers without a session except the log-in page, the static files,
 review links and preview sites (both reached by an unguessable, expiring key).
-Failed log-ins are limited per user name and per address.
+Failed log-ins are limited per user name and per address, and so are wrong current
+passwords on the change-password form. A session holds the stamp of the password it
+was signed in with (``UserRow.stamp``): a new password ends every other session.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from store.passwords import MAX_LENGTH, MIN_LENGTH
+from tailorcast.errors import StudioRefused
+
+from . import inputs
 from .csrf import FIELD, csrf_token
 from .roles import ACTIONS, can
 from .state import studio_state
@@ -23,7 +29,7 @@ def load_user() -> None:
     uid = session.get("uid")
     if uid is not None:
         user = studio_state().users.get(uid)
-        if user is not None and user.active:
+        if user is not None and user.active and session.get("stamp") == user.stamp:
             g.user = user
         else:
             session.clear()
@@ -51,7 +57,7 @@ def login():
     if request.method == "POST":
         name = request.form.get("name", "").strip().lower()[:64]
         password = request.form.get("password", "")
-        keys = (f"user:{name}", f"addr:{request.remote_addr}")
+        keys = _limit_keys(name)
         now = st.clock()
         wait = max(st.logins.wait(k, now) for k in keys)
         if wait:
@@ -65,6 +71,7 @@ def login():
             else:
                 session.clear()  # a new session: no fixation
                 session["uid"] = user.id
+                session["stamp"] = user.stamp
                 session.permanent = True
                 csrf_token()
                 st.audit.add(st.now(), user.name, "login", f"user {user.name}")
@@ -81,3 +88,41 @@ def logout():
         studio_state().audit.add(studio_state().now(), g.user.name, "logout", f"user {g.user.name}")
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def _limit_keys(name: str) -> tuple[str, str]:
+    """What failed log-ins and wrong current passwords are counted by: the user name and the address."""
+    return f"user:{name}", f"addr:{request.remote_addr}"
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    """The signed-in user's own password: the current one, then the new one twice. A wrong current password counts as
+    a failed log-in (same limit); the change ends the user's other sessions and keeps this one."""
+    st = studio_state()
+    error, status = None, 200
+    if request.method == "POST":
+        current = inputs.text("current", MAX_LENGTH)
+        new, again = inputs.text("new", MAX_LENGTH), inputs.text("again", MAX_LENGTH)
+        keys = _limit_keys(g.user.name)
+        now = st.clock()
+        wait = max(st.logins.wait(k, now) for k in keys)
+        if wait:
+            error, status = f"too many wrong passwords; try again in {wait} s", 429
+        elif new != again:
+            error, status = "the new password and its repetition differ; type the same password twice", 400
+        else:
+            try:
+                user = st.users.change_password(g.user.name, current, new)
+            except StudioRefused as exc:
+                user, error, status = None, exc.reason, 400
+            if user is None and error is None:
+                for k in keys:
+                    st.logins.fail(k, now)
+                error, status = "the current password is wrong", 403
+            elif user is not None:
+                session["stamp"] = user.stamp  # this session goes on; every other one of this user ends
+                st.record("change-password", f"user {user.name}")
+                return redirect(url_for("auth.password", changed=1), 303)
+    return render_template("password.html", error=error, changed=request.args.get("changed") == "1" and not error,
+                           min_length=MIN_LENGTH, max_length=MAX_LENGTH), status

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
+from store.passwords import MAX_LENGTH, MIN_LENGTH
 from store.users import ROLES
 
 from . import inputs
@@ -16,7 +17,7 @@ bp = Blueprint("people", __name__)
 @bp.get("/users")
 def users():
     require("users")
-    return render_template("users.html", users=studio_state().users.all(), roles=ROLES)
+    return render_template("users.html", users=studio_state().users.all(), roles=ROLES, min_length=MIN_LENGTH)
 
 
 @bp.post("/users")
@@ -37,11 +38,21 @@ def update(name: str):
     role = inputs.text("role", 16, required=False) or None
     active = {"": None, "yes": True, "no": False}.get(inputs.text("active", 3, required=False))
     if name == g.user.name and (active is False or (role and role != "admin")):
-        from flask import abort
-
         abort(409, description="you cannot disable yourself or drop your own admin role; ask another admin")
     st.users.update(name, role=role, active=active)
     st.record("update-user", f"user {name}", f"role={role or '-'} active={active}")
+    return redirect(url_for("people.users"), 303)
+
+
+@bp.post("/users/<name>/password")
+def reset_password(name: str):
+    """An admin sets another user's password (they forgot it); that user's sessions end. One's own: /account/password."""
+    require("users")
+    st = studio_state()
+    if name == g.user.name:
+        abort(409, description="change your own password on the Password page; it asks for the current one")
+    st.users.update(name, password=inputs.text("password", MAX_LENGTH))
+    st.record("reset-password", f"user {name}")
     return redirect(url_for("people.users"), 303)
 
 

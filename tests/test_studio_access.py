@@ -209,3 +209,64 @@ def test_sign_in_save_submit_and_approve_on_each_database(settings, database_url
     assert abe.post("/t/payment-reminder/decide", {"v": mine.id, "decision": "approve"}).status_code == 303
     assert state(app).versions.get(mine.id).state == "approved"
     assert [e.action for e in state(app).audit.recent()][:3] == ["approve", "submit", "save"]
+
+
+NEW_PASSWORD = "another long password"
+
+
+def test_a_user_changes_their_own_password_and_their_other_sessions_end(app):
+    laptop, phone = Staff(app, "dana"), Staff(app, "dana")
+    assert laptop.get("/account/password").status_code == 200
+    form = {"current": PASSWORD, "new": NEW_PASSWORD, "again": NEW_PASSWORD}
+    changed = laptop.post("/account/password", form)
+    assert changed.status_code == 303 and laptop.get(changed.headers["Location"]).status_code == 200
+    assert "Your password was changed" in laptop.get("/account/password?changed=1").get_data(as_text=True)
+    assert laptop.get("/").status_code == 200  # this session goes on
+    assert phone.get("/").status_code == 302  # the other one ended
+    assert Staff(app).login("dana").status_code == 401 and Staff(app).login("dana", NEW_PASSWORD).status_code == 302
+    entries = [(e.user, e.action, e.target) for e in state(app).audit.recent()]
+    assert ("dana", "change-password", "user dana") in entries
+    assert not any(PASSWORD in (e.detail + e.target) or NEW_PASSWORD in (e.detail + e.target) for e in state(app).audit.recent())
+
+
+@pytest.mark.parametrize("form, status, message", [
+    ({"current": "not my password", "new": NEW_PASSWORD, "again": NEW_PASSWORD}, 403, "the current password is wrong"),
+    ({"current": PASSWORD, "new": "short", "again": "short"}, 400, "use at least 10"),
+    ({"current": PASSWORD, "new": NEW_PASSWORD, "again": NEW_PASSWORD + "!"}, 400, "differ"),
+    ({"current": PASSWORD, "new": PASSWORD, "again": PASSWORD}, 400, "is the current one"),
+])
+def test_a_password_change_is_refused_with_a_wrong_current_password_a_weak_or_mistyped_one(app, form, status, message):
+    dana = Staff(app, "dana")
+    resp = dana.post("/account/password", form)
+    assert resp.status_code == status and message in resp.get_data(as_text=True), resp.get_data(as_text=True)
+    assert Staff(app).login("dana").status_code == 302  # nothing changed
+    assert "change-password" not in [e.action for e in state(app).audit.recent()]
+
+
+def test_a_password_change_needs_its_csrf_token_and_wrong_current_passwords_are_limited(app):
+    dana = Staff(app, "dana")
+    form = {"current": PASSWORD, "new": NEW_PASSWORD, "again": NEW_PASSWORD}
+    refused = dana.post("/account/password", form, csrf=False)
+    assert refused.status_code == 400 and "security token" in refused.get_data(as_text=True)
+    assert Staff(app).login("dana").status_code == 302  # unchanged
+    for _ in range(5):
+        assert dana.post("/account/password", {**form, "current": "a wrong guess"}).status_code == 403
+    limited = dana.post("/account/password", form)  # even the right one waits now, as a log-in would
+    assert limited.status_code == 429 and "too many wrong passwords" in limited.get_data(as_text=True)
+    assert Staff(app).login("dana").status_code == 429  # the guesses count against log-in too
+    assert Staff(app).get("/account/password").status_code == 302  # nothing without log-in
+
+
+def test_an_admin_resets_a_user_s_password_and_that_user_s_sessions_end(app):
+    ada, olga = Staff(app, "ada"), Staff(app, "olga")
+    refused = ada.post("/users/olga/password", {"password": NEW_PASSWORD}, csrf=False)
+    assert refused.status_code == 400 and olga.get("/").status_code == 200
+    assert Staff(app, "dana").post("/users/olga/password", {"password": NEW_PASSWORD}).status_code == 403  # admins only
+    weak = ada.post("/users/olga/password", {"password": "short"})
+    assert weak.status_code == 409 and "at least 10" in weak.get_data(as_text=True)
+    assert ada.post("/users/ada/password", {"password": NEW_PASSWORD}).status_code == 409  # one's own: the Password page
+    assert ada.post("/users/olga/password", {"password": NEW_PASSWORD}).status_code == 303
+    assert olga.get("/").status_code == 302  # signed out
+    assert Staff(app).login("olga").status_code == 401 and Staff(app).login("olga", NEW_PASSWORD).status_code == 302
+    assert ("ada", "reset-password", "user olga") in [(e.user, e.action, e.target) for e in state(app).audit.recent()]
+    assert ada.get("/").status_code == 200

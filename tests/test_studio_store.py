@@ -46,6 +46,25 @@ def test_users_log_in_by_name_and_password_and_a_disabled_user_cannot(store):
     assert users.authenticate("ann", "long enough pw") is None
 
 
+def test_a_password_changes_only_with_the_current_one_and_its_stamp_changes_with_it(store):
+    users = Users(store.engine, password_cost=2**8)
+    ann = users.create("ann", "designer", "long enough pw", AT)
+    assert users.change_password("ann", "wrong password", "a new long password") is None
+    assert users.change_password("bob", "long enough pw", "a new long password") is None
+    with pytest.raises(StudioRefused, match="at least 10"):
+        users.change_password("ann", "long enough pw", "short")
+    with pytest.raises(StudioRefused, match="the current one"):
+        users.change_password("ann", "long enough pw", "long enough pw")
+    assert users.get(ann.id).stamp == ann.stamp  # nothing changed so far
+    changed = users.change_password("ann", "long enough pw", "a new long password")
+    assert changed is not None and changed.stamp != ann.stamp and len(changed.stamp) == 32
+    assert users.authenticate("ann", "a new long password") == changed and users.authenticate("ann", "long enough pw") is None
+    reset = users.update("ann", password="set by an admin")
+    assert reset.stamp not in (ann.stamp, changed.stamp)
+    users.update("ann", active=False)
+    assert users.change_password("ann", "set by an admin", "another long one") is None  # a disabled user cannot
+
+
 @pytest.mark.parametrize("name, role, password, message", [
     ("ann", "designer", "short", "at least 10"),
     ("ann", "boss", "long enough pw", "not a role"),
