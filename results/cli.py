@@ -23,10 +23,11 @@ _STATE = click.option("--state", type=click.Path(file_okay=False, path_type=Path
 
 
 class _ResultsGroup(click.Group):
-    """A first argument that is not a command is a run id: ``results RUN_ID`` → ``results show RUN_ID``."""
+    """A first argument that is not a command is a run id or an option of ``show``: ``results RUN_ID`` → ``results show RUN_ID``,
+    ``results --template NAME`` → ``results show --template NAME``."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["show", *args]
         return super().parse_args(ctx, args)
 
@@ -52,22 +53,41 @@ def results() -> None:
       tailorcast results import-run payment-reminder-3f2a9c1d0b7e --from public/ --sent-at 2026-11-02
       tailorcast results import-payments payments-2026-11.csv
       tailorcast results payment-reminder-3f2a9c1d0b7e --format table
+      tailorcast results --template payment-reminder --experiment nov-tone
     """
 
 
 @results.command("show")
-@click.argument("run_id")
-@click.option("--experiment", default=None, help="The experiment id the run must have (grouping by arm); refused when it is another.")
+@click.argument("run_id", required=False)
+@click.option("--template", "template", default=None, metavar="NAME",
+              help="Every imported run of this template as one report (sends pooled; with --experiment: that experiment's runs).")
+@click.option("--experiment", default=None, metavar="ID",
+              help="With RUN_ID: the experiment the run must have (refused when it is another). Without: every run that carried it, "
+                   "each customer counted once, at their first send.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table for people; json (arms, comparisons) for tools; csv: one row per customer (token, arm, events, paid).")
+              help="table for people; json (arms, comparisons) for tools; csv: one row per customer (token, arm, events, paid; "
+                   "across runs also the run).")
 @_STATE
-def show(run_id: str, experiment: str | None, fmt: str, state: Path | None) -> None:
-    """Results of one run: funnel, paid within 7/14/30 days, median days to pay, comparisons.
+def show(run_id: str | None, template: str | None, experiment: str | None, fmt: str, state: Path | None) -> None:
+    """Results of a run, or of a template's or an experiment's runs: funnel, paid within 7/14/30 days, median days to pay, comparisons.
+
+    Across runs (--template, --experiment without RUN_ID) an experiment counts each customer once, at their
+    first send in it (assignment is stable, so they stay in one arm); a template without --experiment pools
+    every send and compares nothing. See docs/results.md.
 
     \b
     Example:
       tailorcast results payment-reminder-3f2a9c1d0b7e --experiment nov-tone --format json
+      tailorcast results --template payment-reminder --experiment nov-tone
+      tailorcast results --experiment nov-tone --format csv
     """
+    if run_id is not None and template is not None:
+        raise click.UsageError("give a run id or --template, not both")
+    if run_id is None and template is None and experiment is None:
+        raise click.UsageError("name a run id, --template NAME or --experiment ID; e.g. tailorcast results --template payment-reminder")
+    if run_id is None:
+        _show_series(template, experiment, fmt, state)
+        return
     from .outcomes import customer_events, run_data, run_info
     from .report import CSV_FIELDS, build_report, customer_rows
 
@@ -84,6 +104,24 @@ def show(run_id: str, experiment: str | None, fmt: str, state: Path | None) -> N
     finally:
         store.close()
     report = build_report(data, dt.datetime.now(UTC))
+    _print(report, fmt)
+
+
+def _show_series(template: str | None, experiment: str | None, fmt: str, state: Path | None) -> None:
+    from .series import SERIES_CSV_FIELDS, series_customers, series_report
+
+    _, store = _open(state)
+    try:
+        if fmt == "csv":
+            sys.stdout.buffer.write(csv_bytes(SERIES_CSV_FIELDS, series_customers(store.engine, template, experiment)))
+            return
+        report = series_report(store.engine, template, experiment, dt.datetime.now(UTC))
+    finally:
+        store.close()
+    _print(report, fmt)
+
+
+def _print(report: dict, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=False))
         return

@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, case, distinct, func, or_, select
+from sqlalchemy import Engine, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from store.models import Invoice, SiteEvent
@@ -58,6 +58,8 @@ class RunData:
     kinds: dict[tuple, int]  # (arm, variant, kind) → customers (not failed) with at least one such event
     chapters: dict[tuple, int]  # (arm, variant, scene) → customers (not failed) who reached that scene (played into it or jumped to it)
     payers: dict[str, Payer]  # token → the payment that counts
+    shares: dict[str, float] | None = None  # expected share per arm when not the declaration's (several runs: results.series)
+    compare: bool = True  # False: sends pooled over runs are not independent, so no arm is compared (results.series)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -82,9 +84,22 @@ def _days_since(column, sent_at: dt.datetime, dialect: str):
     return func.extract("epoch", column) / 86400.0 - sent
 
 
-def _payers(conn, info: RunInfo) -> dict[str, Payer]:
+def first_send(info: RunInfo, experiment: str):
+    """A condition on ``ResultsCustomer``: this run is the customer's first analysed send in ``experiment`` (no earlier run of
+    it carried them with a status other than failed; on the same send date, the lower run id is the earlier)."""
+    c, ec, er = ResultsCustomer, aliased(ResultsCustomer), aliased(ResultsRun)
+    return ~exists().where(ec.customer_key == c.customer_key, ec.status != "failed", er.run_id == ec.run_id, er.experiment == experiment,
+                           or_(er.sent_at < info.sent_at, and_(er.sent_at == info.sent_at, er.run_id < info.run_id)))
+
+
+def _mine(info: RunInfo, first_in: str | None):
+    mine = ResultsCustomer.run_id == info.run_id
+    return mine if first_in is None else and_(mine, first_send(info, first_in))
+
+
+def _payers(conn, info: RunInfo, first_in: str | None = None) -> dict[str, Payer]:
     c, p = ResultsCustomer, ResultsPayment
-    mine = c.run_id == info.run_id
+    mine = _mine(info, first_in)
     dialect = conn.dialect.name
     who = (c.token, c.arm, c.variant, c.status)
     pay = (_days_since(p.paid_at, info.sent_at, dialect), p.amount_cents, p.currency)
@@ -121,11 +136,12 @@ def _payers(conn, info: RunInfo) -> dict[str, Payer]:
     return {token: Payer(arm, variant, status, round(days, 6), amounts) for token, (arm, variant, status, days, amounts) in found.items()}
 
 
-def run_data(engine: Engine, run_id: str) -> RunData:
-    """Everything the report needs: group sizes, one pass over the events, the chapters, and the payers (four queries)."""
+def run_data(engine: Engine, run_id: str, first_in: str | None = None) -> RunData:
+    """Everything the report needs: group sizes, one pass over the events, the chapters, and the payers (four queries).
+    ``first_in``: an experiment id; only the customers whose first send in it is this run count (results.series)."""
     info = run_info(engine, run_id)
     c, e = ResultsCustomer, SiteEvent
-    mine = c.run_id == run_id
+    mine = _mine(info, first_in)
     analysed = and_(mine, c.status != "failed")
     with engine.connect() as conn:
         sizes = {(arm, variant, status): n for arm, variant, status, n in
@@ -148,17 +164,17 @@ def run_data(engine: Engine, run_id: str) -> RunData:
         chapters = {(arm, variant, scene): n for arm, variant, scene, n in conn.execute(
             select(c.arm, c.variant, e.detail, func.count(func.distinct(c.token))).select_from(c).join(e, e.token == c.token)
             .where(analysed, e.kind.in_(("scene", "chapter"))).group_by(c.arm, c.variant, e.detail))}
-        payers = _payers(conn, info)
+        payers = _payers(conn, info, first_in)
     return RunData(info, sizes, dict(kinds), chapters, payers)
 
 
-def customer_events(engine: Engine, run_id: str) -> tuple[RunInfo, list[tuple[str, str | None, str | None, int]], dict[str, Payer]]:
-    """Per customer of the run: (token, arm, variant, number of events), in token order, and the payers."""
+def customer_events(engine: Engine, run_id: str, first_in: str | None = None) -> tuple[RunInfo, list[tuple[str, str | None, str | None, int]], dict[str, Payer]]:
+    """Per customer of the run: (token, arm, variant, number of events), in token order, and the payers (``first_in``: as run_data)."""
     info = run_info(engine, run_id)
     c, e = ResultsCustomer, SiteEvent
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(
             select(c.token, c.arm, c.variant, func.count(e.token)).select_from(c).outerjoin(e, e.token == c.token)
-            .where(c.run_id == run_id).group_by(c.token, c.arm, c.variant).order_by(c.token))]
-        payers = _payers(conn, info)
+            .where(_mine(info, first_in)).group_by(c.token, c.arm, c.variant).order_by(c.token))]
+        payers = _payers(conn, info, first_in)
     return info, rows, payers

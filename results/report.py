@@ -68,7 +68,7 @@ def _pairs(names: list[str]) -> list[tuple[str, str]]:
     return pairs + [(a, arms[0]) for a in arms[1:]]
 
 
-def _shares(info: RunInfo) -> dict[str, float] | None:
+def declared_shares(info: RunInfo) -> dict[str, float] | None:
     exp = info.experiment
     if not exp:
         return None
@@ -111,7 +111,7 @@ def build_report(data: RunData, now: dt.datetime) -> dict:
         row["failed"] = failed.get(name, 0)
         arms.append(row)
 
-    shares = _shares(info)
+    shares = data.shares if data.shares is not None else declared_shares(info)
     observed = {n: sum(m for (g, _), m in sent.items() if g == n) for n in (shares or {})}
     p_srm = srm_p(observed, shares) if shares else None
     days = max(0, int((now - info.sent_at).total_seconds() // 86400))
@@ -124,7 +124,7 @@ def build_report(data: RunData, now: dt.datetime) -> dict:
         return sum(1 for k in keys for p in payers.get(k, []) if p.days <= horizon), sum(sent[k] for k in keys)
 
     for variant in strata:
-        for a, b in _pairs(names) if by == "arm" else []:
+        for a, b in _pairs(names) if by == "arm" and data.compare else []:
             (x_a, n_a), (x_b, n_b) = count(a, variant), count(b, variant)
             diff = newcombe_difference(x_a, n_a, x_b, n_b)
             up = relative_uplift(x_a, n_a, x_b, n_b)

@@ -16,8 +16,15 @@ def _money(cents: dict[str, int]) -> str:
 
 def print_report(report: dict, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"[bold]run {report['run']}[/] ({report['template']}), sent {report['sent_at'][:10]}, "
-                  f"day {report['days_since_send']}; grouped by {report['grouped_by']}", highlight=False)
+    scope = report.get("scope")
+    if scope:
+        runs = scope["runs"]
+        console.print(f"[bold]{report['run']}[/] ({report['template']}): {len(runs)} run{'s' if len(runs) > 1 else ''} sent "
+                      f"{runs[0]['sent_at'][:10]} to {runs[-1]['sent_at'][:10]}, day {report['days_since_send']} of the latest; "
+                      f"grouped by {report['grouped_by']}; {scope['unit_means']}", highlight=False)
+    else:
+        console.print(f"[bold]run {report['run']}[/] ({report['template']}), sent {report['sent_at'][:10]}, "
+                      f"day {report['days_since_send']}; grouped by {report['grouped_by']}", highlight=False)
     funnel = Table(title="Funnel (customers)", title_justify="left")
     for column in ("", "sent", "opened", "started", "25 %", "50 %", "75 %", "100 %", "CTA", "pay started", "paid", "paid rate (95 % Wilson)"):
         funnel.add_column(column, justify="left" if not column else "right")

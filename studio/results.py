@@ -1,4 +1,4 @@
-"""Results in the studio: per imported run, the funnel, the drop-off by scene and the paid-by-day curve as server-rendered
+"""Results in the studio: per imported run, and per template or experiment across its runs (results.series), the funnel, the drop-off by scene and the paid-by-day curve as server-rendered
 SVG, the comparisons in words and numbers, and the per-customer CSV. Every signed-in user may read them (viewers too).
 
 The numbers come from the results room (results.outcomes, results.report), the same as `tailorcast results`; each
@@ -11,18 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
 from results.outcomes import customer_events, run_data
 from results.report import CSV_FIELDS, build_report, customer_rows
 from results.runs import imported_runs
+from results.series import SERIES_CSV_FIELDS, series_customers, series_report
 from tailorcast.csvfile import csv_bytes
 from tailorcast.errors import ResultsInputError
 
 from .state import studio_state
 
 bp = Blueprint("results", __name__)
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # used with fullmatch
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # used with fullmatch (also for template names and experiment ids)
 COLOURS = ("#0B3D78", "#F4B41A", "#2A9D8F", "#E76F51", "#6D597A", "#8AB17D")
 HOLDOUT_COLOUR = "#8C8C8C"
 FUNNEL = (("sent", "sent"), ("opened", "opened"), ("started", "started"), ("watched_50", "watched 50 %"), ("completed", "completed"),
@@ -98,18 +99,73 @@ def index():
     if request.accept_mimetypes.best == "application/json":
         return jsonify(runs=[{"run_id": r.run_id, "template": r.template, "experiment": r.experiment, "sent_at": r.sent_at.isoformat(),
                               "customers": r.customers} for r in runs])
-    return render_template("results_index.html", runs=runs)
+    templates = sorted({r.template for r in runs})
+    experiments = sorted({(r.experiment, r.template) for r in runs if r.experiment})
+    return render_template("results_index.html", runs=runs, templates=templates, experiments=experiments)
 
 
-@bp.get("/results/<run_id>")
-def show(run_id: str):
-    report = _report(_check(run_id))
+def _page(report: dict, csv_url: str, heading: str):
     if request.accept_mimetypes.best == "application/json":
         return jsonify(report)
     arms = report["arms"]
     return render_template("results.html", report=report, arms=arms, funnel=funnel_chart(arms), curve=curve_chart(arms),
                            dropoff=dropoff_chart(arms), colours={a["name"]: _colour(a["name"], i) for i, a in enumerate(arms)},
-                           sent_on=dt.datetime.fromisoformat(report["sent_at"]).strftime("%Y-%m-%d"))
+                           sent_on=dt.datetime.fromisoformat(report["sent_at"]).strftime("%Y-%m-%d"), csv_url=csv_url, heading=heading)
+
+
+@bp.get("/results/<run_id>")
+def show(run_id: str):
+    report = _report(_check(run_id))
+    return _page(report, url_for("results.customers_csv", run_id=run_id), f"Results of {run_id}")
+
+
+def _series(template: str | None, experiment: str | None) -> dict:
+    for name in (template, experiment):
+        if name is not None:
+            _check(name)
+    st = studio_state()
+    try:
+        return series_report(st.store.engine, template, experiment, st.now())
+    except ResultsInputError as exc:
+        abort(404, description=str(exc))
+
+
+@bp.get("/results/template/<name>")
+def template_results(name: str):
+    """Every imported run of a template; ``?experiment=ID``: only that experiment's runs, each customer counted once."""
+    experiment = request.args.get("experiment") or None
+    report = _series(name, experiment)
+    return _page(report, url_for("results.template_csv", name=name, experiment=experiment), f"Results of template {name}"
+                 + (f", experiment {experiment}" if experiment else ""))
+
+
+@bp.get("/results/experiment/<experiment>")
+def experiment_results(experiment: str):
+    """Every imported run that carried the experiment, each customer counted once, at their first send in it."""
+    return _page(_series(None, experiment), url_for("results.experiment_csv", experiment=experiment), f"Results of experiment {experiment}")
+
+
+def _series_csv(template: str | None, experiment: str | None, filename: str) -> Response:
+    st = studio_state()
+    try:
+        rows = series_customers(st.store.engine, template, experiment)
+    except ResultsInputError as exc:
+        abort(404, description=str(exc))
+    return Response(csv_bytes(SERIES_CSV_FIELDS, rows), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/results/template/<name>/customers.csv")
+def template_csv(name: str):
+    experiment = request.args.get("experiment") or None
+    for value in (name, experiment):
+        if value is not None:
+            _check(value)
+    return _series_csv(name, experiment, f"{name}{'-' + experiment if experiment else ''}-customers.csv")
+
+
+@bp.get("/results/experiment/<experiment>/customers.csv")
+def experiment_csv(experiment: str):
+    return _series_csv(None, _check(experiment), f"{experiment}-customers.csv")
 
 
 @bp.get("/results/<run_id>/customers.csv")

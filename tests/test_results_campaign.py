@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import urllib.request
 
 import pytest
@@ -258,5 +259,180 @@ def test_the_studio_results_page_in_chromium_shows_the_funnel_charts_and_exports
             page.get_by_role("link", name="Per-customer CSV").click()
         exported = open(download.value.path(), encoding="utf-8").read()
         assert exported == invoke("results", RUN, "--format", "csv", "--state", str(state)).output
+        assert not log.errors, log.errors
+        assert not bad, bad
+
+
+# ---------------------------------------------------------------- the template's next month: results across runs
+
+RUN2 = "payment-reminder-8e1d5c2b7a90"
+SENT2 = dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.timezone.utc)
+ARMS2 = {**ARMS, "C-0016": "video", "C-0017": "holdout", "C-0018": "plain"}  # C-0013 failed in November, renders now
+EVENTS2 = {
+    "C-0013": ["view", "play", "play_25"],  # first counted in December
+    "C-0016": ["view"],
+    "C-0018": ["view", "play_25", "play_50", "cta_click"],
+    "C-0002": ["view", "cta_click"],  # sent in November already: a send of the template, not a customer of the experiment again
+}
+PAYMENTS2 = [
+    {"invoice_ref": "INV2-0013", "customer_id": "", "paid_at": "2026-12-05T08:00:00Z", "amount": "10,00", "channel": "bonifico"},
+    {"invoice_ref": "INV2-0018", "customer_id": "", "paid_at": "2026-12-20", "amount": "1.020,00", "channel": "online"},
+    {"invoice_ref": "", "customer_id": "C-0017", "paid_at": "2026-12-04", "amount": "30,00", "channel": "sportello"},
+    {"invoice_ref": "INV2-0002", "customer_id": "", "paid_at": "2026-12-03", "amount": "40,00", "channel": "online"},
+]
+
+
+def _token2(cid: str) -> str:
+    return customer_token(SECRET.encode(), "payment-reminder", RUN2, cid)
+
+
+@pytest.fixture
+def two_runs(campaign, tmp_path, database_url):
+    """The campaign plus December's run of the same template and experiment: its manifest, page events and a
+    semicolon payments file with decimal commas."""
+    from store.store import Store
+
+    invoke, state, _ = campaign
+    rows = [{"row": n + 2, "customer_id": cid, "status": "holdout" if arm == "holdout" else "ok", "variant": "friendly", "arm": arm,
+             "ref": f"INV2-{cid[2:]}", "token": _token2(cid)} for n, (cid, arm) in enumerate(ARMS2.items())]
+    bucket = LocalBucket(tmp_path / "public-dec")
+    bucket.put_bytes(keys.run_file(RUN2, "manifest.csv"), csv_bytes(["row", "customer_id", "status", "variant", "arm", "ref", "token"], rows))
+    bucket.put_bytes(keys.run_file(RUN2, "summary.json"), json.dumps({"run_id": RUN2, "template": "payment-reminder",
+                                                                       "experiment": EXPERIMENT.declaration()}).encode())
+    store = Store.open(database_url)
+    try:
+        for cid, events in EVENTS2.items():
+            for kind in events:
+                store.add_event(_token2(cid), kind, None, SENT2 + dt.timedelta(hours=2))
+    finally:
+        store.close()
+    imported = invoke("results", "import-run", RUN2, "--from", str(tmp_path / "public-dec"), "--sent-at", "2026-12-02T08:00:00Z", "--state", str(state))
+    assert imported.exit_code == 0, imported.output
+    payments = tmp_path / "pagamenti-dicembre.csv"
+    payments.write_text("".join(";".join(r.values()) + "\r\n" for r in [dict(zip(PAYMENTS2[0], PAYMENTS2[0], strict=True)), *PAYMENTS2]),
+                        encoding="utf-8")
+    done = invoke("results", "import-payments", str(payments), "--decimal", ",", "--state", str(state))
+    assert done.exit_code == 0 and "4 rows, 4 payments added" in done.output, done.output
+    return invoke, state
+
+
+FUNNEL_KEYS = ("sent", "opened", "started", "watched_25", "watched_50", "watched_75", "completed", "chapter", "cta", "pay_started", "paid", "failed")
+
+
+def test_an_experiment_across_two_runs_counts_each_customer_once_at_their_first_send(two_runs):
+    invoke, state = two_runs
+    out = invoke("results", "--template", "payment-reminder", "--experiment", "nov-tone", "--format", "json", "--state", str(state))
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    scope = report["scope"]
+    assert (scope["template"], scope["experiment"], scope["unit"]) == ("payment-reminder", "nov-tone", "customer")
+    assert [(r["run_id"], r["counted"]) for r in scope["runs"]] == [(RUN, 14), (RUN2, 4)]  # December adds C-0013, C-0016, C-0017, C-0018
+    arms = {a["name"]: a for a in report["arms"]}
+    assert list(arms) == ["video", "plain", "holdout"]
+    assert {n: {k: a[k] for k in FUNNEL_KEYS} for n, a in arms.items()} == {
+        "video": {"sent": 7, "opened": 6, "started": 4, "watched_25": 4, "watched_50": 3, "watched_75": 2, "completed": 2, "chapter": 1,
+                  "cta": 2, "pay_started": 1, "paid": 4, "failed": 1},
+        # C-0002's December view and click are not counted; C-0012's payment of 12 December now belongs to December's run
+        # (its next send), where C-0012 is not counted again: November's plain customers paid once (C-0001)
+        "plain": {"sent": 7, "opened": 5, "started": 3, "watched_25": 3, "watched_50": 2, "watched_75": 1, "completed": 0, "chapter": 1,
+                  "cta": 2, "pay_started": 1, "paid": 2, "failed": 0},
+        "holdout": {"sent": 4, "opened": 0, "started": 0, "watched_25": 0, "watched_50": 0, "watched_75": 0, "completed": 0, "chapter": 0,
+                    "cta": 0, "pay_started": 0, "paid": 3, "failed": 0},
+    }
+    # days from each customer's own first send: C-0013 on day 3, C-0018 on day 17.67, C-0017 on day 1.67
+    assert arms["video"]["paid_within"] == {"7": 3, "14": 3, "30": 4} and arms["plain"]["paid_within"] == {"7": 1, "14": 1, "30": 2}
+    assert arms["holdout"]["paid_by_day"][:3] == [0, 0, 1]
+    assert arms["plain"]["amount_collected_cents"] == {"EUR": 4500 + 102000}
+    comparisons = {(c["a"], c["b"]): c for c in report["comparisons"]}
+    video = comparisons[("video", "holdout")]
+    assert (video["paid_a"], video["n_a"], video["paid_b"], video["n_b"], video["method"]) == (4, 7, 3, 4, "newcombe")
+    # SRM: 7, 7, 4 against 18 × (0.375, 0.375, 0.25); both runs declared the same weights
+    chi2 = 2 * (7 - 6.75) ** 2 / 6.75 + (4 - 4.5) ** 2 / 4.5
+    assert report["srm"]["observed"] == {"video": 7, "plain": 7, "holdout": 4}
+    assert report["srm"]["p"] == pytest.approx(math.exp(-chi2 / 2), abs=1e-9)
+    assert video["statement"].startswith("Not at its planned size yet: 4 of 1,000")
+    # the experiment alone (every run that carried it) is the same report; a run id and --template together are refused
+    alone = json.loads(invoke("results", "--experiment", "nov-tone", "--format", "json", "--state", str(state)).output)
+    assert alone["arms"] == report["arms"] and alone["comparisons"] == report["comparisons"]
+    both = invoke("results", RUN, "--template", "payment-reminder", "--state", str(state))
+    assert both.exit_code == 2 and "not both" in both.output
+    none = invoke("results", "--template", "no-such-template", "--state", str(state))
+    assert none.exit_code == 2 and "no imported run has it" in " ".join(none.output.split()) and "Traceback" not in none.output
+
+
+def test_a_template_across_runs_pools_its_sends_and_compares_nothing(two_runs):
+    invoke, state = two_runs
+    report = json.loads(invoke("results", "--template", "payment-reminder", "--format", "json", "--state", str(state)).output)
+    assert report["scope"]["unit"] == "send" and report["comparisons"] == []
+    arms = {a["name"]: a for a in report["arms"]}
+    assert {n: (a["sent"], a["cta"], a["paid"], a["failed"]) for n, a in arms.items()} == {
+        "video": (5 + 7, 2, 3 + 1, 1), "plain": (6 + 7, 1 + 2, 1 + 3, 0), "holdout": (3 + 4, 0, 2 + 1, 0)}
+    table = invoke("results", "--template", "payment-reminder", "--state", str(state))
+    assert table.exit_code == 0 and "2 runs sent 2026-11-02 to 2026-12-02" in " ".join(table.output.split())
+    rows = list(csv.DictReader(io.StringIO(invoke("results", "--experiment", "nov-tone", "--format", "csv", "--state", str(state)).output)))
+    assert list(rows[0]) == ["run", "token", "arm", "events", "paid"] and len(rows) == 15 + 4
+    assert {r["run"] for r in rows if r["token"] == _token2("C-0018")} == {RUN2} and not any(r["token"] == _token2("C-0002") for r in rows)
+    for cid in ARMS2:
+        assert cid not in json.dumps(report) and cid not in json.dumps(rows)
+
+
+@pytest.mark.e2e  # a studio with a user per role: seconds of password hashing
+def test_the_studio_shows_a_template_and_an_experiment_across_runs_to_a_viewer(two_runs, settings, database_url, tmp_path):
+    from helpers.studio import Staff, studio_app
+
+    invoke, state = two_runs
+    app = studio_app(settings, database_url, tmp_path / "studio")
+    viewer = Staff(app, "vic")
+    index = viewer.get("/results").get_data(as_text=True)
+    assert 'href="/results/template/payment-reminder"' in index and 'href="/results/template/payment-reminder?experiment=nov-tone"' in index
+    assert 'href="/results/experiment/nov-tone"' in index
+    page = viewer.get("/results/template/payment-reminder?experiment=nov-tone")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Results of template payment-reminder, experiment nov-tone" in html and "each customer counted once" in html
+    assert '<tr data-arm="video"><td>video</td><td>7</td><td>6</td><td>4</td>' in html and "Newcombe" in html
+    for chart in ('id="funnel-chart"', 'id="paid-curve"', 'id="dropoff-chart"'):
+        assert chart in html
+    twin = viewer.get("/results/experiment/nov-tone", headers={"Accept": "application/json"}).get_json()
+    cli = json.loads(invoke("results", "--experiment", "nov-tone", "--format", "json", "--state", str(state)).output)
+    assert {k: v for k, v in twin.items() if k != "days_since_send"} == {k: v for k, v in cli.items() if k != "days_since_send"}
+    exported = viewer.get("/results/template/payment-reminder/customers.csv?experiment=nov-tone")
+    assert exported.status_code == 200 and exported.get_data(as_text=True) == invoke(
+        "results", "--template", "payment-reminder", "--experiment", "nov-tone", "--format", "csv", "--state", str(state)).output
+    pooled = viewer.get("/results/template/payment-reminder").get_data(as_text=True)
+    assert "sends pooled over runs are not independent" in pooled
+    assert viewer.get("/results/template/no-such-template").status_code == 404
+    assert viewer.get("/results/experiment/bad%20id").status_code == 404
+
+
+@pytest.mark.browser
+def test_the_studio_experiment_page_in_chromium_across_two_runs(two_runs, settings, database_url, tmp_path, chromium):
+    from playwright.sync_api import expect
+
+    from helpers.browser import open_page
+    from helpers.studio import PASSWORD, studio_app
+
+    invoke, state = two_runs
+    app = studio_app(settings, database_url, tmp_path / "studio")
+    bad: list[tuple[int, str]] = []
+    with serve(app) as url, open_page(chromium, url + "/login", viewport={"width": 1366, "height": 768}) as (page, log):
+        page.on("response", lambda r: bad.append((r.status, r.url)) if r.status >= 400 else None)
+        page.get_by_label("User name").fill("vic")  # a viewer
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(url + "/")
+        page.get_by_role("link", name="Results").click()
+        page.locator("#across").get_by_role("link", name="experiment nov-tone").click()
+        expect(page.locator("h1")).to_have_text("Results of template payment-reminder, experiment nov-tone")
+        expect(page.locator("#scope")).to_contain_text(f"{RUN} (sent 2026-11-02, 14 counted)")
+        expect(page.locator("#funnel-table tr[data-arm='holdout'] td").nth(1)).to_have_text("4")
+        expect(page.locator("#funnel-table tr[data-arm='video'] td").nth(11)).to_have_text("4")
+        assert page.locator("#paid-curve polyline").count() == 3
+        expect(page.locator("#comparisons")).to_contain_text("Not at its planned size yet: 4 of 1,000")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Per-customer CSV").click()
+        exported = open(download.value.path(), encoding="utf-8").read()
+        assert exported == invoke("results", "--template", "payment-reminder", "--experiment", "nov-tone", "--format", "csv",
+                                  "--state", str(state)).output
         assert not log.errors, log.errors
         assert not bad, bad
