@@ -1,22 +1,31 @@
 """What `tailorcast results` costs on a big run: 100,000 customers, 1,000,000 page events, 60,000 payments.
 
     .venv/bin/python bench/bench_results.py                      # SQLite in a temporary folder
+    .venv/bin/python bench/bench_results.py --postgres           # a throw-away PostgreSQL (initdb + pg_ctl), as the tests start
     .venv/bin/python bench/bench_results.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 It fills a store at the migrations' head (an experiment with two arms and a 10 % holdout; events of eight kinds
 and chapters; payments by invoice reference, by customer id, and paid invoices of the site), then times
 ``results.outcomes.run_data`` + ``results.report.build_report`` (the JSON), and ``customer_events`` + ``customer_rows`` (the CSV),
-three times each; and the public server's event ingestion (``Store.add_event``: one transaction per event, as a
-request does) with and without the results index on ``public_events``. Results go to bench/out/results.json.
+``--repeat`` times each (median and max); prints the plans (EXPLAIN) of the events aggregation and of a lookup of
+events by token; and the public server's event ingestion (``Store.add_event``: one transaction per event, as a
+request does) with the indexes of migration 0003 (token, and token+kind+detail) and of 0004 (token+kind+detail only),
+alternating. Results go to bench/out/results-<database>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import glob
 import json
+import os
 import random
+import shutil
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,18 +123,85 @@ def time_ingestion(store, n: int) -> float:
 
 PLAN_SQL = ("SELECT c.token, sum(DISTINCT CASE e.kind WHEN 'view' THEN 1 WHEN 'play_25' THEN 2 ELSE 0 END) FROM results_customers c "
             "JOIN public_events e ON e.token = c.token WHERE c.run_id = {p} GROUP BY c.token")
+TOKEN_SQL = "SELECT kind, detail, at FROM public_events WHERE token = {p} ORDER BY id"  # the public server's Store.events(token)
 
 
-def query_plan(engine, url: str) -> list[str]:
-    """How the database reads the run's events: the covering index, not the table."""
+def query_plans(engine, url: str) -> dict[str, list[str]]:
+    """How the database reads a run's events (the covering index, not the table) and one page's events (the same index,
+    now that 0004 dropped the token-only one)."""
+    queries = {"run_events": (PLAN_SQL, RUN), "events_by_token": (TOKEN_SQL, "t" + "0" * 31)}
     if url.startswith("sqlite:///"):
         conn = sqlite3.connect(url[len("sqlite:///"):])
         try:
-            return [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + PLAN_SQL.format(p="?"), (RUN,))]
+            return {name: [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql.format(p="?"), (value,))]
+                    for name, (sql, value) in queries.items()}
         finally:
             conn.close()
     with engine.connect() as conn:
-        return [row[0] for row in conn.exec_driver_sql("EXPLAIN " + PLAN_SQL.format(p="%(run)s"), {"run": RUN})]
+        return {name: [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql.format(p="%(v)s"), {"v": value})]
+                for name, (sql, value) in queries.items()}
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
+    """A PostgreSQL in a temporary folder on a free port (Debian's initdb and pg_ctl; as the postgres user when root), with
+    the tests' settings (tests/conftest.py: fsync off); yields the URL of an empty database 'bench'; stopped and removed after."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    initdb = shutil.which("initdb") or (found[-1] if found else None)
+    if initdb is None:
+        sys.exit("no initdb: apt-get install postgresql (Debian), or pass --database-url")
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    data, sock, log = folder / "data", folder / "sock", folder / "server.log"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        entry = pwd.getpwnam("postgres")
+        for path in [folder, sock]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=folder)
+
+    try:
+        made = run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync")
+        if made.returncode:
+            sys.exit(f"initdb failed: {made.stderr.strip()}")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        started = run(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+        if started.returncode:
+            sys.exit(f"PostgreSQL did not start: {started.stderr.strip()}")
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", run(*([str(Path(initdb).with_name("postgres")), "--version"])).stdout.strip()
+    finally:
+        if (data / "postmaster.pid").exists():
+            run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def ingestion(engine, store, n: int) -> dict:
+    """Events per second, one transaction each, with 0003's indexes (token; token, kind, detail) and 0004's (the second only),
+    in alternating thirds so that a change of load hits both alike."""
+    from sqlalchemy import text
+
+    rates: dict[str, list[float]] = {"0003_token_and_token_kind_detail": [], "0004_token_kind_detail_only": []}
+    for _ in range(3):
+        with engine.begin() as conn:
+            conn.execute(text("CREATE INDEX ix_public_events_token ON public_events (token)"))
+        rates["0003_token_and_token_kind_detail"].append(time_ingestion(store, n // 3))
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_public_events_token"))
+        rates["0004_token_kind_detail_only"].append(time_ingestion(store, n // 3))
+    return {k: {"per_third": [round(r) for r in v], "median": round(sorted(v)[1])} for k, v in rates.items()}
 
 
 def main() -> None:
@@ -133,12 +209,21 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--payments", type=int, default=60_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--ingest", type=int, default=3000, help="events written one transaction each, with and without the index (0: skip)")
-    parser.add_argument("--database-url", default=None, help="an empty database (PostgreSQL: created and upgraded here); default SQLite in a temp folder")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ingest", type=int, default=3000, help="events written one transaction each, with 0003's and 0004's indexes (0: skip)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database-url", default=None, help="an empty database (PostgreSQL: upgraded here); default SQLite in a temp folder")
+    where.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL for the run (initdb + pg_ctl), stop it after")
     parser.add_argument("--keep", type=Path, default=None, help="SQLite file to fill once and reuse on the next call (filling takes minutes)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        server = None
+        if args.postgres:
+            args.database_url, server = stack.enter_context(throwaway_postgres())
+        bench(args, server)
 
+
+def bench(args, server: str | None) -> None:
     from sqlalchemy import text
 
     from store.database import open_engine
@@ -152,7 +237,9 @@ def main() -> None:
     upgrade(engine)
     store = Store(engine)
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
-    out = {"machine": {"cpu_model": model, "sqlite": sqlite3.sqlite_version, "database": url.split(":", 1)[0], "load": loadavg()}, "git": git_state()}
+    database = url.split(":", 1)[0].split("+")[0]
+    out = {"machine": {"cpu_model": model, "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version, "database": database,
+                       "server": server, "load": loadavg()}, "git": git_state()}
     if reuse:
         with engine.connect() as conn:
             out["data"] = {"reused": str(args.keep), "customers": conn.execute(text("SELECT count(*) FROM results_customers")).scalar(),
@@ -165,24 +252,19 @@ def main() -> None:
         else:  # VACUUM (for index-only scans: the visibility map) cannot run in a transaction
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE"))
-    out["plan"] = query_plan(engine, url)
+    out["plans"] = query_plans(engine, url)
+    for name, lines in out["plans"].items():
+        print(f"-- plan: {name}", *lines, sep="\n  ", file=sys.stderr)
     out["results"] = time_results(engine, args.repeat)
-    if args.ingest:  # alternate with and without the index, so a change of load hits both alike
-        rates: dict[str, list[float]] = {"with_results_index": [], "without": []}
-        for _ in range(3):
-            rates["with_results_index"].append(time_ingestion(store, args.ingest // 3))
-            with engine.begin() as conn:
-                conn.execute(text("DROP INDEX ix_public_events_token_kind_detail"))
-            rates["without"].append(time_ingestion(store, args.ingest // 3))
-            with engine.begin() as conn:
-                conn.execute(text("CREATE INDEX ix_public_events_token_kind_detail ON public_events (token, kind, detail)"))
-        out["ingestion_events_per_second"] = {k: [round(r) for r in v] for k, v in rates.items()}
+    out["machine"]["load_after_results"] = loadavg()
+    if args.ingest:
+        out["ingestion_events_per_second"] = ingestion(engine, store, args.ingest)
     out["machine"]["load_after"] = loadavg()
     engine.dispose()
     tmp.cleanup()
     dest = Path(__file__).resolve().parent / "out"
     dest.mkdir(exist_ok=True)
-    (dest / "results.json").write_text(json.dumps(out, indent=2))
+    (dest / f"results-{database}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 
 
