@@ -197,7 +197,10 @@ def import_payments_command(file: Path, encoding: str | None, decimal: str, erro
     for problem in done.rejected:
         click.echo(f"{file.name}: {problem}", err=True)
     if errors_file is not None:
-        write_csv(errors_file, ERROR_FIELDS, error_rows(done.rejected))
+        try:
+            write_csv(errors_file, ERROR_FIELDS, error_rows(done.rejected))
+        except OSError as exc:
+            raise ResultsInputError(str(errors_file), f"cannot write the error report ({exc.strerror}); the good rows are imported: run again with another --errors path to list the rejected ones") from None
     click.echo(f"{file.name}: {done.rows} rows, {done.added} payments added, {done.already} already imported, {len(done.rejected)} rejected"
                + (f"; rejected rows in {errors_file}" if errors_file is not None and done.rejected else ""))
     if done.rejected:
