@@ -3,7 +3,8 @@
 A still is ``ResolvedScene.frame`` (renderer/scenes.py), the same compositing a run
 encodes. Resolving a scene draws its layer stills (the slow part); the resolved
 scene is kept for its (version, row, locale, variant, rendition), so scrubbing
-costs one composite and one PNG encode.
+costs one composite and one PNG encode. The kept scenes are bounded by count and by
+the bytes of their pixels (about 4 MiB each at 1280x720): per studio process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from tailorcast.spec.model import Template
 from .workspace import Workspace
 
 CACHE_SCENES = 64
+CACHE_SCENE_BYTES = 256 * 1024 * 1024  # the pixels of the kept scenes, at most (a 4K rendition's scene is ~40 MiB)
 CACHE_CONTEXTS = 64
+
+
+def scene_bytes(rs: ResolvedScene) -> int:
+    """The pixels a resolved scene holds: its background (or plate) and its sprites' stills."""
+    images = [rs.background] + [s.image for s in rs.sprites]
+    return sum(im.width * im.height * len(im.getbands()) for im in images)
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,8 @@ class Previewer:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._lock = threading.Lock()
-        self._scenes: OrderedDict[tuple, ResolvedScene] = OrderedDict()
+        self._scenes: OrderedDict[tuple, tuple[ResolvedScene, int]] = OrderedDict()  # key → (scene, its bytes)
+        self._scene_bytes = 0
         self._contexts: OrderedDict[tuple, tuple] = OrderedDict()
 
     def context(self, version: VersionRow, template: Template, choice: Choice) -> tuple[dict[str, Any], Timeline]:
@@ -161,11 +170,20 @@ class Previewer:
         with self._lock:
             if key in self._scenes:
                 self._scenes.move_to_end(key)
-                return self._scenes[key]
+                return self._scenes[key][0]
         rs = resolve_scene(template, template.scene(scene_id), ctx, profile_key(encoder_profile(template.video), template.video.fps),
                            choice.rendition)
+        size = scene_bytes(rs)
         with self._lock:
-            self._scenes[key] = rs
-            while len(self._scenes) > CACHE_SCENES:
-                self._scenes.popitem(last=False)
+            if key not in self._scenes:  # another thread may have resolved it meanwhile
+                self._scenes[key] = (rs, size)
+                self._scene_bytes += size
+            while len(self._scenes) > 1 and (len(self._scenes) > CACHE_SCENES or self._scene_bytes > CACHE_SCENE_BYTES):
+                _old, (_rs, old_size) = self._scenes.popitem(last=False)
+                self._scene_bytes -= old_size
         return rs
+
+    def cached(self) -> tuple[int, int]:
+        """(scenes kept, bytes of their pixels): for the docs' and the tests' sake."""
+        with self._lock:
+            return len(self._scenes), self._scene_bytes

@@ -21,6 +21,8 @@ import dataclasses
 import json
 import logging
 import math
+import os
+import re
 import secrets
 import shutil
 import threading
@@ -32,6 +34,7 @@ from typing import Any, Callable
 from renderer.shared import render_shared_scenes
 from tailorcast import keys
 from tailorcast.bucket import LocalBucket
+from tailorcast.csvfile import read_rows
 from tailorcast.errors import RenderError, StudioRefused, TailorcastError
 from tailorcast.settings import Settings
 from tailorcast.spec.model import Template, Variant
@@ -48,6 +51,8 @@ PHASES = {"starting": "reading the row, publishing the page's shared files",
           "publishing": "joining the segments, publishing the videos, posters, captions and page",
           "done": "published", "failed": "failed"}
 MAX_RENDERS = 2  # renders going at once in this studio process: each is a thread that keeps a CPU busy
+KEY = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24); used with fullmatch before it names a folder
+STATUS = "status.json"
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Render:
     page: str = ""  # c/<token>/ relative to the render's folder
     videos: dict = field(default_factory=dict)  # rendition → path relative to the folder
     frames: dict = field(default_factory=dict)  # rendition → (frames made, frames in all), as render_video tells
+    pid: int = 0  # the studio process rendering it: another process of the same studio reads its status file
 
     def report(self, rendition: str, done: int, total: int) -> None:
         """render_video's progress (workers.job.RunContext.progress), from the render's thread."""
@@ -92,23 +98,39 @@ class Render:
                                for r in self.renditions]}
 
 
+    def to_json(self) -> str:
+        return json.dumps({**dataclasses.asdict(self), "frames": {r: list(f) for r, f in self.frames.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> Render:
+        data = json.loads(text)
+        return cls(**{**data, "renditions": tuple(data["renditions"]), "frames": {r: tuple(f) for r, f in data["frames"].items()}})
+
+
 class _Reporting(InProcessExecutor):
     """The in-process executor, telling a render where its run is: the run context it is given carries the
-    render's progress callback; the shared scenes' task (and live mode's base videos) set the phase."""
+    render's progress callback; the shared scenes' task (and live mode's base videos) set the phase.
+    ``changed`` is told after each change (it writes the render's status file)."""
 
-    def __init__(self, render: Render) -> None:
-        self.render = render
+    def __init__(self, render: Render, changed: Callable[[Render], None]) -> None:
+        self.render, self.changed = render, changed
+
+    def _report(self, rendition: str, done: int, total: int) -> None:
+        self.render.report(rendition, done, total)
+        self.changed(self.render)
 
     def put(self, value: Any) -> Any:
         if isinstance(value, RunContext):
-            value = dataclasses.replace(value, progress=self.render.report)
+            value = dataclasses.replace(value, progress=self._report)
         return super().put(value)
 
     def submit(self, fn: Callable, *args: Any, retries: int | None = None) -> Any:
         if fn is render_shared_scenes:
             self.render.phase = "shared scenes"
+            self.changed(self.render)
         elif getattr(fn, "__name__", "") == "base_videos_task":
             self.render.phase = "base videos"
+            self.changed(self.render)
         return super().submit(fn, *args, retries=retries)
 
 
@@ -170,12 +192,14 @@ class Renders:
             raise StudioRefused("render", f"{going} renders are going in this studio already; wait for one to finish")
         values = raw_row(customers, row, locale)
         renditions = tuple(r.name for r in template.video.renditions) if template.video.bake else ()
-        render = Render(secrets.token_urlsafe(24), template.name, version_id, row, self.clock(), renditions, locale or None, variant or None)
+        render = Render(secrets.token_urlsafe(24), template.name, version_id, row, self.clock(), renditions, locale or None, variant or None,
+                        pid=os.getpid())
         folder = self.root / render.key
         (folder / "input").mkdir(parents=True)
         (folder / "input" / "customer.jsonl").write_text(json.dumps(values, ensure_ascii=False) + "\n", encoding="utf-8")
         with self._lock:
             self._renders[render.key] = render
+        self._save(render)
         threading.Thread(target=self._run, args=(render, chosen, folder, settings), name=f"studio-render-{render.key[:6]}", daemon=True).start()
         return render
 
@@ -185,9 +209,9 @@ class Renders:
         started = time.perf_counter()
         try:
             summary = run_billing(template, folder / "input" / "customer.jsonl", LocalBucket(folder / "site"), settings,
-                                  run_id=f"studio-preview-{render.key[:16].lower().replace('_', '-')}", executor=_Reporting(render))
-            manifest = list(csv.DictReader((folder / "site" / summary.manifest).open(encoding="utf-8")))
-            errors = list(csv.DictReader((folder / "site" / summary.errors).open(encoding="utf-8")))
+                                  run_id=f"studio-preview-{render.key[:16].lower().replace('_', '-')}", executor=_Reporting(render, self._save))
+            manifest = list(read_rows((folder / "site" / summary.manifest).read_text(encoding="utf-8")))
+            errors = list(read_rows((folder / "site" / summary.errors).read_text(encoding="utf-8")))
             if summary.holdout:
                 raise RenderError("preview", "this customer is in the experiment's holdout: a run publishes no video and no page for them; "
                                              "choose a variant to render one")
@@ -204,12 +228,33 @@ class Renders:
             log.exception("preview render failed")
             render.state, render.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         render.seconds = time.perf_counter() - started
+        self._save(render)
+
+    def _save(self, render: Render) -> None:
+        """The render's status file, replaced whole: any process of this studio (a WSGI server's workers) can answer for it."""
+        folder = self.root / render.key
+        tmp = folder / f".{STATUS}.{threading.get_ident()}"
+        try:
+            tmp.write_text(render.to_json(), encoding="utf-8")
+            os.replace(tmp, folder / STATUS)
+        except OSError:  # the folder went (expired): the render is forgotten anyway
+            log.debug("render status not written", exc_info=True)
 
     def get(self, key: str) -> Render | None:
-        """The render with this key, while it is kept (:data:`KEEP_SECONDS` after it started)."""
+        """The render with this key, while it is kept (:data:`KEEP_SECONDS` after it started): this process's own, or
+        another process's from its status file (a render whose process is gone failed)."""
+        if not KEY.fullmatch(key):
+            return None
         with self._lock:
             render = self._renders.get(key)
-        if render is None or (render.state != "rendering" and self.clock() - render.started > KEEP_SECONDS):
+        if render is None:
+            try:
+                render = Render.from_json((self.root / key / STATUS).read_text(encoding="utf-8"))
+            except (OSError, ValueError, TypeError):
+                return None
+            if render.state == "rendering" and not _alive(render.pid):
+                render.state, render.error = "failed", "the studio process that rendered it stopped; start the render again"
+        if render.state != "rendering" and self.clock() - render.started > KEEP_SECONDS:
             return None
         return render
 
@@ -217,10 +262,31 @@ class Renders:
         return self.root / key / "site"
 
     def _expire(self) -> None:
+        """Forget renders kept long enough, this process's and (by their folder's age) other processes'."""
         now = self.clock()
         with self._lock:
             old = [k for k, r in self._renders.items() if r.state != "rendering" and now - r.started > KEEP_SECONDS]
             for k in old:
                 del self._renders[k]
+            mine = set(self._renders)
         for k in old:
             shutil.rmtree(self.root / k, ignore_errors=True)
+        for folder in self.root.iterdir() if self.root.is_dir() else ():
+            try:
+                if folder.name not in mine and now - folder.stat().st_mtime > KEEP_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue
+
+
+def _alive(pid: int) -> bool:
+    """Is the studio process that renders it still there (the same machine: the state folder is local)?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

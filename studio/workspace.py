@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ _YAML_LINE = re.compile(r"line (\d+)")
 # and the checks are code, the same for the life of the process).
 _CHECKED: dict[str, "Check"] = {}
 _CHECKED_LOCK = threading.Lock()
+TEMPLATES_KEPT = 32  # loaded templates kept per studio (each save is a version: without a bound they pile up)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Workspace:
         self.root = Path(root)
         self.versions = versions
         self._lock = threading.Lock()
-        self._templates: dict[str, Template] = {}
+        self._templates: OrderedDict[str, Template] = OrderedDict()  # the last TEMPLATES_KEPT loaded, by digest
 
     def folder(self, version: VersionRow) -> Path:
         """The version's files as a template folder (made on first use)."""
@@ -104,8 +106,7 @@ class Workspace:
             result = Check(False, tuple(finding(p.where, p.message, folder) for p in exc.problems))
         else:
             result = Check(True, ())
-            with self._lock:
-                self._templates[version.digest] = template
+            self._keep(version.digest, template)
         with _CHECKED_LOCK:
             _CHECKED[version.digest] = result
             while len(_CHECKED) > 256:
@@ -133,11 +134,18 @@ class Workspace:
         """The loaded template of a valid version; TemplateError otherwise."""
         with self._lock:
             if version.digest in self._templates:
+                self._templates.move_to_end(version.digest)
                 return self._templates[version.digest]
         template = load_template(self.folder(version))
-        with self._lock:
-            self._templates[version.digest] = template
+        self._keep(version.digest, template)
         return template
+
+    def _keep(self, digest: str, template: Template) -> None:
+        with self._lock:
+            self._templates[digest] = template
+            self._templates.move_to_end(digest)
+            while len(self._templates) > TEMPLATES_KEPT:
+                self._templates.popitem(last=False)
 
     def import_folder(self, templates_dir: Path, at: dt.datetime) -> list[str]:
         """Each template folder the store has no version of becomes its first version (a draft by 'import')."""

@@ -270,3 +270,19 @@ def test_an_admin_resets_a_user_s_password_and_that_user_s_sessions_end(app):
     assert Staff(app).login("olga").status_code == 401 and Staff(app).login("olga", NEW_PASSWORD).status_code == 302
     assert ("ada", "reset-password", "user olga") in [(e.user, e.action, e.target) for e in state(app).audit.recent()]
     assert ada.get("/").status_code == 200
+
+
+def test_the_log_in_limiter_holds_a_bounded_number_of_keys_and_asking_adds_none(monkeypatch):
+    import studio.ratelimit as ratelimit
+
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
+    limiter = ratelimit.FailureLimiter(5, 300)
+    for n in range(1000):
+        assert limiter.wait(f"user:asker{n}", 0.0) == 0
+    assert not limiter._failures
+    for n in range(1000):
+        limiter.fail(f"addr:10.0.{n // 250}.{n % 250}", float(n) / 10)
+    assert len(limiter._failures) <= 101
+    for _ in range(20):
+        limiter.fail("user:dana", 200.0)
+    assert len(limiter._failures["user:dana"]) == 5 and limiter.wait("user:dana", 200.0) == 300

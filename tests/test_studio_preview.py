@@ -268,3 +268,20 @@ def test_real_size_stills_are_the_frames_of_the_published_video(app, settings):
     # A scene that shows the pay link (its QR code) differs: a run signs the link with the customer's token of that run.
     assert len(scores[False]) >= 6 and min(scores[False]) > 0.98, scores
     assert min(scores.get(True, [1.0])) > 0.8, scores
+
+
+def test_resolved_scenes_kept_for_scrubbing_are_bounded_by_their_bytes(app, monkeypatch):
+    """Per studio process: a 4K rendition's scenes would otherwise hold gigabytes."""
+    import studio.previewer as previewer
+
+    vic = Staff(app, "vic")
+    v = state(app).versions.latest("payment-reminder")
+    _still(vic, "payment-reminder", v.id, source="sample:sample-customers.csv", row=2, at=0.5)
+    one = state(app).previews.cached()[1]
+    assert one > 1024 * 1024  # a 1280x720 scene holds megabytes of pixels
+    monkeypatch.setattr(previewer, "CACHE_SCENE_BYTES", int(one * 2.5))
+    for row in (2, 3, 4, 5):
+        for at in (0.5, 4, 8):
+            _still(vic, "payment-reminder", v.id, source="sample:sample-customers.csv", row=row, at=at)
+            count, size = state(app).previews.cached()
+            assert size <= int(one * 2.5) * 1.5 and count <= 3, (count, size)

@@ -367,3 +367,38 @@ def test_a_run_to_s3_that_ended_unwatched_is_done_when_its_summary_is_in_the_buc
     gone = _s3_run(app, "s3://published/never", finished=False)
     state(app).launcher.reconcile()  # their processes (none recorded) are gone
     assert state(app).runs.get(run.run_id).state == "done" and state(app).runs.get(gone.run_id).state == "failed"
+
+
+def test_a_render_started_in_one_studio_process_is_followed_and_served_by_another(app, vtiny, settings, tmp_path):
+    """Two studios on one store and one state folder, as a WSGI server's worker processes are: the render's status
+    file answers for it wherever the next request lands."""
+    from helpers.studio import studio_app
+
+    other = studio_app(settings, state(app).config.database_url, tmp_path, users=False)
+    there = Staff(other, "dana")
+    v = state(app).versions.latest("vtiny")
+    started = vtiny.post("/t/vtiny/render", {"v": v.id, "source": "sample:sample-customers.csv", "row": 2, "variant": "stern"})
+    url = started.headers["Location"]
+    key = url.rsplit("/", 1)[1]
+    seen, deadline = [], time.time() + 120
+    while (job := there.get(url, headers={"Accept": "application/json"}).get_json())["state"] == "rendering" and time.time() < deadline:
+        seen.append(job["progress"]["percent"])
+        time.sleep(0.02)
+    assert job["state"] == "done" and job["progress"]["percent"] == 100, job
+    assert seen == sorted(seen) and key not in state(other).renders._renders  # answered from the status file
+    assert Staff(other).get(job["page"]).status_code == 200  # the sandboxed frame's files too
+    assert there.get(f"/renders/{'A' * 32}").status_code == 404 and there.get("/renders/..%2f..%2fetc").status_code == 404
+
+
+def test_a_render_whose_studio_process_is_gone_says_so(app, vtiny, tmp_path):
+    import json as json_
+
+    from studio.renders import STATUS, Render
+
+    st = state(app)
+    gone = Render("B" * 32, "vtiny", 1, 2, st.clock(), ("wide",), pid=2**22 + 12345)
+    (st.renders.root / gone.key).mkdir(parents=True)
+    (st.renders.root / gone.key / STATUS).write_text(gone.to_json())
+    job = vtiny.get(f"/renders/{gone.key}", headers={"Accept": "application/json"}).get_json()
+    assert job["state"] == "failed" and "process that rendered it stopped" in job["error"], job
+    assert json_.loads(gone.to_json())["frames"] == {}
