@@ -131,7 +131,19 @@ def test_preview_a_row_scrub_switch_locale_and_variant_and_open_the_microsite_in
         page.locator("#locale").select_option("ar")
         page.get_by_role("button", name="Show").click()
         page.get_by_role("button", name="Render this customer's video and microsite").click()
-        page.wait_for_selector("#render-result:not([hidden])", timeout=300_000)
+        page.wait_for_selector("#render-job")
+        bar = page.get_by_role("progressbar", name="Progress")  # a real <progress>, labelled
+        values, deadline = [], time.time() + 300
+        while page.locator("#render-result[hidden]").count() and time.time() < deadline:
+            value = bar.evaluate("b => b.hasAttribute('value') ? b.value : null")
+            if value is not None and (not values or values[-1] != value):
+                values.append(value)
+            time.sleep(0.1)
+        values.append(bar.evaluate("b => b.value"))  # as the result showed
+        assert values == sorted(values) and values[-1] == 100 and len(values) >= 3, values  # it moved, forward only
+        assert page.locator("#render-percent").inner_text() == "100 %" and "published" in page.locator("#render-phase").inner_text()
+        assert re.fullmatch(r"\d+ of \d+ frames", page.locator("#render-renditions li").first.inner_text().split(": ", 1)[1])
+        assert "variant firm" in page.locator("main").inner_text()  # the variant chosen above, for the whole video
         frame = page.frame_locator("#microsite")
         frame.locator("html[dir=rtl]").wait_for(timeout=30_000)
         box = page.locator("#microsite").bounding_box()

@@ -52,7 +52,7 @@
   const job = $("render-job");
   if (job) {
     const bar = $("render-progress");
-    poll(job.dataset.status, 1000, (d) => {
+    poll(job.dataset.status, 500, (d) => {
       const p = d.progress;
       $("render-state").textContent = d.state + " · " + p.percent + " % · " + fmt(d.seconds);
       if (p.percent > 0 || d.state !== "rendering") bar.value = p.percent;  // no value yet: an indeterminate bar
