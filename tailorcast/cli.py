@@ -91,7 +91,8 @@ _CUSTOMERS_HELP = "CRM export: .csv (header row; delimiter , ; tab or | detected
                    "publish with --api only where one answers (tailorcast serve, or the public server behind your CDN).")
 @click.option("--drop-personal-segments", is_flag=True,
               help="When the run ends, remove its customers' encoded scenes from this machine's segment cache (personal data).")
-@click.option("--force", is_flag=True, help="Render and publish every customer again, even those this run id already published.")
+@click.option("--force", is_flag=True, help="Render and publish every customer again, even those this run id already published; "
+                                            "customers baked later (tailorcast bake) are baked again and keep their video.")
 @click.option("--cdn-base-url", default=None, metavar="URL",
               help="Public base URL of --out (e.g. https://bills.example.com): the manifest then lists public links instead of bucket keys.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table; errors only (the exit status tells the outcome).")
@@ -108,7 +109,9 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
     error report (bad rows with their row number and reason) and a summary are
     assembled from it at the end under runs/<run-id>/, which must stay private.
     Run it again to resume: what the journal lists as published is not done
-    again (--force does everything again).
+    again (--force does everything again). Customers given a video later by
+    `tailorcast bake` stay baked: a resume leaves them alone, --force bakes
+    them again.
 
     Exit status: 0 every valid customer is published (invalid rows are in the
     error report); 1 some customers failed (run again to retry them) or no row
@@ -220,21 +223,28 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
 @click.option("--out", required=True, help="Where the run published: a folder, or s3://BUCKET/PREFIX.")
 @click.option("--endpoint-url", default=None, help="S3-compatible endpoint of --out and of an s3:// --customers; AWS when omitted.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, segment cache); default .tailorcast or $TAILORCAST_STATE.")
-@click.option("--api/--no-api", default=False, show_default=True, help="As the run was published: the rewritten pages call the public server on their origin.")
+@click.option("--api/--no-api", default=None, help="Whether the rewritten pages call the public server on their origin (default: as the run recorded).")
 def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding: str | None, decimal: str, out: str, endpoint_url: str | None,
-         state: Path | None, api: bool) -> None:
+         state: Path | None, api: bool | None) -> None:
     """Bake chosen customers of a published run: add their video files and the download link.
 
     For a run of a template with video.bake: false (no per-customer video), this
     renders the chosen customers' videos with the same tokens (same
     TAILORCAST_SECRET and run id), adds video-<rendition>.mp4 and
     poster-<rendition>.jpg to their folders and rewrites their pages with the
-    download link; the pages keep playing live. Customers already baked are
-    skipped. It runs in this process, for a handful of customers.
+    download link; the pages keep playing live. TEMPLATE must be the version
+    the run published (the run records its content digest; another version is
+    refused). Each baked customer is recorded in the run's journal and the
+    manifest (CSV and Parquet) is assembled again with its video and poster;
+    later runs of that id keep it baked (a resume leaves it alone, run --force
+    bakes it again). Customers already baked are skipped and nothing is
+    uploaded for them. It runs in this process, for a handful of customers;
+    do not start it while a run or another bake of that run id is going.
 
     Exit status: 0 every chosen customer is baked; 1 some could not be (not
     published by that run, invalid row, render failure), or --rows names rows
-    the file does not have; 2 it could not start (template, input, bucket).
+    the file does not have; 2 it could not start (template not the run's
+    version, input, bucket, no finished run of that id).
 
     \b
     Example:
@@ -243,6 +253,7 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
     """
     from workers.bake import bake_customers, parse_rows
 
+    from . import keys
     from .bucket import open_bucket
     from .customers import InputOptions
     from .settings import load_settings
@@ -262,6 +273,8 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
     for r in summary.results:
         table.add_row(str(r.row), r.status, bucket.describe(r.page) if r.page else "", r.error)
     console.print(table)
+    if summary.records:
+        console.print(f"Manifest:     {bucket.describe(keys.run_file(run_id, 'manifest.csv'))}  (assembled again with the baked videos)", highlight=False)
     if summary.missing_rows:
         console.print(f"rows not in {customers}: {', '.join(map(str, summary.missing_rows))}", highlight=False)
     if summary.count("failed") or summary.missing_rows or not summary.results:

@@ -122,15 +122,21 @@ def test_bake_adds_the_video_and_the_download_link_to_chosen_customers_only(unba
     assert [r.status for r in again.results] == ["skipped"]
 
 
-def test_bake_refuses_customers_the_run_did_not_publish_and_rows_the_file_lacks(unbaked):
+def test_bake_refuses_customers_the_run_did_not_publish_and_rows_the_file_lacks(unbaked, tmp_path):
     from tailorcast.bucket import LocalBucket
+    from tailorcast.errors import StorageError
     from workers.bake import bake_customers
 
     template, customers, settings, out, _ = unbaked
-    result = bake_customers(template, customers, LocalBucket(out), settings, "another-run", rows={2, 9})
-    assert [(r.row, r.status) for r in result.results] == [(2, "failed")]
-    assert "not published by run another-run" in result.results[0].error
-    assert result.missing_rows == [9]
+    with pytest.raises(StorageError) as err:  # no finished run of that id here: nothing is read or rendered
+        bake_customers(template, customers, LocalBucket(out), settings, "another-run", rows={2})
+    assert "no finished run 'another-run'" in str(err.value) and "--out" in str(err.value)
+    more = tmp_path / "more.csv"
+    more.write_text(ROWS + "C9,en,Cy\n")  # C9 was never in the run
+    result = bake_customers(template, more, LocalBucket(out), settings, "tiny-bake", rows={4, 9})
+    assert [(r.row, r.status) for r in result.results] == [(4, "failed")]
+    assert "not published by run tiny-bake" in result.results[0].error
+    assert result.missing_rows == [9] and result.records == 0
     assert not list(out.rglob("*.mp4")) or all("shared" in p.parts for p in out.rglob("*.mp4"))
 
 

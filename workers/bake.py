@@ -5,14 +5,25 @@ have nothing to download. For the few customers who ask for a file, ``tailorcast
 videos with the same tokens (same secret, template and run id), adds ``video-<rendition>.mp4`` and
 ``poster-<rendition>.jpg`` to their folders and rewrites their pages, which keep playing live:
 
-    template (bake forced on) + chosen rows ── render_customer ──► c/<token>/video-*.mp4, poster-*.jpg, index.html
+    runs/<id>/summary.json ── same template (name + content digest)? ──► otherwise TemplateError, nothing done
+    chosen rows ── their latest journal records (published by this run?) ──┐
+    template (bake forced on) ── render_customer ──► c/<token>/video-*.mp4, poster-*.jpg, index.html (last)
+                                                                           ▼
+    a journal part of its own: each baked customer's record, "baked": true ──► manifest.parquet/.csv assembled again
 
-It runs in this process, one customer after the other: it is meant for a handful of customers, not a run.
+The run's records stay true: the manifest lists the video and poster of a baked customer, and every later
+``tailorcast run`` of that id renders the row baked (a resume skips it as published; ``--force`` bakes it
+again). Baking is idempotent: a customer whose latest record is already baked with the same build is
+skipped without rendering, and when nothing changed nothing is uploaded (no journal part, no manifest).
+
+It runs in this process, one customer after the other: it is meant for a handful of customers, not a run,
+and not at the same time as a ``tailorcast run`` or another bake of the same run id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +36,14 @@ from tailorcast import keys
 from tailorcast.bucket import Bucket
 from tailorcast.context import choose_variant
 from tailorcast.customers import InputOptions, read_customers
-from tailorcast.errors import ExpressionError, RowError
+from tailorcast.errors import ExpressionError, Problem, RowError, StorageError, TemplateError
 from tailorcast.payments.links import derive_key
 from tailorcast.settings import Settings
 from tailorcast.spec.model import Template
 from tailorcast.tokens import customer_token
 
-from .job import CustomerResult, RunContext, render_customer, run_inputs
+from .job import CustomerResult, RunContext, build_hash, render_customer, run_inputs
+from .journal import BAKED, DONE, Journal, assemble, latest_by_token, with_backoff
 
 log = logging.getLogger("tailorcast.bake")
 
@@ -41,6 +53,8 @@ class BakeSummary:
     run_id: str
     results: list[CustomerResult] = field(default_factory=list)
     missing_rows: list[int] = field(default_factory=list)  # asked for with --rows, not in the file
+    records: int = 0  # journal parts this bake wrote (0: nothing changed, nothing uploaded)
+    manifest_counts: dict = field(default_factory=dict)  # the manifest assembled again, by status ({} when not)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -66,21 +80,50 @@ def baked(template: Template) -> Template:
     return dataclasses.replace(template, video=dataclasses.replace(template.video, bake=True, live=template.video.live or not template.video.bake))
 
 
-def bake_customers(template: Template, customers: Path | str, bucket: Bucket, settings: Settings, run_id: str,
-                   rows: Iterable[int] | None = None, api: bool = False, input_options: InputOptions | None = None,
-                   on_result: Callable[[CustomerResult], None] | None = None) -> BakeSummary:
-    """Bake the customers of ``customers`` (only ``rows``, when given) that run ``run_id`` published.
+def run_record(bucket: Bucket, run_id: str) -> dict:
+    """The run's ``summary.json``: which template (name, content digest) and API switch it published with.
+    StorageError when the run never finished here (wrong run id or --out)."""
+    data = with_backoff(bucket.get_bytes, keys.run_file(run_id, "summary.json"))
+    if data is None:
+        raise StorageError(bucket.describe(), f"no finished run '{run_id}' here ({keys.run_file(run_id, 'summary.json')} is missing): "
+                                              "check the run id and --out, or let `tailorcast run` finish the run first")
+    return json.loads(data)
 
-    ``api`` must be what the run used, so the rewritten page calls the same server. A customer whose page
-    is not in the bucket is ``failed`` ("not published by this run"), not rendered."""
+
+def check_same_template(template: Template, record: dict) -> None:
+    """Refuse a template that is not the one the run published with: baked pages would mix two versions."""
+    digest = record.get("template_digest")
+    if record.get("template") == template.name and (digest is None or digest == template.content_hash):
+        if digest is None:  # a run published before runs recorded it
+            log.warning("run %s does not record its template's digest; make sure %s is the version it published", record.get("run_id"), template.root)
+        return
+    was = f"'{record.get('template')}' (content digest {str(digest or '?')[:12]})"
+    given = f"'{template.name}' (content digest {template.content_hash[:12]})"
+    raise TemplateError(template.name, [Problem(str(template.root), (
+        f"run {record.get('run_id')} was published with template {was}, but this folder is {given}: a baked page would mix two "
+        "versions. Give `tailorcast bake` the template folder as it was for that run (e.g. from the same commit), or publish "
+        "the new version with `tailorcast run` first"))])
+
+
+def bake_customers(template: Template, customers: Path | str, bucket: Bucket, settings: Settings, run_id: str,
+                   rows: Iterable[int] | None = None, api: bool | None = None, input_options: InputOptions | None = None,
+                   on_result: Callable[[CustomerResult], None] | None = None) -> BakeSummary:
+    """Bake the customers of ``customers`` (only ``rows``, when given) that run ``run_id`` published, record
+    them in the run's journal and assemble its manifest again.
+
+    ``api``: whether the pages call the public server; ``None`` takes what the run recorded. A customer the
+    journal does not list as published by this run is ``failed`` ("not published by this run"), not rendered."""
     check_template(template)
     rows_wanted = set(rows) if rows is not None else None
     items = read_customers(template, customers, input_options or InputOptions())  # InputError before any work
     bucket.check()
     keys.run_file(run_id, "summary.json")  # validates the run id
+    record = run_record(bucket, run_id)
+    check_same_template(template, record)
+    api = bool(record.get("api", False)) if api is None else api
     tpl = baked(template)
     shared_media = {}
-    for name, f in shared_files(tpl).items():
+    for name, f in shared_files(template).items():  # the run's own: the same keys, so the same build hash
         if not bucket.exists(f.key):
             bucket.put_bytes(f.key, f.data)
         shared_media[name] = f.key
@@ -98,10 +141,16 @@ def bake_customers(template: Template, customers: Path | str, bucket: Bucket, se
         if on_result:
             on_result(r)
 
+    chosen = []
     for item in items:
         if rows_wanted is not None and item.row not in rows_wanted:
             continue
         seen.add(item.row)
+        chosen.append(item)
+    tokens = {i.row: customer_token(settings.secret, template.name, run_id, i.customer_id) for i in chosen if not isinstance(i, RowError)}
+    published = latest_by_token(bucket, run_id, tokens.values())  # one pass over the journal
+    journal: Journal | None = None
+    for item in chosen:
         if isinstance(item, RowError):
             done(CustomerResult(item.row, item.customer_id, "failed", error=f"invalid row: {item.public_str()}"))
             continue
@@ -110,10 +159,17 @@ def bake_customers(template: Template, customers: Path | str, bucket: Bucket, se
         except ExpressionError as exc:
             done(CustomerResult(item.row, item.customer_id, "failed", error=f"no variant: {exc}"))
             continue
-        token = customer_token(settings.secret, template.name, run_id, item.customer_id)
-        if bucket.get_bytes(keys.customer_page(token)) is None:
+        token = tokens[item.row]
+        before = published.get(token)
+        page_key = keys.customer_page(token)
+        if before is None or before.get("status") not in DONE or not bucket.exists(page_key):
             done(CustomerResult(item.row, item.customer_id, "failed", token=token,
                                 error=f"not published by run {run_id}: check the run id, --out and TAILORCAST_SECRET"))
+            continue
+        digest = build_hash(run, item)  # the run's resume hash of a baked row (workers/run.py)
+        if before.get(BAKED) and before.get("hash") == digest:  # baked already, this build: nothing to do, nothing uploaded
+            done(CustomerResult(item.row, item.customer_id, "skipped", token=token, page=page_key, video=before.get("video", ""),
+                                poster=before.get("poster", ""), variant=before.get("variant", "")))
             continue
         group = (item.locale, item.strings_locale, variant)
         if group not in shared_done:  # into this machine's segment cache, where render_customer looks
@@ -125,15 +181,33 @@ def bake_customers(template: Template, customers: Path | str, bucket: Bucket, se
             if played is not None:
                 if group + (played,) not in bases:
                     found = {}
-                    for rendition, (digest, path, poster) in render_base_videos(template, *group, played, {}, cache_root).items():
-                        key = keys.shared_object("video", digest, "mp4")
+                    for rendition, (digest_b, path, poster) in render_base_videos(template, *group, played, {}, cache_root).items():
+                        key = keys.shared_object("video", digest_b, "mp4")
                         for obj, file in ((keys.base_poster(key), poster), (key, path)):
                             if not bucket.exists(obj):
                                 bucket.put_file(obj, file)
                         found[rendition] = key
                     bases[group + (played,)] = found
                 base = bases[group + (played,)]
-        done(render_customer(run, item, token, base))
+        result = render_customer(run, item, token, base)
+        if result.status in DONE:  # published baked (or found so): the run's records say it from now on
+            journal = journal or Journal(bucket, run_id, every=1_000_000, seconds=float("inf"))
+            journal.add(baked_record(before, result, digest))
+        done(result)
+    if journal is not None:
+        journal.close()
+        summary.manifest_counts = assemble(bucket, run_id).counts
+        summary.records = journal.parts
     if rows_wanted is not None:
         summary.missing_rows = sorted(rows_wanted - seen)
     return summary
+
+
+def baked_record(before: dict, r: CustomerResult, digest: str) -> dict:
+    """The run's record of a customer, now baked: its row, reference, arm and URL form (a CDN base URL the
+    run used is kept) from the run's record, the video, poster and this bake's figures from ``r``."""
+    prefix = before["page"][: -len(r.page)] if r.page and str(before.get("page", "")).endswith(r.page) else ""
+    return {**before, "status": r.status, "variant": r.variant or before.get("variant", ""), "page": prefix + r.page,
+            "video": prefix + r.video, "poster": prefix + r.poster, "error": "", "attempts": r.attempts,
+            "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes, "node": "bake",
+            "hash": digest, BAKED: True}

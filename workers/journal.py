@@ -7,7 +7,9 @@ last few seconds of records (and those customers' pages are found complete by th
 A rerun reads the parts to learn which rows are done (``read_done``: a compact array, not one request
 per customer), and the final manifest and error report are assembled from the parts at the end
 (``assemble``) through a spill to local disk in row ranges, so the driver never holds every result.
-Within one run id the record written last wins.
+Within one run id the record written last wins. ``tailorcast bake`` adds parts of its own to a run's
+journal: a baked customer's record says ``"baked": true``, and every later run of that id renders that
+row baked again (``read_done(...).baked``), so neither a resume nor ``--force`` takes its video away.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tailorcast.errors import TransientError
 
 log = logging.getLogger("tailorcast.journal")
 
+BAKED = "baked"  # a record's flag: the customer was baked later (tailorcast bake); sticky for the row
 DONE = ("ok", "skipped")  # a row with one of these outcomes is published completely
 VALID = ("ok", "skipped", "failed", "holdout")  # rows that reach the manifest (holdout: no page, by experiment); "invalid" ones only the error report
 MANIFEST_FIELDS = ["row", "customer_id", "status", "variant", "arm", "ref", "token", "page", "video", "poster", "error", "attempts", "seconds",
@@ -99,10 +102,12 @@ def read_records(bucket: Bucket, run_id: str) -> Iterator[dict]:
 
 
 class DoneRows:
-    """Row number → build hash of the rows a run has published completely; 8 bytes per row number."""
+    """Row number → build hash of the rows a run has published completely; 8 bytes per row number.
+    ``baked``: the rows whose latest record is baked (the few customers ``tailorcast bake`` gave a video)."""
 
     def __init__(self) -> None:
         self._hashes = np.zeros(1024, dtype=np.int64)
+        self.baked: set[int] = set()
 
     def set(self, row: int, digest: str | None) -> None:
         if row >= len(self._hashes):
@@ -119,11 +124,27 @@ class DoneRows:
 
 
 def read_done(bucket: Bucket, run_id: str) -> DoneRows:
-    """What the journal says is published: the latest record of each row, when it is ok or skipped."""
+    """What the journal says is published: the latest record of each row, when it is ok or skipped; and
+    which rows are baked."""
     done = DoneRows()
     for r in read_records(bucket, run_id):
-        done.set(int(r["row"]), r.get("hash") if r.get("status") in DONE else None)
+        row = int(r["row"])
+        done.set(row, r.get("hash") if r.get("status") in DONE else None)
+        if r.get(BAKED):
+            done.baked.add(row)
+        else:
+            done.baked.discard(row)
     return done
+
+
+def latest_by_token(bucket: Bucket, run_id: str, tokens: Iterable[str]) -> dict[str, dict]:
+    """The latest record of each of ``tokens`` (customer folders) in the run's journal: one pass over it,
+    keeping only those (``tailorcast bake`` looks up a handful of customers)."""
+    wanted, out = set(tokens), {}
+    for r in read_records(bucket, run_id):
+        if r.get("token") in wanted:
+            out[r["token"]] = r
+    return out
 
 
 def _manifest_row(r: dict) -> dict:

@@ -22,10 +22,15 @@ the manifest and the error report. A batch whose worker process or node died is
 submitted again by the run (not by Ray) with exponential backoff, ``BATCH_ATTEMPTS``
 in all, and the failure goes into its customers' attempt errors; its customers
 that were published already are found complete and not rendered again.
+
+Customers that ``tailorcast bake`` gave a video later are marked baked in the journal: the run renders
+them with ``video.bake`` on (workers/bake.py ``baked``), so a resume skips them as published and
+``--force`` bakes them again instead of taking their video away.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -56,10 +61,11 @@ from tailorcast.tokens import customer_token
 
 from microsite.build import shared_files
 
+from .bake import baked
 from .batches import Batch, Item, Shared, batch_size, render_batch
 from .executors import Executor, RayExecutor
 from .job import CustomerResult, RunContext, backoff, build_hash, run_inputs
-from .journal import DoneRows, Journal, assemble, read_done, with_backoff
+from .journal import BAKED, DoneRows, Journal, assemble, read_done, with_backoff
 from .local_ray import ray_init
 
 log = logging.getLogger("tailorcast.run")
@@ -72,6 +78,8 @@ class RunSummary:
     run_id: str
     template: str
     template_version: int
+    template_digest: str = ""  # the template folder's content hash: tailorcast bake refuses another version
+    api: bool = False  # the pages call the public server (tailorcast bake rewrites pages the same way)
     rows: int = 0
     ok: int = 0
     skipped: int = 0
@@ -87,6 +95,7 @@ class RunSummary:
     personal_segments_dropped: int = 0  # removed from this machine's cache at the end (drop_personal_segments)
     locales: dict = field(default_factory=dict)
     resumed: int = 0  # of the skipped: rows the journal already listed as published (no request, no task)
+    baked: int = 0  # rows the journal lists as baked later (tailorcast bake): rendered with their video, or resumed
     retried: int = 0  # customers that needed more than one attempt
     cpu_seconds: float = 0.0  # the customer jobs' own CPU (worker processes and their ffmpeg), this run
     bytes_uploaded: int = 0  # by the customer jobs, this run
@@ -204,7 +213,7 @@ def run_billing(
     total = count_rows(source_of(customers, input_options.endpoint_url))
     if limit is not None and total is not None:
         total = min(total, limit)
-    summary = RunSummary(run_id, template.name, template.version, started=started_at.isoformat(timespec="seconds"))
+    summary = RunSummary(run_id, template.name, template.version, template.content_hash, api, started=started_at.isoformat(timespec="seconds"))
     log.info("run %s: template %s v%s, %s rows", run_id, template.name, template.version, total if total is not None else "?", extra={"run_id": run_id})
 
     shared_media = {}
@@ -214,7 +223,11 @@ def run_billing(
         shared_media[name] = f.key
     run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
                      derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media), force)
-    done_rows = DoneRows() if force else read_done(bucket, run_id)  # the journal: one list + one read per part
+    journal_rows = read_done(bucket, run_id)  # the journal: one list + one read per part
+    done_rows = DoneRows() if force else journal_rows  # --force renders every row again, baked ones baked
+    run_baked = dataclasses.replace(run, template=baked(template))  # rows that tailorcast bake gave a video
+    if journal_rows.baked:
+        log.info("run %s: %s rows were baked later (tailorcast bake); they keep their video", run_id, len(journal_rows.baked), extra={"run_id": run_id})
     if len(done_rows):
         log.info("run %s: the journal lists %s published rows; they are not rendered again", run_id, len(done_rows), extra={"run_id": run_id})
     journal = Journal(bucket, run_id, every=journal_every, seconds=journal_seconds)
@@ -246,7 +259,7 @@ def run_billing(
                      "page": url(r.page) if published else "", "video": url(r.video) if published else "",
                      "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
                      "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
-                     "node": r.node, "hash": digest})
+                     "node": r.node, "hash": digest, **({BAKED: True} if r.row in journal_rows.baked else {})})
         if r.status == "failed":
             log.warning("run %s row %s: failed (%s) after %s attempt(s); the reason is in the run's error report", run_id, r.row,
                         "retryable" if r.retryable else "fatal", r.attempts, extra={"run_id": run_id, "row": r.row})
@@ -267,6 +280,7 @@ def run_billing(
 
     try:
         run_shared = Shared(f"run:{run_id}:{journal.session}", executor.put(run))
+        baked_shared = Shared(f"run:{run_id}:{journal.session}:baked", executor.put(run_baked)) if journal_rows.baked else None
         template_ref = executor.put(template)
         shared_refs: dict[tuple, object] = {}
         base_refs: dict[tuple, object] = {}
@@ -283,9 +297,9 @@ def run_billing(
             executor.request(len(in_flight) + len(retry_at) + math.ceil((rows_left if rows_left is not None else size) / size))
 
         def submit(entry: InFlight) -> None:
-            lk, base_ref = entry.group[:3], entry.group[3]
+            lk, base_ref, is_baked = entry.group[:3], entry.group[3], entry.group[4]
             # retried here, not by Ray: with backoff, and each failure is kept in the manifest's attempt_errors
-            handle = executor.submit(render_batch, run_shared, entry.batch, shared_refs[lk], base_ref, retries=0)
+            handle = executor.submit(render_batch, baked_shared if is_baked else run_shared, entry.batch, shared_refs[lk], base_ref, retries=0)
             in_flight[handle] = entry
             summary.batches += entry.attempt == 1
 
@@ -352,7 +366,9 @@ def run_billing(
                              "ref": ref, "token": token})
                 progress(CustomerResult(item.row, item.customer_id, HOLDOUT, token=token, variant=variant or ""))
                 continue
-            digest = build_hash(run, item)  # the driver's resume hash: what the journal compares
+            is_baked = item.row in journal_rows.baked
+            summary.baked += is_baked
+            digest = build_hash(run_baked if is_baked else run, item)  # the driver's resume hash: what the journal compares
             if done_rows.has(item.row, digest):
                 summary.skipped += 1
                 summary.resumed += 1
@@ -370,7 +386,7 @@ def run_billing(
                     if bk not in base_refs:
                         base_refs[bk] = executor.submit(base_videos_task, run_shared, item.locale, item.strings_locale, variant, played, shared_refs[lk])
                     base_ref = base_refs[bk]
-            group = lk + (base_ref,)
+            group = lk + (base_ref, is_baked)
             open_batches.setdefault(group, []).append((Item(item, token), digest))
             if len(open_batches[group]) >= size:
                 close_batch(group)
