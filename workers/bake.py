@@ -53,7 +53,7 @@ class BakeSummary:
     run_id: str
     results: list[CustomerResult] = field(default_factory=list)
     missing_rows: list[int] = field(default_factory=list)  # asked for with --rows, not in the file
-    records: int = 0  # journal parts this bake wrote (0: nothing changed, nothing uploaded)
+    records: int = 0  # journal parts this bake wrote, one per customer baked (0: nothing changed, nothing uploaded)
     manifest_counts: dict = field(default_factory=dict)  # the manifest assembled again, by status ({} when not)
 
     def count(self, status: str) -> int:
@@ -191,9 +191,10 @@ def bake_customers(template: Template, customers: Path | str, bucket: Bucket, se
                 base = bases[group + (played,)]
         result = render_customer(run, item, token, base)
         if result.status in DONE:  # published baked (or found so): the run's records say it from now on
-            journal = journal or Journal(bucket, run_id, every=1_000_000, seconds=float("inf"))
+            journal = journal or Journal(bucket, run_id, every=1)  # a part per customer, right after its page: a killed bake loses no record
             journal.add(baked_record(before, result, digest))
         done(result)
+    # a bake stopped before this point has its records in the journal; the next `tailorcast run` assembles the manifest
     if journal is not None:
         journal.close()
         summary.manifest_counts = assemble(bucket, run_id).counts
