@@ -1,6 +1,7 @@
 /* Tailorcast player: enhances the page's plain <video> with chapters, a pay call-to-action over the
    picture during the pay scene, a bar under the picture (captions toggle, tap for sound, replay and the
-   pay button, kept on screen while the picture is), live mode (the shared base video with the
+   pay button) and a pay strip over it (site.css sizes the three so that one strip is on screen whenever
+   any of the picture is; nothing floats over it), live mode (the shared base video with the
    customer's live stills drawn on it) and, when the page has an API, events and the paid status.
    Nothing but the pay scene's call-to-action is drawn over the picture.
    Without this file the page works as published. The animation vocabulary mirrors renderer/animation.py. */
@@ -20,6 +21,15 @@
   var bar = stage.querySelector('.tc-bar');
   if (!bar) { bar = make('div', 'tc-bar'); stage.appendChild(bar); } // a page without one still gets its controls
   var barPay = bar.querySelector('a');
+  var topStrip = stage.querySelector('.tc-top'); // the pay strip over the picture
+  if (!topStrip && payLink) { // a page without one gets it, a copy of the page's pay button
+    topStrip = make('div', 'tc-top');
+    var copy = make('a', 'pay', payLink.textContent);
+    copy.href = payLink.href;
+    copy.rel = 'noopener';
+    topStrip.appendChild(copy);
+    stage.insertBefore(topStrip, video);
+  }
   var api = data.api && /^https?:$/.test(location.protocol) ? data.api : null;
   var token = data.token;
   var live = null; // the playing rendition's live data, once in live mode
@@ -55,7 +65,7 @@
       payLink.parentNode.insertBefore(p, payLink.nextSibling);
     }
     paid = true;
-    stick(false);
+    if (topStrip) topStrip.hidden = true;
   }
   var paid = false;
   function checkPaid() {
@@ -110,13 +120,14 @@
     ['left', 'top', 'width', 'height'].forEach(function (k, i) { cta.style[k] = b ? b[i] * 100 + '%' : ''; });
   }
   if (payLink) payLink.addEventListener('click', function () { send('pay_started'); });
-  if (barPay) barPay.addEventListener('click', function () { send('pay_started'); });
+  [barPay, topStrip && topStrip.querySelector('a')].forEach(function (a) { if (a) a.addEventListener('click', function () { send('pay_started'); }); });
 
-  // ---- the bar under the picture sticks to the screen's bottom while the top pay button is off screen ----
-  function stick(on) { stage.classList.toggle('tc-stick', on && !paid); }
-  if (payLink && window.IntersectionObserver) {
-    new IntersectionObserver(function (es) { stick(!es[es.length - 1].isIntersecting); }).observe(payLink);
-  } else stick(true);
+  // ---- the strip over the picture keeps its pay link out of sight while the page's pay button is wholly on screen ----
+  if (payLink && topStrip && window.IntersectionObserver) {
+    new IntersectionObserver(function (es) {
+      stage.classList.toggle('tc-pay-seen', es[es.length - 1].intersectionRatio > 0.99);
+    }, {threshold: [0, 0.99, 1]}).observe(payLink);
+  }
   function control(cls, label, text) { // a button in the bar, before the pay button; its name is the label
     var b = make('button', cls, text);
     b.type = 'button';

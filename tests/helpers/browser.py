@@ -51,3 +51,59 @@ def open_page(chromium, url: str | None = None, device: str | None = None, *, wa
         yield page, log
     finally:
         context.close()
+
+
+# ---- what a person on a phone sees of the player (issue 12): evaluated in the page ----
+
+# The picture inside the <video> box (object-fit: contain), from the box and the video's intrinsic size.
+PICTURE_JS = """() => { const v = document.querySelector('video'), b = v.getBoundingClientRect();
+  const s = Math.min(b.width / v.videoWidth, b.height / v.videoHeight), w = v.videoWidth * s, h = v.videoHeight * s;
+  return {x: b.x + (b.width - w) / 2, y: b.y + (b.height - h) / 2, width: w, height: h,
+          video: [v.videoWidth, v.videoHeight], vw: innerWidth, vh: innerHeight}; }"""
+
+PAY_ACTIONS = "#pay, .tc-top .pay, .tc-bar .pay"  # the page's pay button and the player's two pay links
+FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])'
+
+# Scroll the page from top to bottom, ``step`` CSS px at a time (``fine`` px while any of the player's stage is
+# within a screen of the screen), and at every position, once the browser has laid it out and the player has
+# answered (two frames and a task), look: the picture's rectangle and how much of it is on screen, the shown
+# focusable elements that intersect the picture (the video itself and, inside ``cta`` = [start, end) of the
+# video's time, the pay scene's call-to-action excepted), and the pay actions wholly on screen between the safe
+# areas ``top`` and ``bottom`` (px from the screen's top and bottom edges), off the picture, and the topmost
+# element at their centre (so reachable by a tap): {name, height}.
+SWEEP_JS = """async ({step, fine, top, bottom, cta}) => {
+  const v = document.querySelector('video'), stage = document.querySelector('.stage');
+  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
+  const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const cut = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const max = document.documentElement.scrollHeight - innerHeight;
+  const s0 = stage.getBoundingClientRect().top + scrollY, s1 = s0 + stage.offsetHeight;
+  const ys = new Set();
+  for (let y = 0; y < max; y += step) ys.add(y);
+  for (let y = Math.max(0, Math.floor(s0 - innerHeight)); y < Math.min(max, s1); y += fine) ys.add(y);
+  ys.add(max);
+  const out = [];
+  for (const y of [...ys].sort((a, b) => a - b)) {
+    window.scrollTo(0, y);
+    await settle();
+    const b = v.getBoundingClientRect(), w = v.videoWidth, h = v.videoHeight;
+    const sc = w && h ? Math.min(b.width / w, b.height / h) : 1, pw = w ? w * sc : b.width, ph = h ? h * sc : b.height;
+    const pic = {left: b.left + (b.width - pw) / 2, top: b.top + (b.height - ph) / 2};
+    pic.right = pic.left + pw; pic.bottom = pic.top + ph;
+    const t = v.currentTime, inCta = !!cta && t >= cta[0] && t < cta[1];
+    const over = [...document.querySelectorAll('""" + FOCUSABLE.replace("'", "\\'") + """')]
+      .filter(e => e !== v && shown(e) && cut(e.getBoundingClientRect(), pic) && !(inCta && e.classList.contains('tc-cta')))
+      .map(e => e.className || e.tagName);
+    const pays = [...document.querySelectorAll('""" + PAY_ACTIONS + """')].filter(e => {
+      if (!shown(e)) return false;
+      const r = e.getBoundingClientRect();
+      if (r.top < top - 0.5 || r.bottom > innerHeight - bottom + 0.5 || r.left < -0.5 || r.right > innerWidth + 0.5 || cut(r, pic)) return false;
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      return !!hit && (hit === e || e.contains(hit));
+    }).map(e => ({name: e.id ? '#' + e.id : '.' + e.parentNode.className, height: e.getBoundingClientRect().height}));
+    const anyPay = [...document.querySelectorAll('""" + PAY_ACTIONS + """, .tc-cta, [data-tc-pay]')].filter(shown).map(e => e.className || e.id);
+    out.push({y: scrollY, t, playing: !v.paused, pic: [pic.top, pic.bottom], onScreen: Math.max(0, Math.min(pic.bottom, innerHeight) - Math.max(pic.top, 0)),
+              over, pays, anyPay, vh: innerHeight});
+  }
+  return out;
+}"""
