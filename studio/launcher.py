@@ -243,7 +243,8 @@ class Launcher:
             return RunFile(local.stat().st_size, _file_chunks(local)) if local.is_file() else None
         bucket = open_bucket(run.out, self.config.endpoint_url)
         key = keys.run_file(run.run_id, name)
-        if not bucket.exists(key):  # StorageError (denied, no bucket) or TransientError (no answer) say what is wrong
+        if not bucket.exists(key):  # StorageError (denied) or TransientError (no answer) say what is wrong
+            bucket.check()  # a HEAD of a key in a missing bucket is a bare 404 too: say which it is
             return None
         try:
             got = bucket.client.get_object(Bucket=bucket.name, Key=bucket.prefix + key)
