@@ -184,3 +184,28 @@ def test_start_a_run_of_a_few_rows_watch_it_finish_and_download_its_manifest_the
         page.get_by_role("button", name="Cancel run").click()
         page.wait_for_selector("#run-state:text('cancelled')", timeout=60_000)
         _only_this_host(log, url)
+
+
+def test_change_one_s_password_in_the_browser_and_the_other_session_ends(chromium, studio):
+    app, url = studio
+    st = state(app)
+    st.users.create("pat", "viewer", PASSWORD, st.now())
+    with open_page(chromium, None, **LAPTOP) as (other, _), open_page(chromium, None, **LAPTOP) as (page, log):
+        _login(other, url, "pat")
+        _login(page, url, "pat")
+        page.get_by_role("link", name="Password").click()
+        page.get_by_label("Current password").fill("not the password")
+        page.get_by_label("New password (at least 10 characters)").fill("a brand new password")
+        page.get_by_label("New password again").fill("a brand new password")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_role("alert")).to_have_text("the current password is wrong")
+        page.get_by_label("Current password").fill(PASSWORD)
+        page.get_by_label("New password (at least 10 characters)").fill("a brand new password")
+        page.get_by_label("New password again").fill("a brand new password")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_role("status")).to_contain_text("Your password was changed")
+        page.goto(url + "/")
+        assert page.url == url + "/"  # this session goes on
+        other.goto(url + "/")
+        assert "/login" in other.url  # the other one ended
+        _only_this_host(log, url)
