@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Spaces that must not become a line break: between an amount and its currency ("128,48 €", U+00A0),
+# in French thousands and before "€" (U+202F), between figures (U+2007). They stay as they are in the cue
+# text and the transcript, so a browser never wraps a caption line at them (Unicode line breaking: class GL).
+NO_BREAK_SPACES = "\u00a0\u202f\u2007"
+_BREAKING_SPACE = re.compile(f"[^\\S{NO_BREAK_SPACES}]+")
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,15 @@ def _ts(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+def one_line(text: str) -> str:
+    """Runs of breaking white space (newlines and tabs too: a blank line would end the cue) as one space;
+    the no-break spaces are kept."""
+    return _BREAKING_SPACE.sub(" ", text).strip(" ")
+
+
 def _escape(text: str) -> str:
     # WebVTT cue text: & and < start markup; "-->" would end the timing line
-    return " ".join(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
+    return one_line(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def to_webvtt(cues: list[Cue], lang: str) -> str:
