@@ -46,15 +46,36 @@ def _gop(fps: int) -> int:
     return fps * 10
 
 
-def encoder_args(profile: EncoderProfile, fps: int, threads: int = 1) -> dict:
-    """Output options for every video segment (ffmpeg-python keyword form); the colour tags go into the SPS."""
+# How hard x264 looks for motion and partitions: superfast's search (diamond, one subpel refinement, no
+# inter sub-partitions), used where a preset searches harder. These settings decide which macroblock
+# types are picked, never the stream's layout (SPS, PPS, B-frames, references, slice header), so a
+# segment made with them joins the others by stream copy (tests/test_shared_encode.py compares the
+# parameter sets). On the bill-explainer's intro (120 moving clip frames) they cut x264's CPU by a
+# third at the same SSIM and a slightly smaller file (bench/README.md, shared scenes).
+QUICK_SEARCH = "me=dia:subme=1:partitions=i8x8,i4x4"
+QUICK_SEARCH_SKIP = frozenset({"ultrafast", "superfast"})  # presets that search no harder than this already
+
+
+def x264_params(profile: EncoderProfile, quick_search: bool = False) -> str:
+    """The colour tags for the SPS, plus :data:`QUICK_SEARCH` when asked for and the preset searches harder."""
+    params = f"colorprim={COLOUR}:transfer={COLOUR}:colormatrix={COLOUR}:range={COLOUR_RANGE}"
+    if quick_search and profile.preset not in QUICK_SEARCH_SKIP:
+        params += ":" + QUICK_SEARCH
+    return params
+
+
+def encoder_args(profile: EncoderProfile, fps: int, threads: int = 1, quick_search: bool = False) -> dict:
+    """Output options for every video segment (ffmpeg-python keyword form); the colour tags go into the SPS.
+
+    ``quick_search``: shared scenes (encoded once per locale, the run's fixed cost) search motion as
+    superfast does, which keeps the stream's layout (:data:`QUICK_SEARCH`)."""
     return {
         "c:v": "libx264",
         "preset": profile.preset,
         "crf": profile.crf,
         "profile:v": profile.profile,
         "pix_fmt": "yuv420p",
-        "x264-params": f"colorprim={COLOUR}:transfer={COLOUR}:colormatrix={COLOUR}:range={COLOUR_RANGE}",
+        "x264-params": x264_params(profile, quick_search),
         "g": _gop(fps),
         "threads": threads,
         "video_track_timescale": fps * 512,
@@ -100,22 +121,27 @@ def _sprite_inputs(s: Sprite, work: Path, tag: str) -> list[tuple[Path, int, int
     return parts
 
 
-def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProfile, threads: int = 1, frames: int | None = None) -> list[str]:
-    """Write the scene's stills to ``work`` and return the ffmpeg command that encodes it (its first ``frames``)."""
+def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProfile, threads: int = 1, frames: int | None = None,
+                  quick_search: bool | None = None) -> list[str]:
+    """Write the scene's stills to ``work`` and return the ffmpeg command that encodes it (its first ``frames``).
+
+    ``quick_search`` (:data:`QUICK_SEARCH`) defaults to whether the scene is shared."""
     fps, W, H = rs.fps, rs.width, rs.height
     bg_path = work / "background.rgb"
     bg_path.write_bytes(rs.background.tobytes())
     if rs.background_video:
         left, top, cw, ch = cover_box(*clip_size(rs.background_video), W, H)
+        # one swscale pass sizes the cropped clip and converts it YUV to YUV, from its matrix (untagged:
+        # BT.601, as previews read it) to BT.709 (two passes cost a fifth more and agree to within rounding)
         video = (
-            ffmpeg.input(rs.background_video, stream_loop=-1)
+            ffmpeg.input(rs.background_video, stream_loop=-1, threads=threads)  # decoder threads: the same pixels
             .video.filter("crop", cw, ch, left, top, exact=1)
-            .filter("scale", W, H, flags="bicubic")
+            .filter("scale", W, H, flags="bicubic", out_color_matrix=COLOUR, out_range=COLOUR_RANGE)
+            .filter("format", "yuv420p")
             .filter("fps", fps)
             .filter("trim", end_frame=rs.frames)
             .filter("setpts", f"N/({fps}*TB)")
         )
-        video = to_yuv(video)  # YUV to YUV: from the clip's matrix (untagged: BT.601, as previews read it) to BT.709
         if rs.background.getbbox() is not None:  # static layers, painted on a transparent plate
             plate = to_yuv(ffmpeg.input(str(bg_path), f="rawvideo", pix_fmt="rgba", s=f"{W}x{H}", framerate=fps), "yuva420p")
             video = ffmpeg.overlay(video, plate, eof_action="repeat")
@@ -134,8 +160,10 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
                 ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{s.canvas.width}x{s.canvas.height}", framerate=fps), "yuva420p"
             ).filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
             video = ffmpeg.overlay(video, sprite, x=ox, y=oy, eof_action="repeat", enable=f"between(n,{first},{last})")
-    stream = video.filter("format", "yuv420p").output(str(out), vframes=frames or rs.frames, **encoder_args(profile, fps, threads))
-    return stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
+    stream = video.filter("format", "yuv420p").output(str(out), vframes=frames or rs.frames, **encoder_args(profile, fps, threads, rs.shared if quick_search is None else quick_search))
+    exe, *args = stream.global_args("-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=ffmpeg_exe())
+    # the filters on as many threads as x264 (the same pixels; one thread: less CPU, Ray runs tasks side by side)
+    return [exe, "-filter_complex_threads", str(threads), *args]
 
 
 HELD_TAIL = 8  # held frames x264 still encodes, so its last mini-GOP shows only the held picture
