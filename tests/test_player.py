@@ -172,7 +172,7 @@ def test_page_works_without_javascript(chromium, site, device):
         assert page.locator("video source").first.get_attribute("src") == "video-portrait.mp4"
         assert page.locator("video track").get_attribute("kind") == "captions"
         assert page.get_attribute("#pay", "href").startswith(f"https://{PAY_HOST}/checkout?ref=2026-10-000001")
-        assert page.is_visible("#pay")
+        assert page.is_visible("#pay") and page.is_visible(".tc-top .pay") and page.is_visible(".tc-bar .pay")  # the player's pay strips are HTML
         assert page.locator(".chapters a").count() == 5 and page.locator(".tc-frame, .tc-cc").count() == 0
         assert page.locator(".tips li").count() == 2 and page.locator(".download a").get_attribute("href") == "video-portrait.mp4"
         _clean(log)
@@ -260,6 +260,7 @@ def test_paid_status_swaps_the_pay_button_for_a_thank_you(chromium, api_site, de
         page.wait_for_selector(".tc-paid")
         assert page.inner_text(".tc-paid") == "Thank you, this bill is paid."
         assert not page.is_visible("#pay") and not page.is_visible(".bank") and not page.is_visible(".tc-bar .pay")
+        assert not page.is_visible(".tc-top"), "the pay strip over the picture goes too"
         page.evaluate(SEEK, _timeline(page)["pay"]["start"] + 0.5)
         assert not page.locator(".tc-cta").is_visible(), "no pay button over the video once paid"
         _clean(log)

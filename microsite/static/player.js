@@ -309,13 +309,17 @@
   }
 
   // ---- state that follows the time ----
-  var shownScene = null, started = false, reached = {};
+  var shownScene = null, started = false, reached = {}, ctaTimer = 0;
   function update() {
     var t = video.currentTime, d = video.duration || data.duration || 0;
     if (live && (video.paused || !video.requestVideoFrameCallback)) draw(t); // else drawn per presented frame
     if (cta) {
       var showCta = !paid && (video.ended || (t >= pay.start && t < pay.end + 0.05));
       if (cta.hidden === showCta) cta.hidden = !showCta;
+      // timeupdate comes every 250 ms or so: at the window's edges, look again when the edge is reached
+      clearTimeout(ctaTimer);
+      var edge = t < pay.start ? pay.start : t < pay.end + 0.05 ? pay.end + 0.05 : 0;
+      if (edge && !video.paused && edge - t < 0.5) ctaTimer = setTimeout(update, (edge - t) * 1000 / (video.playbackRate || 1) + 10);
     }
     var s = sceneAt(t);
     if (s !== shownScene) { // touch the DOM only when the chapter changes
