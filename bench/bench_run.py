@@ -1,9 +1,10 @@
 """What a billing run costs as a user runs it: ``tailorcast run`` (Ray included) publishing to S3 (moto over HTTP).
 
-    .venv/bin/python bench/bench_run.py                                  # 1,000 and 10,000 unbaked, 20 and 100 baked
-    .venv/bin/python bench/bench_run.py --unbaked 1000,10000 --baked 50,500
+    .venv/bin/python bench/bench_run.py                                  # 1,000 and 10,000 unbaked, 25 and 100 baked
+    .venv/bin/python bench/bench_run.py --out both --baked 50,500 --unbaked ""   # the issue's 500 baked: moto, then a folder
     .venv/bin/python bench/bench_run.py --unbaked 100,400 --baked 5,15 --fixed-cost-before b21f0ed~1   # quicker
     .venv/bin/python bench/bench_run.py --out folder --unbaked 300,1500 --baked 5,15   # into a local folder
+    .venv/bin/python bench/bench_run.py --baked "" --unbaked "" --fixed-cost-before b21f0ed~1   # a locale's shared scenes only
 
 For each size it generates that many bill-explainer customers (deterministic, five locales), starts
 ``tailorcast run`` as a subprocess into ``s3://bench/…`` on a moto server of its own (a separate
@@ -19,9 +20,12 @@ Fixed costs (Ray start, shared scenes, base videos) cancel in the *marginal* fig
 two sizes of one kind measured in this run: marginal CPU per customer = ΔCPU / Δcustomers. The
 unbaked/baked ratio and Ray's overhead (marginal run CPU against the jobs' own CPU) use them.
 
-``--fixed-cost-before REV`` also measures one locale's shared scenes (``render_shared_scenes``, two
-renditions) in a git worktree at REV and in this tree, each in a fresh process and cache.
-Results go to ``bench/out/run-<UTC time>.json``.
+``--fixed-cost-before REV[,REV…]`` also measures one locale's shared scenes (``render_shared_scenes``, two
+renditions) in a git worktree at each REV and in this tree, each in a fresh process and cache, ``--repeat``
+times in turn (the ratio is taken in each round: the load moves between rounds, hardly within one); then,
+once per tree, each shared segment on its own (Python and ffmpeg CPU, bytes) and its picture against
+Pillow's reference frames of this tree (``ResolvedScene.frame``: SSIM and PSNR from ffmpeg's filters).
+``--baked "" --unbaked ""`` measures only that. Results go to ``bench/out/run-<UTC time>.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -72,6 +77,40 @@ with tempfile.TemporaryDirectory() as cache:
     r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = lambda r: r.ru_utime + r.ru_stime
 print(cpu(r1) - cpu(r0) + cpu(c1) - cpu(c0), cpu(r1) - cpu(r0), time.perf_counter() - w0, len(out))
+"""
+SHARED_SEGMENTS = """
+import json, resource, sys, tempfile
+from pathlib import Path
+from tailorcast.context import locale_context
+from tailorcast.spec.load import load_template
+from renderer.cache import SegmentCache
+from renderer.encode import profile_key
+from renderer.profiles import encoder_profile
+from renderer.scenes import resolve_scene
+from renderer.video import segment
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
+t, out = load_template(Path(sys.argv[1])), Path(sys.argv[3])
+ctx = locale_context(t, sys.argv[2], sys.argv[2], None)
+pk = profile_key(encoder_profile(t.video), t.video.fps)
+with tempfile.TemporaryDirectory() as d:
+    cache = SegmentCache(d)
+    for r in t.video.renditions:
+        for scene in t.scenes:
+            if not scene.shared:
+                continue
+            a = cpu()
+            rs = resolve_scene(t, scene, ctx, pk, r.name)
+            if rs is None:
+                continue
+            b = cpu()
+            path, _ = segment(rs, t, cache, threads=1)
+            c = cpu()
+            (out / f"{r.name}-{scene.id}.mp4").write_bytes(path.read_bytes())
+            print(json.dumps({"rendition": r.name, "scene": scene.id, "clip": bool(rs.background_video), "frames": rs.frames,
+                              "python_resolve_s": round(b[0] - a[0], 3), "python_encode_s": round(c[0] - b[0], 3),
+                              "ffmpeg_s": round(c[1] - b[1], 3), "bytes": path.stat().st_size}), flush=True)
 """
 
 
@@ -265,7 +304,7 @@ def run_once(kind: str, n: int, work: Path, endpoint: str | None, moto: subproce
     result = {
         "kind": kind, "customers": n, "ok": len(ok), "wall_s": round(wall, 2), "customers_per_s": round(n / wall, 3),
         "run_cpu_s": round(run_cpu, 2), "driver_wait4_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "run_cpu_per_customer_s": round(run_cpu / n, 4), "machine_cpu_s": round(machine_s, 2),
-        "out": "s3 (moto)" if endpoint else "folder", "moto_cpu_s": round(_stat(moto.pid)[1] - moto_cpu0, 2) if moto else None, "jobs_cpu_s": round(sum(jobs), 2),
+        "out": OUT_NAMES["s3" if endpoint else "folder"], "moto_cpu_s": round(_stat(moto.pid)[1] - moto_cpu0, 2) if moto else None, "jobs_cpu_s": round(sum(jobs), 2),
         "job_cpu_per_customer": {"mean": round(statistics.mean(jobs), 4), "median": round(statistics.median(jobs), 4)} if jobs else {},
         "driver_peak_rss_mib": round(watch.driver_kib / 1024, 1), "driver_maxrss_wait4_mib": round(usage.ru_maxrss / 1024, 1),
         "worker_peak_rss_mib": round(max(watch.worker_kib.values(), default=0) / 1024, 1), "worker_processes": len(watch.worker_kib),
@@ -274,8 +313,12 @@ def run_once(kind: str, n: int, work: Path, endpoint: str | None, moto: subproce
         **stored, "bytes_per_customer": round(stored["c_bytes"] / max(len(ok), 1)), "objects_per_customer": round(stored["c_objects"] / max(len(ok), 1), 2),
         "load_before": load0, "load_after": loadavg(),
     }
+    if run_cpu < sum(jobs):  # the jobs' CPU is part of the run's: the /proc sampling lost processes
+        result["run_cpu_undercounted"] = True
+        print(f"warning: {kind} {n}: run CPU {run_cpu:.1f} s is below the jobs' own {sum(jobs):.1f} s; run this size again", file=sys.stderr, flush=True)
     print(json.dumps(result), flush=True)
     shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(state, ignore_errors=True)  # its segment cache: a 500-customer baked run leaves hundreds of MB
     return result
 
 
@@ -290,23 +333,119 @@ def marginal(small: dict, large: dict) -> dict:
             "driver_peak_rss_ratio": round(large["driver_maxrss_wait4_mib"] / small["driver_maxrss_wait4_mib"], 3)}
 
 
-def fixed_cost(before: str, work: Path, locale: str = "it") -> dict:
-    """One locale's shared scenes, two renditions, at git revision ``before`` and in this tree: CPU-s, fresh processes."""
-    tree = work / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(tree), before], cwd=ROOT, check=True, capture_output=True)
+def _shared_cost(root: Path, locale: str) -> dict:
+    """``render_shared_scenes`` for one locale in the tree at ``root``: a fresh process and cache."""
+    line = subprocess.run([sys.executable, "-c", SHARED_COST, str(root / "templates" / "bill-explainer"), locale], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, check=True, capture_output=True, text=True).stdout.split()
+    return {"cpu_s": round(float(line[0]), 2), "python_cpu_s": round(float(line[1]), 2), "wall_s": round(float(line[2]), 2), "segments": int(line[3])}
+
+
+def _shared_segments(root: Path, locale: str, out: Path) -> list[dict]:
+    """Each shared segment of one locale on its own in the tree at ``root`` (CPU, bytes), written to ``out``."""
+    out.mkdir(parents=True)
+    lines = subprocess.run([sys.executable, "-c", SHARED_SEGMENTS, str(root / "templates" / "bill-explainer"), locale, str(out)], cwd=root,
+                           env={**os.environ, "PYTHONPATH": str(root)}, check=True, capture_output=True, text=True).stdout.splitlines()
+    return [json.loads(x) for x in lines]
+
+
+def _references(work: Path, locale: str) -> dict[str, tuple[Path, int, int]]:
+    """Pillow's frames (``ResolvedScene.frame``, this tree) of each shared segment, raw RGB: {name: (file, width, height)}."""
+    from tailorcast.context import locale_context
+    from tailorcast.spec.load import load_template
+    from renderer.encode import profile_key
+    from renderer.profiles import encoder_profile
+    from renderer.scenes import resolve_scene
+
+    t = load_template(TEMPLATE)
+    ctx = locale_context(t, locale, locale, None)
+    pk = profile_key(encoder_profile(t.video), t.video.fps)
+    out = {}
+    for r in t.video.renditions:
+        for scene in t.scenes:
+            rs = resolve_scene(t, scene, ctx, pk, r.name) if scene.shared else None
+            if rs is None:
+                continue
+            path = work / f"reference-{r.name}-{scene.id}.rgb"
+            with path.open("wb") as fh:
+                for n in range(rs.frames):
+                    fh.write(rs.frame(n).tobytes())
+            out[f"{r.name}-{scene.id}"] = (path, rs.width, rs.height)
+    return out
+
+
+def picture_quality(segment: Path, reference: Path, width: int, height: int, fps: int = 30) -> dict:
+    """SSIM and PSNR (ffmpeg's filters, all frames, every plane) of ``segment`` against raw RGB frames converted as the renderer does."""
+    from renderer.encode import ffmpeg_exe
+
+    graph = ("[1:v]scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,split[r1][r2];"
+             "[0:v]format=yuv420p,split[a1][a2];[a1][r1]ssim;[a2][r2]psnr")
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(segment), "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "-s", f"{width}x{height}", "-framerate", str(fps), "-i", str(reference), "-lavfi", graph, "-f", "null", "-"],
+                         capture_output=True, text=True, check=True).stderr
+    ssim = re.search(r"SSIM Y:([0-9.]+).*All:([0-9.]+)", err)
+    psnr = re.search(r"PSNR y:([0-9.inf]+).*average:([0-9.inf]+)", err)
+    return {"ssim_y": float(ssim.group(1)), "ssim_all": float(ssim.group(2)), "psnr_y_db": float(psnr.group(1)), "psnr_db": float(psnr.group(2))}
+
+
+def fixed_cost(befores: list[str], work: Path, repeat: int = 3, locale: str = "it") -> dict:
+    """One locale's shared scenes, two renditions, at each git revision of ``befores`` and in this tree.
+
+    ``repeat`` rounds, each tree once per round in a fresh process (ratios per round), then each tree's
+    segments one by one with their picture against Pillow's reference frames."""
+    trees = {}
+    for i, rev in enumerate(befores):
+        tree = work / f"before-{i}"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True, capture_output=True)
+        trees[rev] = tree
+    trees["this tree"] = ROOT
     try:
-        out = {}
-        for name, root in (("before", tree), ("after", ROOT)):
-            env = {**os.environ, "PYTHONPATH": str(root)}
-            line = subprocess.run([sys.executable, "-c", SHARED_COST, str(root / "templates" / "bill-explainer"), locale], cwd=root, env=env,
-                                  check=True, capture_output=True, text=True).stdout.split()
-            out[name] = {"cpu_s": round(float(line[0]), 2), "python_cpu_s": round(float(line[1]), 2), "wall_s": round(float(line[2]), 2), "segments": int(line[3])}
-            print(name, out[name], flush=True)
-        out["ratio_before_over_after"] = round(out["before"]["cpu_s"] / out["after"]["cpu_s"], 2)
-        out["before_rev"] = subprocess.run(["git", "rev-parse", before], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        out = {"locale": locale, "revs": {rev: subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+                                          for rev in befores}, "rounds": []}
+        for k in range(repeat):
+            one = {"load_before": loadavg()}
+            for name, root in trees.items():
+                one[name] = _shared_cost(root, locale)
+                print(f"round {k + 1}: {name}", one[name], flush=True)
+            one["ratios_over_this_tree"] = {rev: round(one[rev]["cpu_s"] / one["this tree"]["cpu_s"], 2) for rev in befores}
+            out["rounds"].append(one)
+            print(f"round {k + 1}: before/after", one["ratios_over_this_tree"], "load", one["load_before"], flush=True)
+        out["median_cpu_s"] = {name: statistics.median(r[name]["cpu_s"] for r in out["rounds"]) for name in trees}
+        out["median_ratio_over_this_tree"] = {rev: statistics.median(r["ratios_over_this_tree"][rev] for r in out["rounds"]) for rev in befores}
+        refs = _references(work, locale)
+        out["segments"] = {}
+        for i, (name, root) in enumerate(trees.items()):
+            rows = _shared_segments(root, locale, work / f"segments-{i}")
+            for row in rows:
+                seg = f"{row['rendition']}-{row['scene']}"
+                if seg in refs:
+                    row.update(picture_quality(work / f"segments-{i}" / f"{seg}.mp4", *refs[seg]))
+                print(name, row, flush=True)
+            out["segments"][name] = rows
+        for path, _w, _h in refs.values():
+            path.unlink()
         return out
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+        for tree in trees.values():
+            if tree != ROOT:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+
+
+OUT_NAMES = {"s3": "s3 (moto)", "folder": "folder"}  # a run's "out"
+
+
+def summary(runs: list[dict]) -> dict:
+    """Marginal figures per kind (first size → last) and unbaked against baked, for the runs of one destination."""
+    out = {"marginal": {}}
+    for kind in ("unbaked", "baked"):
+        these = [r for r in runs if r["kind"] == kind]
+        if len(these) >= 2:
+            out["marginal"][kind] = marginal(these[0], these[-1])
+    if len(out["marginal"]) == 2:
+        u, b = out["marginal"]["unbaked"], out["marginal"]["baked"]
+        out["unbaked_over_baked_cpu"] = round(u["run_cpu_per_customer_s"] / b["run_cpu_per_customer_s"], 5)
+        out["baked_over_unbaked_cpu"] = round(b["run_cpu_per_customer_s"] / u["run_cpu_per_customer_s"], 1)
+        out["unbaked_over_baked_throughput"] = round(u["customers_per_s"] / b["customers_per_s"], 1)
+    return out
 
 
 def main() -> None:
@@ -314,43 +453,44 @@ def main() -> None:
     ap.add_argument("--unbaked", default="1000,10000", help="sizes, comma-separated (customers with video.bake: false); marginal figures "
                     "between the first and the last")
     ap.add_argument("--baked", default="25,100", help="sizes of baked runs (the issue's full size: 500); multiples of 5 (five locales)")
-    ap.add_argument("--out", choices=["s3", "folder"], default="s3", help="publish to moto over HTTP (default) or to a local folder")
-    ap.add_argument("--fixed-cost-before", default=None, metavar="REV", help="also measure one locale's shared scenes at REV and here")
+    ap.add_argument("--out", choices=["s3", "folder", "both"], default="s3", help="publish to moto over HTTP (default), to a local folder, "
+                    "or both (every size into moto, then every size into a folder)")
+    ap.add_argument("--fixed-cost-before", default=None, metavar="REV[,REV…]", help="also measure one locale's shared scenes at each REV "
+                    "(b21f0ed~1: MoviePy for the clip scene) and here")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the fixed-cost measurement (default 3)")
     args = ap.parse_args()
     sizes = {"unbaked": [int(x) for x in args.unbaked.split(",") if x], "baked": [int(x) for x in args.baked.split(",") if x]}
+    outs = ["s3", "folder"] if args.out == "both" else [args.out]
     started = datetime.now(timezone.utc)
-    report = {"started": started.isoformat(timespec="seconds"), "machine": machine(), "load_before": loadavg(), "runs": [], "marginal": {}}
+    report = {"started": started.isoformat(timespec="seconds"), "machine": machine(), "load_before": loadavg(), "runs": []}
     print(f"bench_run {started:%Y-%m-%d %H:%M} UTC on {report['machine']['cpu_model']} ({report['machine']['cpus']} CPUs), load {report['load_before']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tc-bench-run-") as tmp:
         work = Path(tmp)
         if args.fixed_cost_before:
-            report["fixed_cost"] = fixed_cost(args.fixed_cost_before, work)
-        moto, endpoint = start_moto() if args.out == "s3" else (None, None)
-        try:
-            if moto:
-                s3_client(endpoint).create_bucket(Bucket="bench")
-            for kind in ("baked", "unbaked"):  # the long unbaked runs last: each run's line is printed as it ends
-                for n in sizes[kind]:
-                    report["runs"].append(run_once(kind, n, work, endpoint, moto))
-        finally:
-            if moto:
-                moto.terminate()
-                moto.wait()
-    for kind in ("unbaked", "baked"):
-        runs = [r for r in report["runs"] if r["kind"] == kind]
-        if len(runs) >= 2:
-            report["marginal"][kind] = marginal(runs[0], runs[-1])
-    if len(report["marginal"]) == 2:
-        u, b = report["marginal"]["unbaked"], report["marginal"]["baked"]
-        report["unbaked_over_baked_cpu"] = round(u["run_cpu_per_customer_s"] / b["run_cpu_per_customer_s"], 5)
-        report["baked_over_unbaked_cpu"] = round(b["run_cpu_per_customer_s"] / u["run_cpu_per_customer_s"], 1)
-        report["unbaked_over_baked_throughput"] = round(u["customers_per_s"] / b["customers_per_s"], 1)
+            report["fixed_cost"] = fixed_cost([r for r in args.fixed_cost_before.split(",") if r], work, args.repeat)
+        for where in outs if any(sizes.values()) else ():
+            moto, endpoint = start_moto() if where == "s3" else (None, None)
+            try:
+                if moto:
+                    s3_client(endpoint).create_bucket(Bucket="bench")
+                for kind in ("baked", "unbaked"):  # the long unbaked runs last: each run's line is printed as it ends
+                    for n in sizes[kind]:
+                        report["runs"].append(run_once(kind, n, work, endpoint, moto))
+            finally:
+                if moto:
+                    moto.terminate()
+                    moto.wait()
+    by_out = {where: summary([r for r in report["runs"] if r["out"] == OUT_NAMES[where]]) for where in outs}
+    if len(outs) == 1:
+        report.update(by_out[outs[0]])
+    else:
+        report["by_out"] = by_out
     report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report["load_after"], report["git_after"] = loadavg(), git_state()
     out = ROOT / "bench" / "out" / f"run-{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: report[k] for k in report if k not in ("runs", "machine")}, indent=2))
+    print(json.dumps({k: report[k] for k in report if k not in ("runs", "machine", "fixed_cost")}, indent=2))
     print(f"written {out}")
 
 
