@@ -113,8 +113,9 @@ def _body_chunks(body) -> Iterator[bytes]:
         body.close()
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
+def process_alive(pid: int | None) -> bool:
+    """Is process ``pid`` of this machine still there (a run's process, the studio process rendering a preview)?"""
+    if not pid or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -192,7 +193,7 @@ class Launcher:
             self._cancelled.add(run.run_id)
             proc = self._procs.get(run.run_id)
         pid = proc.pid if proc else run.pid
-        if not _alive(pid):
+        if not process_alive(pid):
             self.runs.finish(run.run_id, "cancelled", None, _utc(self.clock()))
             return
         try:
@@ -202,7 +203,7 @@ class Launcher:
 
         def kill_later() -> None:
             time.sleep(KILL_AFTER)
-            if _alive(pid):
+            if process_alive(pid):
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -221,7 +222,7 @@ class Launcher:
     def reconcile(self) -> None:
         """Runs recorded as running whose process is gone ended while no studio watched them: failed, unless finished files say done."""
         for run in self.runs.going():
-            if run.run_id in self._procs or _alive(run.pid):
+            if run.run_id in self._procs or process_alive(run.pid):
                 continue
             self.runs.finish(run.run_id, "done" if self._summary(run) is not None else "failed", None, _utc(self.clock()))
 

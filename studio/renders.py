@@ -41,6 +41,8 @@ from tailorcast.spec.model import Template, Variant
 from workers.executors import InProcessExecutor
 from workers.job import RunContext
 
+from .launcher import process_alive
+
 log = logging.getLogger("tailorcast.studio")
 KEEP_SECONDS = 6 * 3600
 ROW_LIMIT = 1_000_000  # a row further down than this is refused: the file is read line by line up to it
@@ -252,7 +254,7 @@ class Renders:
                 render = Render.from_json((self.root / key / STATUS).read_text(encoding="utf-8"))
             except (OSError, ValueError, TypeError):
                 return None
-            if render.state == "rendering" and not _alive(render.pid):
+            if render.state == "rendering" and not process_alive(render.pid):
                 render.state, render.error = "failed", "the studio process that rendered it stopped; start the render again"
         if render.state != "rendering" and self.clock() - render.started > KEEP_SECONDS:
             return None
@@ -277,16 +279,3 @@ class Renders:
                     shutil.rmtree(folder, ignore_errors=True)
             except OSError:
                 continue
-
-
-def _alive(pid: int) -> bool:
-    """Is the studio process that renders it still there (the same machine: the state folder is local)?"""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
