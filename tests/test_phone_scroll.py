@@ -15,7 +15,7 @@ import datetime as dt
 
 import pytest
 
-from helpers.browser import PICTURE_JS, SWEEP_JS, open_page
+from helpers.browser import LOOK_AT_JS, PICTURE_JS, SCROLL_STOPS_JS, SWEEP_JS, open_page
 from helpers.runs import publish
 from helpers.samples import REMINDER_DIR, TEMPLATE_DIR, copy_template, edit_file, pick_rows
 from helpers.web import public_server, public_store, serve, site_app
@@ -148,10 +148,14 @@ def test_the_strips_keep_clear_of_the_notch_and_the_home_indicator(chromium, pub
 def test_without_javascript_nothing_covers_the_picture_either(chromium, published, sample, mode, device):
     out, row = published[(sample, mode)]
     with serve(site_app(out)) as base, open_page(chromium, f"{base}/{row['page']}", device, wait=None, java_script_enabled=False) as (page, _):
-        page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20000)  # JS off: only our own
-        # script runs (Playwright's), to look; the page's player.js does not
+        for _ in range(200):  # scripts off: the page runs no timer, so poll from here, not with wait_for_function
+            if page.evaluate("document.querySelector('video').readyState >= 1"):
+                break
+            page.wait_for_timeout(100)
         assert page.locator(".tc-frame").count() == 0
-        steps = _sweep(page)
+        stops = page.evaluate(SCROLL_STOPS_JS, {"step": STEP, "fine": FINE})
+        steps = [page.evaluate(LOOK_AT_JS, {"y": y, "top": 0, "bottom": 0, "cta": None}) for y in stops]
+        assert len(steps) > 40 and sum(s["onScreen"] >= 1 for s in steps) > 20, steps
         for s in steps:
             assert s["over"] == [], (device, s)
             if s["onScreen"] >= 1:

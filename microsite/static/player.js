@@ -123,10 +123,25 @@
   [barPay, topStrip && topStrip.querySelector('a')].forEach(function (a) { if (a) a.addEventListener('click', function () { send('pay_started'); }); });
 
   // ---- the strip over the picture keeps its pay link out of sight while the page's pay button is wholly on screen ----
-  if (payLink && topStrip && window.IntersectionObserver) {
-    new IntersectionObserver(function (es) {
+  // (on screen: clear of the notch and the home indicator, read from a probe styled with env())
+  var seenBy = null;
+  function watchPay() {
+    if (seenBy) seenBy.disconnect();
+    var probe = make('div');
+    ['Top', 'Bottom'].forEach(function (k) { probe.style['padding' + k] = 'env(safe-area-inset-' + k.toLowerCase() + ', 0px)'; });
+    probe.style.position = 'absolute';
+    probe.style.visibility = 'hidden';
+    document.body.appendChild(probe);
+    var cs = getComputedStyle(probe), margin = '-' + cs.paddingTop + ' 0px -' + cs.paddingBottom + ' 0px';
+    document.body.removeChild(probe);
+    seenBy = new IntersectionObserver(function (es) {
       stage.classList.toggle('tc-pay-seen', es[es.length - 1].intersectionRatio > 0.99);
-    }, {threshold: [0, 0.99, 1]}).observe(payLink);
+    }, {rootMargin: margin, threshold: [0, 0.99, 1]});
+    seenBy.observe(payLink);
+  }
+  if (payLink && topStrip && window.IntersectionObserver) {
+    watchPay();
+    window.addEventListener('orientationchange', watchPay);
   }
   function control(cls, label, text) { // a button in the bar, before the pay button; its name is the label
     var b = make('button', cls, text);

@@ -64,46 +64,57 @@ PICTURE_JS = """() => { const v = document.querySelector('video'), b = v.getBoun
 PAY_ACTIONS = "#pay, .tc-top .pay, .tc-bar .pay"  # the page's pay button and the player's two pay links
 FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])'
 
-# Scroll the page from top to bottom, ``step`` CSS px at a time (``fine`` px while any of the player's stage is
-# within a screen of the screen), and at every position, once the browser has laid it out and the player has
-# answered (two frames and a task), look: the picture's rectangle and how much of it is on screen, the shown
+# What a person sees at the page's present scroll position: the picture's rectangle and how much of it is on
+# screen between the safe areas ``top`` and ``bottom`` (px from the screen's top and bottom edges); the shown
 # focusable elements that intersect the picture (the video itself and, inside ``cta`` = [start, end) of the
-# video's time, the pay scene's call-to-action excepted), and the pay actions wholly on screen between the safe
-# areas ``top`` and ``bottom`` (px from the screen's top and bottom edges), off the picture, and the topmost
-# element at their centre (so reachable by a tap): {name, height}.
-SWEEP_JS = """async ({step, fine, top, bottom, cta}) => {
-  const v = document.querySelector('video'), stage = document.querySelector('.stage');
-  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
+# video's time, the pay scene's call-to-action excepted); the pay actions wholly on screen between the safe
+# areas, off the picture and the topmost element at their centre (so a tap reaches them): {name, height}; and
+# every pay action shown at all.
+_LOOK = """(top, bottom, cta) => {
+  const v = document.querySelector('video');
   const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
   const cut = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
-  const max = document.documentElement.scrollHeight - innerHeight;
-  const s0 = stage.getBoundingClientRect().top + scrollY, s1 = s0 + stage.offsetHeight;
-  const ys = new Set();
+  const b = v.getBoundingClientRect(), w = v.videoWidth, h = v.videoHeight;
+  const sc = w && h ? Math.min(b.width / w, b.height / h) : 1, pw = w ? w * sc : b.width, ph = h ? h * sc : b.height;
+  const pic = {left: b.left + (b.width - pw) / 2, top: b.top + (b.height - ph) / 2};
+  pic.right = pic.left + pw; pic.bottom = pic.top + ph;
+  const t = v.currentTime, inCta = !!cta && t >= cta[0] && t < cta[1];
+  const over = [...document.querySelectorAll('""" + FOCUSABLE.replace("'", "\\'") + """')]
+    .filter(e => e !== v && shown(e) && cut(e.getBoundingClientRect(), pic) && !(inCta && e.classList.contains('tc-cta')))
+    .map(e => e.className || e.tagName);
+  const pays = [...document.querySelectorAll('""" + PAY_ACTIONS + """')].filter(e => {
+    if (!shown(e)) return false;
+    const r = e.getBoundingClientRect();
+    if (r.top < top - 0.5 || r.bottom > innerHeight - bottom + 0.5 || r.left < -0.5 || r.right > innerWidth + 0.5 || cut(r, pic)) return false;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return !!hit && (hit === e || e.contains(hit));
+  }).map(e => ({name: e.id ? '#' + e.id : '.' + e.parentNode.className, height: e.getBoundingClientRect().height}));
+  const anyPay = [...document.querySelectorAll('""" + PAY_ACTIONS + """, .tc-cta, [data-tc-pay]')].filter(shown).map(e => e.className || e.id);
+  return {y: scrollY, t, playing: !v.paused, pic: [pic.top, pic.bottom], onScreen: Math.max(0, Math.min(pic.bottom, innerHeight - bottom) - Math.max(pic.top, top)),
+          over, pays, anyPay, vh: innerHeight};
+}"""
+
+# The scroll positions to look at: every ``step`` CSS px from the top to the bottom of the page, and every ``fine``
+# px while any of the player's stage is within a screen of the screen.
+SCROLL_STOPS_JS = """({step, fine}) => {
+  const stage = document.querySelector('.stage'), max = document.documentElement.scrollHeight - innerHeight;
+  const s0 = stage.getBoundingClientRect().top + scrollY, s1 = s0 + stage.offsetHeight, ys = new Set([max]);
   for (let y = 0; y < max; y += step) ys.add(y);
   for (let y = Math.max(0, Math.floor(s0 - innerHeight)); y < Math.min(max, s1); y += fine) ys.add(y);
-  ys.add(max);
-  const out = [];
-  for (const y of [...ys].sort((a, b) => a - b)) {
+  return [...ys].sort((a, b) => a - b);
+}"""
+
+# At one position, without waiting for the page (a page whose scripts are off runs no timer): scroll and look.
+LOOK_AT_JS = "({y, top, bottom, cta}) => { window.scrollTo(0, y); return (" + _LOOK + ")(top, bottom, cta); }"
+
+# Scroll through the page and look at every stop, once the browser has laid it out and the player has answered
+# (two frames and a task).
+SWEEP_JS = """async ({step, fine, top, bottom, cta}) => {
+  const look = """ + _LOOK + """, out = [];
+  for (const y of (""" + SCROLL_STOPS_JS + """)({step, fine})) {
     window.scrollTo(0, y);
-    await settle();
-    const b = v.getBoundingClientRect(), w = v.videoWidth, h = v.videoHeight;
-    const sc = w && h ? Math.min(b.width / w, b.height / h) : 1, pw = w ? w * sc : b.width, ph = h ? h * sc : b.height;
-    const pic = {left: b.left + (b.width - pw) / 2, top: b.top + (b.height - ph) / 2};
-    pic.right = pic.left + pw; pic.bottom = pic.top + ph;
-    const t = v.currentTime, inCta = !!cta && t >= cta[0] && t < cta[1];
-    const over = [...document.querySelectorAll('""" + FOCUSABLE.replace("'", "\\'") + """')]
-      .filter(e => e !== v && shown(e) && cut(e.getBoundingClientRect(), pic) && !(inCta && e.classList.contains('tc-cta')))
-      .map(e => e.className || e.tagName);
-    const pays = [...document.querySelectorAll('""" + PAY_ACTIONS + """')].filter(e => {
-      if (!shown(e)) return false;
-      const r = e.getBoundingClientRect();
-      if (r.top < top - 0.5 || r.bottom > innerHeight - bottom + 0.5 || r.left < -0.5 || r.right > innerWidth + 0.5 || cut(r, pic)) return false;
-      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-      return !!hit && (hit === e || e.contains(hit));
-    }).map(e => ({name: e.id ? '#' + e.id : '.' + e.parentNode.className, height: e.getBoundingClientRect().height}));
-    const anyPay = [...document.querySelectorAll('""" + PAY_ACTIONS + """, .tc-cta, [data-tc-pay]')].filter(shown).map(e => e.className || e.id);
-    out.push({y: scrollY, t, playing: !v.paused, pic: [pic.top, pic.bottom], onScreen: Math.max(0, Math.min(pic.bottom, innerHeight) - Math.max(pic.top, 0)),
-              over, pays, anyPay, vh: innerHeight});
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
+    out.push(look(top, bottom, cta));
   }
   return out;
 }"""
