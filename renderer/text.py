@@ -9,6 +9,7 @@ laid out right to left.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -162,11 +163,17 @@ class Shaper:
         return ascent, descent
 
 
+# White space a line may break at: all of it but the no-break spaces (U+00A0, figure U+2007, narrow U+202F)
+# that keep "128,48 €" and "1° dicembre" on one line. str.split() would break at them too.
+_BREAK = re.compile(r"[^\S\u00a0\u2007\u202f]+")
+
+
 def wrap(shaper: Shaper, text: str, max_width: float) -> list[str]:
-    """Greedy word wrap; a word wider than the line is broken between characters."""
+    """Greedy word wrap at breaking spaces (never at a no-break space); a word wider than the line is broken
+    between characters."""
     lines: list[str] = []
     for para in text.split("\n"):
-        words = para.split()
+        words = [w for w in _BREAK.split(para) if w]
         cur = ""
         for word in words:
             cand = f"{cur} {word}" if cur else word

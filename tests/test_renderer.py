@@ -201,3 +201,15 @@ def test_skip_slice_bits_are_stable(tmp_path):
     a, b = skip_frame(params, 5, 10), skip_frame(params, 6, 12)
     assert a[4] == 0x41 and len(a) == len(b) and a != b  # same length, other frame_num and POC
     assert b"\x00\x00\x00" not in a[4:] and b"\x00\x00\x01" not in a[4:]  # emulation prevention
+
+
+def test_lines_break_at_spaces_but_never_at_a_no_break_space():
+    from renderer.text import Shaper, wrap
+
+    shaper = Shaper(40)
+    text = "Da pagare 128,48\u00a0€ entro il 1°\u202fdicembre"
+    width = shaper.width("Da pagare 128,48")  # a line that would end between the amount and its currency
+    lines = wrap(shaper, text, width + 1)
+    assert "128,48\u00a0€" in "\n".join(lines) and not any(line.endswith("128,48") for line in lines), lines
+    assert any("1°\u202fdicembre" in line for line in lines), lines
+    assert [w for line in lines for w in line.split(" ")] == text.split(" ")  # the breaking spaces are where lines may end
