@@ -359,26 +359,16 @@ def _shared_segments(root: Path, locale: str, out: Path) -> list[dict]:
 
 def _references(work: Path, locale: str) -> dict[str, tuple[Path, int, int]]:
     """Pillow's frames (``ResolvedScene.frame``, this tree) of each shared segment, raw RGB: {name: (file, width, height)}."""
-    from tailorcast.context import locale_context
+    from renderer.shared import shared_scenes
     from tailorcast.spec.load import load_template
-    from renderer.encode import profile_key
-    from renderer.profiles import encoder_profile
-    from renderer.scenes import resolve_scene
 
-    t = load_template(TEMPLATE)
-    ctx = locale_context(t, locale, locale, None)
-    pk = profile_key(encoder_profile(t.video), t.video.fps)
     out = {}
-    for r in t.video.renditions:
-        for scene in t.scenes:
-            rs = resolve_scene(t, scene, ctx, pk, r.name) if scene.shared else None
-            if rs is None:
-                continue
-            path = work / f"reference-{r.name}-{scene.id}.rgb"
-            with path.open("wb") as fh:
-                for n in range(rs.frames):
-                    fh.write(rs.frame(n).tobytes())
-            out[f"{r.name}-{scene.id}"] = (path, rs.width, rs.height)
+    for rendition, scene_id, rs in shared_scenes(load_template(TEMPLATE), locale, locale, None):
+        path = work / f"reference-{rendition}-{scene_id}.rgb"
+        with path.open("wb") as fh:
+            for n in range(rs.frames):
+                fh.write(rs.frame(n).tobytes())
+        out[f"{rendition}-{scene_id}"] = (path, rs.width, rs.height)
     return out
 
 

@@ -11,7 +11,7 @@ what gets published is the billing run's business (workers/run.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from tailorcast.context import locale_context
 from tailorcast.customers import Customer
@@ -22,27 +22,30 @@ from . import live
 from .cache import SegmentCache
 from .encode import profile_key
 from .profiles import encoder_profile
-from .scenes import played_scenes, resolve_scene
+from .scenes import ResolvedScene, played_scenes, resolve_scene
 from .video import segment
 
 Played = tuple[tuple[str, tuple[str, ...]], ...]  # (rendition, ids of the scenes played), per rendition
 
 
+def shared_scenes(template: Template, locale: str, strings_locale: str, variant: str | None) -> Iterator[tuple[str, str, ResolvedScene]]:
+    """The shared scenes of one locale and variant that play, resolved, rendition by rendition: (rendition, scene id, scene)."""
+    ctx = locale_context(template, locale, strings_locale, variant)
+    pk = profile_key(encoder_profile(template.video), template.video.fps)
+    for rendition in template.video.renditions:
+        for scene in template.scenes:
+            rs = resolve_scene(template, scene, ctx, pk, rendition.name) if scene.shared else None
+            if rs is not None:
+                yield rendition.name, scene.id, rs
+
+
 def render_shared_scenes(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str) -> dict[str, bytes]:
     """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}."""
     cache = SegmentCache(cache_root)
-    ctx = locale_context(template, locale, strings_locale, variant)
-    pk = profile_key(encoder_profile(template.video), template.video.fps)
     out = {}
-    for rendition in template.video.renditions:
-        for scene in template.scenes:
-            if not scene.shared:
-                continue
-            rs = resolve_scene(template, scene, ctx, pk, rendition.name)
-            if rs is None:
-                continue
-            path, _ = segment(rs, template, cache, threads=1)  # one x264 thread: a few % less CPU; Ray runs tasks side by side
-            out[rs.key] = path.read_bytes()
+    for _, _, rs in shared_scenes(template, locale, strings_locale, variant):
+        path, _ = segment(rs, template, cache, threads=1)  # one x264 thread: a few % less CPU; Ray runs tasks side by side
+        out[rs.key] = path.read_bytes()
     return out
 
 
