@@ -91,6 +91,8 @@ _CUSTOMERS_HELP = "CRM export: .csv (header row; delimiter , ; tab or | detected
                    "publish with --api only where one answers (tailorcast serve, or the public server behind your CDN).")
 @click.option("--drop-personal-segments", is_flag=True,
               help="When the run ends, remove its customers' encoded scenes from this machine's segment cache (personal data).")
+@click.option("--journal-seconds", type=click.FloatRange(min=0.1, max=3600), default=5.0, show_default=True, metavar="SECONDS",
+              help="Write the journal at least this often while customers finish: a killed driver renders at most that much work again.")
 @click.option("--force", is_flag=True, help="Render and publish every customer again, even those this run id already published; "
                                             "customers baked later (tailorcast bake) are baked again and keep their video.")
 @click.option("--cdn-base-url", default=None, metavar="URL",
@@ -99,7 +101,7 @@ _CUSTOMERS_HELP = "CRM export: .csv (header row; delimiter , ; tab or | detected
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per line on stderr (log lines with run_id and row, progress lines, the summary), for a scheduler.")
 def run(template: Path, customers: str, encoding: str | None, decimal: str, out: str, endpoint_url: str | None, run_id: str | None, limit: int | None,
-        workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool,
+        workers: int | None, ray_address: str | None, state: Path | None, api: bool, drop_personal_segments: bool, journal_seconds: float,
         force: bool, cdn_base_url: str | None, quiet: bool, log_format: str) -> None:
     """Render and publish every customer of a CRM export (a billing run).
 
@@ -179,7 +181,7 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
         with RunProgress(mode, console, f"rendering {tmpl.name}") as progress:
             summary = run_billing(tmpl, customers, bucket, settings, run_id=run_id, limit=limit, ray_address=ray_address, on_progress=progress.update,
                                   api=api, drop_personal_segments=drop_personal_segments, force=force, cdn_base_url=cdn_base_url,
-                                  input_options=options)
+                                  journal_seconds=journal_seconds, input_options=options)
     except SystemExit:
         if terminated:
             sys.exit(EXIT_SIGTERM)

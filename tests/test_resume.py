@@ -30,7 +30,9 @@ def _summary_line(state) -> dict:
 def test_a_sigkilled_driver_resumes_without_rendering_anything_complete_again(tmp_path):
     template, customers = tiny_customers(tmp_path, 80, bad=(33,))
     out, state = tmp_path / "pub", tmp_path / "state"
-    first = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "killed")
+    # a journal part every 0.2 s: the driver is killed a moment after the 20th page, long before the 79th
+    # (with the default 5 s the first part could come after the last page: CI once saw the run end first)
+    first = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "killed", "--journal-seconds", "0.2")
     def journaled_ok() -> set[str]:
         return {r["token"] for records in _journal_by_session(out, "killed").values() for r in records if r["status"] == "ok"}
 
