@@ -9,6 +9,7 @@
     ├── RenderError                 making pixels, video or a page failed for one customer
     ├── StorageError                the bucket refused or cannot be reached
     │   └── TransientError          worth retrying (network, throttling)
+    ├── LeaseError                  another run or bake of the run id holds its lease, or took it over from this one
     ├── PaymentError                a payment value is unusable: field, problem, fix
     │   ├── LinkRejected            a signed pay link must not be honoured (malformed | signature | expired)
     │   └── WebhookRejected         a webhook must not be trusted (missing | malformed | signature | stale)
@@ -122,6 +123,19 @@ class StorageError(TailorcastError):
 
 class TransientError(StorageError):
     retryable = True
+
+
+class LeaseError(TailorcastError):
+    """A run id that another process is writing (a run or a bake holds its lease in the bucket), or whose
+    lease another process took over from this one: nothing more is written (workers/lease.py)."""
+
+    def __init__(self, run_id: str, message: str) -> None:
+        super().__init__(run_id, message)
+        self.run_id = run_id
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"run '{self.run_id}': {self.message}"
 
 
 class ExpressionError(TailorcastError):

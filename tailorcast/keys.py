@@ -13,6 +13,7 @@ Layout::
     runs/<run_id>/errors.csv          private: rows that could not be used, and why
     runs/<run_id>/summary.json        private: counts and timings
     runs/<run_id>/journal/<part>.jsonl  private: the run's results as they come (resume reads them)
+    runs/<run_id>/lease/<generation>.json  private: who writes the run id now, a run or a bake (workers/lease.py)
 
 Only ``c/`` and ``shared/`` are public; ``runs/`` must never be exposed by the CDN.
 No key contains a name, an id, an e-mail or an amount: customer folders are tokens.
@@ -130,6 +131,29 @@ def journal_prefix(run_id: str) -> str:
 def journal_part(run_id: str, session_ms: int, seq: int) -> str:
     """One part of a run's journal: names sort in the order they were written (session start, then number)."""
     return f"{journal_prefix(run_id)}{int(session_ms):013d}-{int(seq):06d}.jsonl"
+
+
+def lease_prefix(run_id: str) -> str:
+    """Where a run id's lease objects live (workers/lease.py): one per holder, the highest generation is the current one."""
+    return f"runs/{_check(_RUN, run_id, 'run id')}/lease/"
+
+
+LEASE_GENERATIONS = 99_999_999  # 8 digits: names sort in generation order
+_LEASE = re.compile(r"(\d{8})\.json")
+
+
+def lease_object(run_id: str, generation: int) -> str:
+    """The lease object of one generation: ``runs/<run-id>/lease/00000001.json``."""
+    if not 1 <= int(generation) <= LEASE_GENERATIONS:
+        raise ValueError(f"lease generation {generation!r} is not between 1 and {LEASE_GENERATIONS}")
+    return f"{lease_prefix(run_id)}{int(generation):08d}.json"
+
+
+def lease_generation(run_id: str, key: str) -> int | None:
+    """The generation of a key under ``lease_prefix(run_id)``, or None for anything else there."""
+    prefix = lease_prefix(run_id)
+    m = _LEASE.fullmatch(key[len(prefix):]) if key.startswith(prefix) else None
+    return int(m.group(1)) if m and int(m.group(1)) >= 1 else None
 
 
 def content_type(key: str) -> str:
