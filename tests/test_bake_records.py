@@ -121,7 +121,9 @@ def test_bake_records_the_video_and_later_runs_keep_it(tmp_path):
     counting = Counting(bucket)
     result = bake_customers(template, customers, counting, settings, "tiny-rec", rows={3})
     assert [(r.row, r.status) for r in result.results] == [(3, "ok")] and result.records == 1
-    *files, page, part, parquet, csv, errors = counting.writes  # the page last of the customer's, then the records
+    lease, *writes, released = counting.writes  # the run id's lease taken before the first write, released after the last
+    assert lease == released and lease.startswith(keys.lease_prefix("tiny-rec"))
+    *files, page, part, parquet, csv, errors = [k for k in writes if k != lease]  # the page last of the customer's, then the records (a heartbeat between)
     assert page == keys.customer_page(token["C2"]) and part.startswith(keys.journal_prefix("tiny-rec"))
     assert [parquet, csv, errors] == [keys.run_file("tiny-rec", n) for n in ("manifest.parquet", "manifest.csv", "errors.csv")]
     assert {keys.customer_file(token["C2"], n) for n in ("video-wide.mp4", "video-tall.mp4", "poster-wide.jpg", "poster-tall.jpg")} <= set(files)

@@ -66,6 +66,7 @@ from .batches import Batch, Item, Shared, batch_size, render_batch
 from .executors import Executor, RayExecutor
 from .job import CustomerResult, RunContext, backoff, build_hash, run_inputs
 from .journal import BAKED, DoneRows, Journal, assemble, read_done, with_backoff
+from .lease import HEARTBEAT_S, RUN, TTL_S, Lease
 from .local_ray import ray_init
 
 log = logging.getLogger("tailorcast.run")
@@ -187,6 +188,8 @@ def run_billing(
     journal_every: int = 1000,
     journal_seconds: float = 5.0,
     input_options: InputOptions | None = None,
+    lease_ttl: float = TTL_S,
+    lease_heartbeat: float = HEARTBEAT_S,
 ) -> RunSummary:
     """``api``: the pages use the public server on their own origin (``/api/``: events, paid status,
     instalment form); without it they are plain static pages that never call a server.
@@ -202,7 +205,10 @@ def run_billing(
     under it instead of bucket keys. ``batch``: customers per task (default: ``batch_size``).
     ``journal_every`` / ``journal_seconds``: a journal part is written after that many outcomes or
     seconds, whichever comes first. ``input_options``: how to read ``customers`` (a path or s3://BUCKET/KEY):
-    encoding, decimal mark, S3 endpoint."""
+    encoding, decimal mark, S3 endpoint.
+
+    The run holds the run id's lease (workers/lease.py) from its first write to its last: LeaseError when a run or
+    bake of that id is going, or took the lease over (``lease_ttl``, ``lease_heartbeat``: its timing, for tests)."""
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     check_template(template)  # strings our fonts cannot draw: TemplateError before any work
     input_options = input_options or InputOptions()
@@ -216,207 +222,217 @@ def run_billing(
     summary = RunSummary(run_id, template.name, template.version, template.content_hash, api, started=started_at.isoformat(timespec="seconds"))
     log.info("run %s: template %s v%s, %s rows", run_id, template.name, template.version, total if total is not None else "?", extra={"run_id": run_id})
 
-    shared_media = {}
-    for name, f in shared_files(template).items():
-        if not bucket.exists(f.key):
-            with_backoff(bucket.put_bytes, f.key, f.data)
-        shared_media[name] = f.key
-    run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
-                     derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media), force)
-    journal_rows = read_done(bucket, run_id)  # the journal: one list + one read per part
-    done_rows = DoneRows() if force else journal_rows  # --force renders every row again, baked ones baked
-    run_baked = dataclasses.replace(run, template=baked(template))  # rows that tailorcast bake gave a video
-    if journal_rows.baked:
-        log.info("run %s: %s rows were baked later (tailorcast bake); they keep their video", run_id, len(journal_rows.baked), extra={"run_id": run_id})
-    if len(done_rows):
-        log.info("run %s: the journal lists %s published rows; they are not rendered again", run_id, len(done_rows), extra={"run_id": run_id})
-    journal = Journal(bucket, run_id, every=journal_every, seconds=journal_seconds)
+    # the run id's lease, before the first write: a run or bake of this run id going elsewhere refuses this one (LeaseError),
+    # and one that takes it over from this run (presumed gone) stops it at its next check
+    with Lease(bucket, run_id, RUN, ttl=lease_ttl, heartbeat=lease_heartbeat) as lease:
+        shared_media = {}
+        for name, f in shared_files(template).items():
+            if not bucket.exists(f.key):
+                with_backoff(bucket.put_bytes, f.key, f.data)
+            shared_media[name] = f.key
+        run = RunContext(template, run_id, bucket, str(settings.cache_dir), shared_media, settings.ffmpeg_threads,
+                         derive_key(settings.secret, "pay-link"), api, run_inputs(shared_media), force)
+        journal_rows = read_done(bucket, run_id)  # the journal: one list + one read per part
+        done_rows = DoneRows() if force else journal_rows  # --force renders every row again, baked ones baked
+        run_baked = dataclasses.replace(run, template=baked(template))  # rows that tailorcast bake gave a video
+        if journal_rows.baked:
+            log.info("run %s: %s rows were baked later (tailorcast bake); they keep their video", run_id, len(journal_rows.baked), extra={"run_id": run_id})
+        if len(done_rows):
+            log.info("run %s: the journal lists %s published rows; they are not rendered again", run_id, len(done_rows), extra={"run_id": run_id})
+        journal = Journal(bucket, run_id, every=journal_every, seconds=journal_seconds)
 
-    def url(key: str) -> str:
-        return f"{cdn_base_url.rstrip('/')}/{key}" if cdn_base_url and key else key
+        def journaled(record: dict) -> None:
+            lease.check()  # no record written once another process took the run id over
+            journal.add(record)
 
-    if executor is None:
-        ray, owned = ray_init(settings, ray_address)
-        executor = RayExecutor(ray, owned, local=ray_address is None)
-    finished = 0
+        def url(key: str) -> str:
+            return f"{cdn_base_url.rstrip('/')}/{key}" if cdn_base_url and key else key
 
-    def progress(item) -> None:
-        nonlocal finished
-        finished += 1
-        if on_progress:
-            on_progress(finished, total, item)
+        if executor is None:
+            ray, owned = ray_init(settings, ray_address)
+            executor = RayExecutor(ray, owned, local=ray_address is None)
+        finished = 0
 
-    def record(r: CustomerResult, digest: str) -> None:
-        setattr(summary, r.status, getattr(summary, r.status) + 1)
-        summary.cpu_seconds += r.cpu_seconds
-        summary.bytes_uploaded += r.bytes
-        summary.retried += r.attempts > 1
-        if r.status == "ok" and not summary.example_page:
-            summary.example_page = r.page
-        published = r.status in ("ok", "skipped")
-        journal.add({"row": r.row, "customer_id": r.customer_id, "status": r.status, "variant": r.variant, "token": r.token,
-                     "arm": assign_arm(template.experiment, r.customer_id) if template.experiment else "", "ref": refs.pop(r.row, ""),
-                     "page": url(r.page) if published else "", "video": url(r.video) if published else "",
-                     "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
-                     "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
-                     "node": r.node, "hash": digest, **({BAKED: True} if r.row in journal_rows.baked else {})})
-        if r.status == "failed":
-            log.warning("run %s row %s: failed (%s) after %s attempt(s); the reason is in the run's error report", run_id, r.row,
-                        "retryable" if r.retryable else "fatal", r.attempts, extra={"run_id": run_id, "row": r.row})
-            log.debug("run %s row %s: %s", run_id, r.row, r.error, extra={"run_id": run_id, "row": r.row})
-        else:
-            log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds, extra={"run_id": run_id, "row": r.row})
-        progress(r)
+        def progress(item) -> None:
+            nonlocal finished
+            finished += 1
+            if on_progress:
+                on_progress(finished, total, item)
 
-    def invalid(bad: RowError, message: str) -> None:
-        summary.invalid += 1
-        journal.add({"row": bad.row, "customer_id": bad.customer_id, "status": "invalid", "column": bad.column, "error": bad.reason})
-        log.warning("run %s %s", run_id, message, extra={"run_id": run_id, "row": bad.row})
-        progress(bad)
+        def record(r: CustomerResult, digest: str) -> None:
+            setattr(summary, r.status, getattr(summary, r.status) + 1)
+            summary.cpu_seconds += r.cpu_seconds
+            summary.bytes_uploaded += r.bytes
+            summary.retried += r.attempts > 1
+            if r.status == "ok" and not summary.example_page:
+                summary.example_page = r.page
+            published = r.status in ("ok", "skipped")
+            journaled({"row": r.row, "customer_id": r.customer_id, "status": r.status, "variant": r.variant, "token": r.token,
+                         "arm": assign_arm(template.experiment, r.customer_id) if template.experiment else "", "ref": refs.pop(r.row, ""),
+                         "page": url(r.page) if published else "", "video": url(r.video) if published else "",
+                         "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
+                         "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
+                         "node": r.node, "hash": digest, **({BAKED: True} if r.row in journal_rows.baked else {})})
+            if r.status == "failed":
+                log.warning("run %s row %s: failed (%s) after %s attempt(s); the reason is in the run's error report", run_id, r.row,
+                            "retryable" if r.retryable else "fatal", r.attempts, extra={"run_id": run_id, "row": r.row})
+                log.debug("run %s row %s: %s", run_id, r.row, r.error, extra={"run_id": run_id, "row": r.row})
+            else:
+                log.info("run %s row %s: %s (%.1f s)", run_id, r.row, r.status, r.seconds, extra={"run_id": run_id, "row": r.row})
+            progress(r)
 
-    refs: dict[int, str] = {}  # row → invoice reference, while the row is in flight (the manifest's ref column)
-    if template.experiment:
-        summary.experiment = template.experiment.declaration()
+        def invalid(bad: RowError, message: str) -> None:
+            summary.invalid += 1
+            journaled({"row": bad.row, "customer_id": bad.customer_id, "status": "invalid", "column": bad.column, "error": bad.reason})
+            log.warning("run %s %s", run_id, message, extra={"run_id": run_id, "row": bad.row})
+            progress(bad)
 
-    try:
-        run_shared = Shared(f"run:{run_id}:{journal.session}", executor.put(run))
-        baked_shared = Shared(f"run:{run_id}:{journal.session}:baked", executor.put(run_baked)) if journal_rows.baked else None
-        template_ref = executor.put(template)
-        shared_refs: dict[tuple, object] = {}
-        base_refs: dict[tuple, object] = {}
-        in_flight: dict = {}
-        retry_at: list[tuple[float, int, InFlight]] = []  # (when, tie-breaker, batch): failed batches waiting for their next try
-        open_batches: dict[tuple, list[tuple[Item, str]]] = {}
-        numbers = itertools.count()
-        per_customer = 0.05 if template.video.live else 1.0 * len(template.video.renditions)  # a first guess, then measured
-        size = batch or batch_size(total, executor.cpus(), per_customer)
-        limit_in_flight, checked = executor.capacity(), time.monotonic()
-        summary.batch_size = size
+        refs: dict[int, str] = {}  # row → invoice reference, while the row is in flight (the manifest's ref column)
+        if template.experiment:
+            summary.experiment = template.experiment.declaration()
 
-        def ask_autoscaler(rows_left: int | None) -> None:
-            executor.request(len(in_flight) + len(retry_at) + math.ceil((rows_left if rows_left is not None else size) / size))
+        try:
+            run_shared = Shared(f"run:{run_id}:{journal.session}", executor.put(run))
+            baked_shared = Shared(f"run:{run_id}:{journal.session}:baked", executor.put(run_baked)) if journal_rows.baked else None
+            template_ref = executor.put(template)
+            shared_refs: dict[tuple, object] = {}
+            base_refs: dict[tuple, object] = {}
+            in_flight: dict = {}
+            retry_at: list[tuple[float, int, InFlight]] = []  # (when, tie-breaker, batch): failed batches waiting for their next try
+            open_batches: dict[tuple, list[tuple[Item, str]]] = {}
+            numbers = itertools.count()
+            per_customer = 0.05 if template.video.live else 1.0 * len(template.video.renditions)  # a first guess, then measured
+            size = batch or batch_size(total, executor.cpus(), per_customer)
+            limit_in_flight, checked = executor.capacity(), time.monotonic()
+            summary.batch_size = size
 
-        def submit(entry: InFlight) -> None:
-            lk, base_ref, is_baked = entry.group[:3], entry.group[3], entry.group[4]
-            # retried here, not by Ray: with backoff, and each failure is kept in the manifest's attempt_errors
-            handle = executor.submit(render_batch, baked_shared if is_baked else run_shared, entry.batch, shared_refs[lk], base_ref, retries=0)
-            in_flight[handle] = entry
-            summary.batches += entry.attempt == 1
+            def ask_autoscaler(rows_left: int | None) -> None:
+                executor.request(len(in_flight) + len(retry_at) + math.ceil((rows_left if rows_left is not None else size) / size))
 
-        def close_batch(group: tuple) -> None:
-            items = open_batches.pop(group)
-            submit(InFlight(Batch(next(numbers), tuple(i for i, _ in items)), group, {i.customer.row: h for i, h in items}))
+            def submit(entry: InFlight) -> None:
+                lk, base_ref, is_baked = entry.group[:3], entry.group[3], entry.group[4]
+                # retried here, not by Ray: with backoff, and each failure is kept in the manifest's attempt_errors
+                handle = executor.submit(render_batch, baked_shared if is_baked else run_shared, entry.batch, shared_refs[lk], base_ref, retries=0)
+                in_flight[handle] = entry
+                summary.batches += entry.attempt == 1
 
-        def collect(ready) -> None:
-            nonlocal per_customer
-            for handle in ready:
-                entry = in_flight.pop(handle)
-                try:
-                    results: list[CustomerResult] = executor.get(handle)
-                except Exception as exc:  # the batch's worker or node died (Ray's retries spent), or its shared render failed
-                    reason = _reason(exc)
-                    if executor.transient(exc) and entry.attempt < BATCH_ATTEMPTS:
-                        entry.errors.append(f"worker error: {reason}")
-                        log.warning("run %s: batch %s failed (%s); trying it again", run_id, entry.batch.number, type(exc).__name__, extra={"run_id": run_id})
-                        entry.attempt += 1
-                        retry_at.append((time.monotonic() + backoff(entry.attempt - 1), entry.batch.number, entry))
-                        continue
-                    results = [CustomerResult(i.customer.row, i.customer.customer_id, "failed", token=i.token, error=f"worker error: {reason}")
-                               for i in entry.batch.items]
+            def close_batch(group: tuple) -> None:
+                items = open_batches.pop(group)
+                submit(InFlight(Batch(next(numbers), tuple(i for i, _ in items)), group, {i.customer.row: h for i, h in items}))
+
+            def collect(ready) -> None:
+                nonlocal per_customer
+                for handle in ready:
+                    entry = in_flight.pop(handle)
+                    try:
+                        results: list[CustomerResult] = executor.get(handle)
+                    except Exception as exc:  # the batch's worker or node died (Ray's retries spent), or its shared render failed
+                        reason = _reason(exc)
+                        if executor.transient(exc) and entry.attempt < BATCH_ATTEMPTS:
+                            entry.errors.append(f"worker error: {reason}")
+                            log.warning("run %s: batch %s failed (%s); trying it again", run_id, entry.batch.number, type(exc).__name__, extra={"run_id": run_id})
+                            entry.attempt += 1
+                            retry_at.append((time.monotonic() + backoff(entry.attempt - 1), entry.batch.number, entry))
+                            continue
+                        results = [CustomerResult(i.customer.row, i.customer.customer_id, "failed", token=i.token, error=f"worker error: {reason}")
+                                   for i in entry.batch.items]
+                        for r in results:
+                            r.attempt_errors = [f"worker error: {reason}"]
                     for r in results:
-                        r.attempt_errors = [f"worker error: {reason}"]
-                for r in results:
-                    r.attempts += entry.attempt - 1
-                    r.attempt_errors = entry.errors + r.attempt_errors
-                    record(r, entry.hashes[r.row])
-                rendered = [r.seconds for r in results if r.status == "ok"]
-                if rendered:
-                    per_customer = 0.8 * per_customer + 0.2 * (sum(rendered) / len(rendered))
+                        r.attempts += entry.attempt - 1
+                        r.attempt_errors = entry.errors + r.attempt_errors
+                        record(r, entry.hashes[r.row])
+                    rendered = [r.seconds for r in results if r.status == "ok"]
+                    if rendered:
+                        per_customer = 0.8 * per_customer + 0.2 * (sum(rendered) / len(rendered))
 
-        def wait_some() -> None:
-            """Collect what finished (waiting a second at most), resubmit failed batches whose time came, keep the journal moving."""
-            now = time.monotonic()
-            for item in [x for x in retry_at if x[0] <= now]:
-                retry_at.remove(item)
-                submit(item[2])
-            if in_flight:
-                collect(executor.wait(in_flight, timeout=1.0))
-            elif retry_at:
-                time.sleep(max(0.0, min(x[0] for x in retry_at) - time.monotonic()))
-            journal.tick()
+            def wait_some() -> None:
+                """Collect what finished (waiting a second at most), resubmit failed batches whose time came, keep the journal moving."""
+                now = time.monotonic()
+                for item in [x for x in retry_at if x[0] <= now]:
+                    retry_at.remove(item)
+                    submit(item[2])
+                if in_flight:
+                    collect(executor.wait(in_flight, timeout=1.0))
+                elif retry_at:
+                    time.sleep(max(0.0, min(x[0] for x in retry_at) - time.monotonic()))
+                lease.check()
+                journal.tick()
 
-        for n, item in enumerate(rows):
-            if limit is not None and n >= limit:
-                break
-            summary.rows += 1
-            if isinstance(item, RowError):
-                invalid(item, item.public_str())
-                continue
-            try:
-                variant = choose_variant(template, item.values, item.locale, item.strings_locale)
-            except ExpressionError as exc:
-                invalid(RowError(item.row, item.customer_id, "", f"no variant: {exc}"), f"row {item.row}: no variant rule could be evaluated; see the error report")
-                continue
-            summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
-            token = customer_token(settings.secret, template.name, run_id, item.customer_id)
-            ref = str(item.values.get(template.payment.reference_field) or "")
-            if template.experiment and assign_arm(template.experiment, item.customer_id) == HOLDOUT:  # no video, no page: the usual message
-                summary.holdout += 1
-                journal.add({"row": item.row, "customer_id": item.customer_id, "status": HOLDOUT, "variant": variant or "", "arm": HOLDOUT,
-                             "ref": ref, "token": token})
-                progress(CustomerResult(item.row, item.customer_id, HOLDOUT, token=token, variant=variant or ""))
-                continue
-            is_baked = item.row in journal_rows.baked
-            summary.baked += is_baked
-            digest = build_hash(run_baked if is_baked else run, item)  # the driver's resume hash: what the journal compares
-            if done_rows.has(item.row, digest):
-                summary.skipped += 1
-                summary.resumed += 1
-                progress(CustomerResult(item.row, item.customer_id, "skipped", token=token))
-                continue
-            refs[item.row] = ref
-            lk = (item.locale, item.strings_locale, variant)
-            if lk not in shared_refs:
-                shared_refs[lk] = executor.submit(render_shared_scenes, template_ref, item.locale, item.strings_locale, variant, run.cache_root)
-            base_ref = None
-            if template.video.live:
-                played = played_by_rendition(template, item, variant)
-                if played is not None:
-                    bk = lk + (played,)
-                    if bk not in base_refs:
-                        base_refs[bk] = executor.submit(base_videos_task, run_shared, item.locale, item.strings_locale, variant, played, shared_refs[lk])
-                    base_ref = base_refs[bk]
-            group = lk + (base_ref, is_baked)
-            open_batches.setdefault(group, []).append((Item(item, token), digest))
-            if len(open_batches[group]) >= size:
+            for n, item in enumerate(rows):
+                if limit is not None and n >= limit:
+                    break
+                summary.rows += 1
+                if isinstance(item, RowError):
+                    invalid(item, item.public_str())
+                    continue
+                try:
+                    variant = choose_variant(template, item.values, item.locale, item.strings_locale)
+                except ExpressionError as exc:
+                    invalid(RowError(item.row, item.customer_id, "", f"no variant: {exc}"), f"row {item.row}: no variant rule could be evaluated; see the error report")
+                    continue
+                summary.locales[item.locale] = summary.locales.get(item.locale, 0) + 1
+                token = customer_token(settings.secret, template.name, run_id, item.customer_id)
+                ref = str(item.values.get(template.payment.reference_field) or "")
+                if template.experiment and assign_arm(template.experiment, item.customer_id) == HOLDOUT:  # no video, no page: the usual message
+                    summary.holdout += 1
+                    journaled({"row": item.row, "customer_id": item.customer_id, "status": HOLDOUT, "variant": variant or "", "arm": HOLDOUT,
+                                 "ref": ref, "token": token})
+                    progress(CustomerResult(item.row, item.customer_id, HOLDOUT, token=token, variant=variant or ""))
+                    continue
+                is_baked = item.row in journal_rows.baked
+                summary.baked += is_baked
+                digest = build_hash(run_baked if is_baked else run, item)  # the driver's resume hash: what the journal compares
+                if done_rows.has(item.row, digest):
+                    summary.skipped += 1
+                    summary.resumed += 1
+                    progress(CustomerResult(item.row, item.customer_id, "skipped", token=token))
+                    continue
+                refs[item.row] = ref
+                lk = (item.locale, item.strings_locale, variant)
+                if lk not in shared_refs:
+                    shared_refs[lk] = executor.submit(render_shared_scenes, template_ref, item.locale, item.strings_locale, variant, run.cache_root)
+                base_ref = None
+                if template.video.live:
+                    played = played_by_rendition(template, item, variant)
+                    if played is not None:
+                        bk = lk + (played,)
+                        if bk not in base_refs:
+                            base_refs[bk] = executor.submit(base_videos_task, run_shared, item.locale, item.strings_locale, variant, played, shared_refs[lk])
+                        base_ref = base_refs[bk]
+                group = lk + (base_ref, is_baked)
+                open_batches.setdefault(group, []).append((Item(item, token), digest))
+                if len(open_batches[group]) >= size:
+                    close_batch(group)
+                    if time.monotonic() - checked >= CAPACITY_EVERY_S:  # an autoscaling cluster grows: more in flight
+                        limit_in_flight, checked = executor.capacity(), time.monotonic()
+                        ask_autoscaler(None if total is None else total - summary.rows)
+                while len(in_flight) >= limit_in_flight:
+                    wait_some()
+            for group in list(open_batches):
                 close_batch(group)
-                if time.monotonic() - checked >= CAPACITY_EVERY_S:  # an autoscaling cluster grows: more in flight
-                    limit_in_flight, checked = executor.capacity(), time.monotonic()
-                    ask_autoscaler(None if total is None else total - summary.rows)
-            while len(in_flight) >= limit_in_flight:
+            ask_autoscaler(0)
+            while in_flight or retry_at:
                 wait_some()
-        for group in list(open_batches):
-            close_batch(group)
-        ask_autoscaler(0)
-        while in_flight or retry_at:
-            wait_some()
-        summary.shared_segments = publish_shared_segments(executor, list(shared_refs.values()), bucket)
-    finally:
-        journal.close()  # what finished is recorded even when the run stops here
-        executor.close()
-        if drop_personal_segments:
-            summary.personal_segments_dropped = SegmentCache(settings.cache_dir, run_id).drop_personal().files
+            summary.shared_segments = publish_shared_segments(executor, list(shared_refs.values()), bucket)
+        finally:
+            if not lease.lost:  # taken over: the run's records are the other process's now
+                journal.close()  # what finished is recorded even when the run stops here
+            executor.close()
+            if drop_personal_segments:
+                summary.personal_segments_dropped = SegmentCache(settings.cache_dir, run_id).drop_personal().files
 
-    summary.journal_parts = journal.parts
-    summary.manifest = keys.run_file(run_id, "manifest.csv")
-    summary.manifest_parquet = keys.run_file(run_id, "manifest.parquet")
-    summary.errors = keys.run_file(run_id, "errors.csv")
-    summary.summary = keys.run_file(run_id, "summary.json")
-    summary.manifest_counts = assemble(bucket, run_id).counts
-    summary.cpu_seconds = round(summary.cpu_seconds, 2)
-    summary.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    summary.seconds = round(time.perf_counter() - started, 2)
-    with_backoff(bucket.put_bytes, summary.summary, summary.to_json().encode())
-    log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid,
-             summary.seconds, extra={"run_id": run_id})
-    return summary
+        summary.journal_parts = journal.parts
+        lease.confirm()  # still this run's (a heartbeat now) before it assembles the manifest
+        summary.manifest = keys.run_file(run_id, "manifest.csv")
+        summary.manifest_parquet = keys.run_file(run_id, "manifest.parquet")
+        summary.errors = keys.run_file(run_id, "errors.csv")
+        summary.summary = keys.run_file(run_id, "summary.json")
+        summary.manifest_counts = assemble(bucket, run_id).counts
+        summary.cpu_seconds = round(summary.cpu_seconds, 2)
+        summary.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        summary.seconds = round(time.perf_counter() - started, 2)
+        with_backoff(bucket.put_bytes, summary.summary, summary.to_json().encode())
+        log.info("run %s: %s ok, %s skipped, %s failed, %s invalid rows in %.1f s", run_id, summary.ok, summary.skipped, summary.failed, summary.invalid,
+                 summary.seconds, extra={"run_id": run_id})
+        return summary
