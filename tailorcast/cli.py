@@ -115,10 +115,18 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
     `tailorcast bake` stay baked: a resume leaves them alone, --force bakes
     them again.
 
+    One run or bake of a run id at a time: the run holds the run id's lease
+    (runs/<run-id>/lease/) from its first write to its end. Started while
+    another run or a bake of that id is going, it writes nothing and exits
+    with 2, naming it (host, pid, last heartbeat). The lease of a holder that
+    was killed is free at once on its own machine, elsewhere 120 s after its
+    last heartbeat.
+
     Exit status: 0 every valid customer is published (invalid rows are in the
     error report); 1 some customers failed (run again to retry them) or no row
     could be published; 2 the run could not start (template, input, bucket,
-    settings); 143 stopped by SIGTERM (what finished is in the journal).
+    settings, a run or bake of that run id going), or another process took its
+    lease over; 143 stopped by SIGTERM (what finished is in the journal).
 
     Pages are plain static pages unless --api is given. Encoded scenes stay in
     the segment cache of the state folder for the next run; --drop-personal-segments
@@ -240,19 +248,26 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
     manifest (CSV and Parquet) is assembled again with its video and poster;
     later runs of that id keep it baked (a resume leaves it alone, run --force
     bakes it again). Customers already baked are skipped and nothing is
-    uploaded for them. It runs in this process, for a handful of customers;
-    do not start it while a run or another bake of that run id is going.
+    uploaded for them. It runs in this process, for a handful of customers.
+    It holds the run id's lease while it writes, as a run does: started while
+    a run or another bake of that run id is going, it is refused before it
+    writes anything (exit status 2, naming the holder: host, pid, last
+    heartbeat); wait for that one to end and start it again.
 
     Exit status: 0 every chosen customer is baked; 1 some could not be (not
     published by that run, invalid row, render failure), or --rows names rows
     the file does not have; 2 it could not start (template not the run's
-    version, input, bucket, no finished run of that id).
+    version, input, bucket, no finished run of that id, a run or bake of that
+    run id going), or another process took its lease over; 143 stopped by SIGTERM (the customers baked so far are in
+    the run's journal; the next run assembles the manifest).
 
     \b
     Example:
       tailorcast bake bill-explainer-3f2a9c1d0e4b templates/bill-explainer \\
           --customers export.csv --rows 2,7,9 --out public/
     """
+    import signal
+
     from workers.bake import bake_customers, parse_rows
 
     from . import keys
@@ -265,6 +280,9 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
         wanted = parse_rows(rows) if rows is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rows") from None
+    # a SIGTERM unwinds the bake like a run's: the run id's lease is released on the way out
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_SIGTERM))
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
     settings = load_settings(state_dir=state)
     tmpl = load_template(template)
     bucket = open_bucket(out, endpoint_url)
