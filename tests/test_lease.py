@@ -331,18 +331,18 @@ def test_bake_is_refused_while_a_run_of_that_id_holds_the_lease(tmp_path, monkey
 
 @pytest.mark.e2e
 def test_a_second_run_of_a_run_id_that_is_going_is_refused_and_writes_nothing(tmp_path):
-    template, customers = tiny_customers(tmp_path, 40)
+    template, customers = tiny_customers(tmp_path, 60)
     out, state = tmp_path / "pub", tmp_path / "state"
     first = start_run(template, customers, str(out), state, "--workers", "2", "--run-id", "twice")
     lease = out / "runs" / "twice" / "lease" / "00000001.json"
-    wait_for(lambda: pages(out), timeout=180, what="the first run's first page")
-    assert lease.is_file() and not json.loads(lease.read_text())["released"]
+    wait_for(lease.is_file, timeout=180, what="the first run's lease")  # taken before Ray starts: the second one starts meanwhile
+    assert not json.loads(lease.read_text())["released"]
     parts = sorted(p.name for p in (out / "runs" / "twice" / "journal").glob("*.jsonl"))
 
     env = {**os.environ, "TAILORCAST_SECRET": SECRET, "TAILORCAST_STATE": str(state), "RAY_AUTH_MODE": "disabled"}  # as a cron job would
     second = subprocess.run(run_command(template, customers, str(out), "--workers", "2", "--run-id", "twice"), capture_output=True, text=True,
                             env=env, timeout=120, cwd=tmp_path)
-    assert first.poll() is None, "the first run ended before the second was refused: give it more customers"
+    assert first.poll() is None and len(pages(out)) < 60, "the first run ended before the second was refused: give it more customers"
     text = " ".join((second.stdout + second.stderr).split())
     assert second.returncode == 2, text
     assert "Traceback" not in text
@@ -354,5 +354,5 @@ def test_a_second_run_of_a_run_id_that_is_going_is_refused_and_writes_nothing(tm
     sessions = {p.name.split("-")[0] for p in (out / "runs" / "twice" / "journal").glob("*.jsonl")}
     assert len(sessions) == 1 and {p.split("-")[0] for p in parts} <= sessions  # every journal part is the first run's
     rows = manifest(out, "twice")
-    assert len(rows) == 40 and len({r["customer_id"] for r in rows}) == 40 and all(r["status"] == "ok" for r in rows)
+    assert len(rows) == 60 and len({r["customer_id"] for r in rows}) == 60 and all(r["status"] == "ok" for r in rows)
     assert json.loads(lease.read_text())["released"] is True
