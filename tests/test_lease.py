@@ -297,6 +297,24 @@ def test_a_run_whose_lease_is_taken_over_stops_without_another_journal_part(tmp_
     assert _object(bucket, "took", 3)["released"] is True
 
 
+def test_a_run_stopped_by_sigterm_or_an_error_releases_its_lease(tmp_path):
+    """The CLI turns SIGTERM into SystemExit(143) in the run's thread: the run unwinds and lets the lease go."""
+    from tailorcast.bucket import LocalBucket
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    template, customers, settings = _tiny(tmp_path, 3)
+    bucket = LocalBucket(tmp_path / "pub")
+    for n, stop in enumerate((SystemExit(143), RuntimeError("a bug")), start=1):
+        def stopped(done, total, item, stop=stop):
+            raise stop
+
+        with pytest.raises(type(stop)):
+            run_billing(template, customers, bucket, settings, run_id="stopped", executor=InProcessExecutor(), on_progress=stopped)
+        assert _object(bucket, "stopped", n)["released"] is True
+    assert run_billing(template, customers, bucket, settings, run_id="stopped", executor=InProcessExecutor()).failed == 0
+
+
 def test_bake_is_refused_while_a_run_of_that_id_holds_the_lease(tmp_path, monkeypatch):
     from tailorcast import keys
     from tailorcast.bucket import LocalBucket

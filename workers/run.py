@@ -3,6 +3,7 @@
     template ─ load + validate ──┐
     customers ─ stream + validate ┼─► shared scenes (one task per locale and variant)
     bucket ─ reachable? ─────────┘          │ handle (a Ray ObjectRef)
+    lease ─ the run id is this run's        │
     journal ─ what is done already?         ├─► live mode: base videos (one task per locale
                                             │   and set of played scenes), published at once
                                             ▼
@@ -22,6 +23,10 @@ the manifest and the error report. A batch whose worker process or node died is
 submitted again by the run (not by Ray) with exponential backoff, ``BATCH_ATTEMPTS``
 in all, and the failure goes into its customers' attempt errors; its customers
 that were published already are found complete and not rendered again.
+
+The run holds the run id's lease (workers/lease.py) from before its first write to its end: a run or a bake
+of the same run id going elsewhere refuses it (LeaseError), and it stops before its next journal record when
+another process took the lease over.
 
 Customers that ``tailorcast bake`` gave a video later are marked baked in the journal: the run renders
 them with ``video.bake`` on (workers/bake.py ``baked``), so a resume skips them as published and
