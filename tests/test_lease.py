@@ -167,6 +167,27 @@ def test_a_holder_that_cannot_renew_stops_before_its_lease_may_lapse(tmp_path):
     lease.release()
 
 
+def test_a_lease_that_cannot_be_released_is_logged_and_lapses(tmp_path, caplog):
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.errors import StorageError
+
+    class Refusing(LocalBucket):
+        refuse = False
+
+        def put_bytes(self, key, data):
+            if self.refuse:
+                raise StorageError(self.describe(key), "access denied (AccessDenied); check the credentials and the bucket policy")
+            super().put_bytes(key, data)
+
+    bucket = Refusing(tmp_path / "pub")
+    clock = Clock()
+    lease = _lease(bucket, clock=clock).acquire()
+    bucket.refuse = True
+    lease.release()  # in a finally: it must not hide the error that got there
+    assert _object(bucket, "oct", 1)["released"] is False
+    assert "the lease could not be released" in caplog.text and "AccessDenied" in caplog.text and "it lapses at 14:15:20 UTC" in caplog.text
+
+
 def test_a_same_host_holder_whose_process_is_gone_is_taken_over_at_once(bucket):
     from tailorcast.errors import LeaseError
 

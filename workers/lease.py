@@ -42,7 +42,7 @@ from typing import Callable
 
 from tailorcast import __version__, keys
 from tailorcast.bucket import Bucket
-from tailorcast.errors import LeaseError, TailorcastError
+from tailorcast.errors import LeaseError, StorageError
 
 from .journal import with_backoff
 
@@ -270,9 +270,13 @@ class Lease:
                 return
             latest = self._latest()
             if latest > self.generation:
-                holder = self._read(latest)
+                try:
+                    holder = self._read(latest)
+                    who = holder.describe() if holder else f"generation {latest}"
+                except LeaseError:  # an object this version cannot read: taken over all the same
+                    who = f"generation {latest}"
                 self.lost = ("another process took over this run id's lease, presumed this one gone (no heartbeat for "
-                             f"{self.ttl:g} s): " + (holder.describe() if holder else f"generation {latest}") +
+                             f"{self.ttl:g} s): " + who +
                              ". This one stops here and writes nothing more; the run's records are the other one's now")
                 log.error("run %s: %s", self.run_id, self.lost, extra={"run_id": self.run_id})
                 return
@@ -284,7 +288,7 @@ class Lease:
         while not self._stop.wait(self.heartbeat):
             try:
                 self.beat()
-            except (TailorcastError, OSError) as exc:  # the bucket failed this time: check() stops the holder before the lease can lapse
+            except (StorageError, OSError) as exc:  # the bucket failed this time: check() stops the holder before the lease can lapse
                 log.warning("run %s: the lease could not be renewed (%s); trying again in %g s", self.run_id, exc, self.heartbeat,
                             extra={"run_id": self.run_id})
             if self.lost:
@@ -301,8 +305,12 @@ class Lease:
             raise LeaseError(self.run_id, self.lost)
 
     def confirm(self) -> None:
-        """A heartbeat now, then ``check``: before the holder assembles the manifest."""
-        self.beat()
+        """A heartbeat now, then ``check``: before the holder assembles the manifest. A bucket error of the heartbeat is
+        logged and left to ``check`` (the assembly that follows meets the bucket anyway)."""
+        try:
+            self.beat()
+        except (StorageError, OSError) as exc:
+            log.warning("run %s: the lease could not be renewed (%s)", self.run_id, exc, extra={"run_id": self.run_id})
         self.check()
 
     def release(self) -> None:
@@ -319,7 +327,7 @@ class Lease:
                 return
             try:
                 with_backoff(self.bucket.put_bytes, keys.lease_object(self.run_id, self.generation), self._record(self.clock(), released=True))
-            except (TailorcastError, OSError) as exc:
+            except (StorageError, OSError) as exc:
                 log.warning("run %s: the lease could not be released (%s); it lapses at %s", self.run_id, exc, _hms(self._renewed + self.ttl),
                             extra={"run_id": self.run_id})
 
