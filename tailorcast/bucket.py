@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +42,10 @@ class Bucket(Protocol):
         """A human-readable location (folder path or s3:// URL)."""
 
 
+STAGING = ".staging"  # a LocalBucket's scratch folder for whole-file writes: private, never published
+STAGING_MAX_AGE = 3600.0  # seconds: older staged files are a killed writer's leftovers
+
+
 class LocalBucket:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
@@ -62,12 +67,32 @@ class LocalBucket:
             raise StorageError(
                 str(self.root), f"cannot write there ({exc.strerror}); choose another --out folder"
             ) from exc
+        self.sweep_staging()
 
-    @staticmethod
-    def _staged(path: Path, data: bytes) -> str:
-        """``data`` in a temporary file beside ``path`` (readable by all), to rename or link into place whole."""
+    def sweep_staging(self, older_than: float = STAGING_MAX_AGE) -> int:
+        """Remove what writers killed mid-write left in the staging folder (files older than ``older_than``
+        seconds: no write takes that long, so another process's write in progress is never touched)."""
+        staging, removed = self.root / STAGING, 0
+        if not staging.is_dir():
+            return 0
+        limit = time.time() - older_than
+        for entry in os.scandir(staging):
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # another process swept it first
+                continue
+        return removed
+
+    def _staged(self, path: Path, data: bytes) -> str:
+        """``data`` in a temporary file (readable by all) in the bucket's staging folder, on the same file
+        system, to rename or link into place whole. Never beside ``path``: a writer killed mid-write (a worker
+        node lost, SIGKILL) must not leave a partial file in a folder that is published."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        staging = self.root / STAGING
+        staging.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=staging, prefix="tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -114,7 +139,8 @@ class LocalBucket:
         folder = self._path(prefix.rstrip("/"))
         if not folder.is_dir():
             return []
-        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*")
+                      if p.is_file() and not p.relative_to(self.root).as_posix().startswith(STAGING + "/"))
 
     def describe(self, key: str = "") -> str:
         return str(self.root / key) if key else str(self.root)
