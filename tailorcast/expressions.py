@@ -5,7 +5,8 @@ access to Python internals, no imports and no file access (the page loader
 only sees the template folder). Filters format in the customer's locale.
 What one evaluation may compute is bounded twice: operations that make big values are checked on their
 operands (tailorcast/bounds.py; intercepted operators are never folded at compile time), and each
-evaluation runs under a CPU-time and memory budget (tailorcast/budget.py). Every failure, a recursive
+evaluation runs under a CPU-time and memory budget (tailorcast/budget.py); inside :func:`row_budget` (one
+customer's render) all of a row's evaluations share a CPU-time account too. Every failure, a recursive
 macro and a page that includes itself among them, is one ExpressionError naming the expression.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
@@ -105,6 +108,24 @@ def _finalize(value: Any) -> Any:
 
 EVAL_SECONDS = 2.0  # CPU seconds one expression (or one page) may take; real ones take microseconds to milliseconds
 EVAL_MEMORY = 512 * 2**20  # bytes the process may grow by while one expression (or page) is evaluated
+ROW_SECONDS = 10.0  # CPU seconds all the expressions and the page of one customer may take together
+
+_row = threading.local()  # this thread's row account: ``left`` CPU seconds (None outside a row), ``depth``
+
+
+@contextmanager
+def row_budget(seconds: float | None = None):
+    """Every expression and page evaluated in this thread inside the block draws on one account of ``seconds``
+    of CPU time: a template of many expressions that are each just under :data:`EVAL_SECONDS` cannot make one
+    customer cost minutes. Over it, the evaluation that runs out (and every later one) is an ExpressionError
+    that says so; the render and the encode themselves do not count. ``seconds``: :data:`ROW_SECONDS` by default."""
+    seconds = ROW_SECONDS if seconds is None else seconds
+    outer = getattr(_row, "left", None), getattr(_row, "seconds", None)
+    _row.left, _row.seconds = seconds, seconds
+    try:
+        yield
+    finally:
+        _row.left, _row.seconds = outer
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -189,10 +210,41 @@ def compile_condition(source: str):
 
 
 @contextmanager
+def _accounted(source: str):
+    """One evaluation under the budget: :data:`EVAL_SECONDS`, or what is left of the row's account when that
+    is less (inside :func:`row_budget`), and :data:`EVAL_MEMORY`."""
+    left, depth = getattr(_row, "left", None), getattr(_row, "depth", 0)
+    if left is None or depth:  # outside a row, or an evaluation inside another: the outer one is accounted
+        limit, row_limited = EVAL_SECONDS, False
+    else:
+        if left <= 0:
+            raise ExpressionError(source, _row_spent())
+        limit, row_limited = min(EVAL_SECONDS, left), left < EVAL_SECONDS
+    started = time.thread_time()
+    _row.depth = depth + 1
+    try:
+        with budget(limit, EVAL_MEMORY):
+            yield
+    except OutOfTime:
+        if row_limited:
+            raise ExpressionError(source, _row_spent()) from None
+        raise
+    finally:
+        _row.depth = depth
+        if left is not None and not depth:
+            _row.left = left - (time.thread_time() - started)
+
+
+def _row_spent() -> str:
+    return (f"this customer's expressions and page together took more than {_row.seconds:g} s of CPU; a template must "
+            "not compute that much per customer (look for loops over large ranges in its texts, conditions and page)")
+
+
+@contextmanager
 def _sandboxed(source: str):
     """Every way a template expression can fail, as one ExpressionError naming the expression, under the budget."""
     try:
-        with budget(EVAL_SECONDS, EVAL_MEMORY):
+        with _accounted(source):
             yield
     except SecurityError as exc:
         raise ExpressionError(source, f"not allowed in a template ({exc})") from exc

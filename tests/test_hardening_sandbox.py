@@ -169,3 +169,67 @@ def test_yaml_nested_beyond_reason_is_a_template_error(tmp_path):
     root = write_tiny(tmp_path / "tiny", TINY.replace("version: 1\n", "version: 1\ndeep: " + "[" * 1000 + "]" * 1000 + "\n"))
     with pytest.raises(TemplateError, match="nested too deeply"):
         load_template(root)
+
+
+# One row's account: many expressions, each under EVAL_SECONDS, cannot make one customer cost minutes.
+SPIN = "{% for i in range(n) %}{% for j in range(20000) %}{% endfor %}{% endfor %}{{ n }}"
+
+
+def test_a_rows_expressions_share_one_cpu_account_and_the_one_that_runs_out_says_so():
+    import time
+
+    started = time.thread_time()
+    assert evaluate_text(SPIN, CTX) == "10"  # outside a row: each evaluation has its own EVAL_SECONDS only
+    one = max(time.thread_time() - started, 0.005)
+    for _ in range(8):
+        evaluate_text(SPIN, CTX)
+    with expressions.row_budget(3.5 * one):
+        done = 0
+        with pytest.raises(ExpressionError) as info:
+            for _ in range(20):
+                evaluate_text(SPIN, CTX)
+                done += 1
+        assert 2 <= done <= 5, (done, one)  # about three and a half evaluations' worth
+        assert "this customer's expressions and page together took more than" in info.value.message
+        assert info.value.source == SPIN
+        with pytest.raises(ExpressionError, match="this customer's expressions"):  # spent: the next one is refused at once
+            evaluate_condition("true", CTX)
+    assert evaluate_text(SPIN, CTX) == "10"  # the account ends with its row
+    with expressions.row_budget(3.5 * one):  # and the next row starts afresh
+        assert evaluate_text(SPIN, CTX) == "10"
+
+
+def test_a_customer_whose_expressions_cost_too_much_fails_alone_with_the_reason_in_the_error_report(tmp_path, monkeypatch):
+    """Through a real in-process run: the row with a long name spins 60 times longer than the others (about 0.6 s); it alone is
+    failed, its reason in the manifest; the render and encode of the other rows do not count against their account."""
+    import csv
+
+    from helpers.tiny import tiny_yaml
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.settings import Settings
+    from tailorcast.spec.load import load_template
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    monkeypatch.setattr(expressions, "ROW_SECONDS", 0.5)
+    spin = "{% for i in range(first_name|length) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ first_name }}"
+    yaml = tiny_yaml("spin", "#102030", video="""
+        fps: 10
+        renditions:
+          wide: {width: 96, height: 64}
+        profile: {preset: ultrafast, crf: 30}
+    """, scenes=f"""
+        - id: name
+          duration: 0.6
+          layers:
+            - {{type: text, text: "{spin}", box: {{x: 0.5, y: 0.5, w: 0.9, h: 0.4}}}}
+    """)
+    template = load_template(write_tiny(tmp_path / "spin", yaml))
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,locale,first_name\nC1,en,Ann\nC2,en," + "Z" * 200 + "\nC3,en,Bob\n")
+    settings = Settings(state_dir=tmp_path / "state", secret=b"row-budget-secret-" + b"x" * 32)
+    summary = run_billing(template, customers, LocalBucket(tmp_path / "pub"), settings, executor=InProcessExecutor())
+    assert (summary.ok, summary.failed) == (2, 1), summary
+    rows = {r["customer_id"]: r for r in csv.DictReader(open(tmp_path / "pub" / "runs" / summary.run_id / "manifest.csv"))}
+    assert rows["C1"]["status"] == rows["C3"]["status"] == "ok"
+    assert rows["C2"]["status"] == "failed" and "together took more than 0.5 s of CPU" in rows["C2"]["error"], rows["C2"]

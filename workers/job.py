@@ -36,7 +36,7 @@ from tailorcast.bucket import Bucket
 from tailorcast.context import customer_context
 from tailorcast.customers import Customer
 from tailorcast.errors import RenderError, TailorcastError, TransientError
-from tailorcast.expressions import ExpressionError
+from tailorcast.expressions import ExpressionError, row_budget
 from tailorcast.spec.model import Template
 
 log = logging.getLogger("tailorcast.job")
@@ -222,46 +222,47 @@ def render_customer(run: RunContext, customer: Customer, token: str, base_videos
     res = CustomerResult(customer.row, customer.customer_id, "failed", token=token)
     cache = SegmentCache(run.cache_root, f"{run.run_id}.r{customer.row}")  # this customer's personal segments, dropped below
     try:
-        digest = build_hash(run, customer, base_videos)
-        page_key = keys.customer_page(token)
-        bake = run.template.video.bake
-        if not bake and not base_videos:
-            raise RenderError("live page", "video.bake is false but no base video was rendered for this customer")
-        if bake:
-            res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
-            res.poster = keys.customer_file(token, keys.poster_name(run.template.video.default_rendition))
-        else:
-            res.poster = keys.base_poster(base_videos[run.template.video.default_rendition])
-        ctx = customer_context(run.template, customer, run.pay_key, token)
-        res.variant = ctx["variant"]
-        existing = None if run.force else _with_retries(res, "read the published page", run.bucket.get_bytes, page_key)
-        if existing is not None and BUILD_META.format(digest).encode() in existing:
-            res.status, res.page = "skipped", page_key
-            return res
-        with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
-            videos = {}
-            lang = ctx["lang"]
+        with row_budget():  # every expression and the page of this customer: one CPU account (ROW_SECONDS)
+            digest = build_hash(run, customer, base_videos)
+            page_key = keys.customer_page(token)
+            bake = run.template.video.bake
+            if not bake and not base_videos:
+                raise RenderError("live page", "video.bake is false but no base video was rendered for this customer")
             if bake:
-                for r in run.template.video.renditions:
-                    told = (lambda done, total, name=r.name: run.progress(name, done, total)) if run.progress else None
-                    videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name, told)
-                first = videos[run.template.video.default_rendition]
-                timeline, cues, captions = first.timeline, first.cues, first.captions
-            else:  # no video encode: chapters and captions without pixels, the live stills below
-                timeline, cues = live.live_timeline(run.template, ctx)
-                captions = to_webvtt(cues, lang)
-            chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in timeline.scenes]
-            live_data, files = live_media(run, ctx, token, page_key, base_videos) if base_videos else (None, {})
-            api = keys.relative_url(page_key, "api/") if run.api else ""
-            player = player_data(run.template, ctx, timeline.scenes, live=live_data, api=api, token=token)
-            html = build_page(run.template, ctx, page_media(run, page_key, lang, base_videos), chapters, [c.text for c in cues],
-                              player=player, api=api, token=token)
-            html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
-            res.page = _publish(run, res, token, videos, captions, html, lang, files, existing is None)
-        res.status = "ok"
-        res.segments = sum(len(v.segments) for v in videos.values())
-        res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)
-        res.timings = {k: round(sum(v.seconds.get(k, 0) for v in videos.values()), 3) for k in (first.seconds if videos else {})}
+                res.video = keys.customer_file(token, keys.video_name(run.template.video.default_rendition))
+                res.poster = keys.customer_file(token, keys.poster_name(run.template.video.default_rendition))
+            else:
+                res.poster = keys.base_poster(base_videos[run.template.video.default_rendition])
+            ctx = customer_context(run.template, customer, run.pay_key, token)
+            res.variant = ctx["variant"]
+            existing = None if run.force else _with_retries(res, "read the published page", run.bucket.get_bytes, page_key)
+            if existing is not None and BUILD_META.format(digest).encode() in existing:
+                res.status, res.page = "skipped", page_key
+                return res
+            with tempfile.TemporaryDirectory(prefix="tc-customer-") as tmp:
+                videos = {}
+                lang = ctx["lang"]
+                if bake:
+                    for r in run.template.video.renditions:
+                        told = (lambda done, total, name=r.name: run.progress(name, done, total)) if run.progress else None
+                        videos[r.name] = render_video(run.template, ctx, Path(tmp) / r.name, cache, run.threads, r.name, told)
+                    first = videos[run.template.video.default_rendition]
+                    timeline, cues, captions = first.timeline, first.cues, first.captions
+                else:  # no video encode: chapters and captions without pixels, the live stills below
+                    timeline, cues = live.live_timeline(run.template, ctx)
+                    captions = to_webvtt(cues, lang)
+                chapters = [{"id": sid, "start": start, "title": title} for sid, start, _end, title in timeline.scenes]
+                live_data, files = live_media(run, ctx, token, page_key, base_videos) if base_videos else (None, {})
+                api = keys.relative_url(page_key, "api/") if run.api else ""
+                player = player_data(run.template, ctx, timeline.scenes, live=live_data, api=api, token=token)
+                html = build_page(run.template, ctx, page_media(run, page_key, lang, base_videos), chapters, [c.text for c in cues],
+                                  player=player, api=api, token=token)
+                html = html.replace("<head>", "<head>\n" + BUILD_META.format(digest), 1)
+                res.page = _publish(run, res, token, videos, captions, html, lang, files, existing is None)
+            res.status = "ok"
+            res.segments = sum(len(v.segments) for v in videos.values())
+            res.cache_hits = sum(1 for v in videos.values() for _, _, hit in v.segments if hit)
+            res.timings = {k: round(sum(v.seconds.get(k, 0) for v in videos.values()), 3) for k in (first.seconds if videos else {})}
     except (TailorcastError, ExpressionError) as exc:
         res.error = str(exc).splitlines()[0]
         res.retryable = isinstance(exc, TransientError) or getattr(exc, "retryable", False)
