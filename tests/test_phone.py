@@ -9,7 +9,8 @@ window; a pay action is on screen whenever the picture is, in the lower half of 
 home indicator, and gone once the bill is paid. Landscape screens get the landscape rendition, whole.
 Scrolling through the whole page step by step: ``test_phone_scroll.py``.
 
-The pages come from the session's shared runs (conftest: ``local_run``, ``api_run``, ``reminder_run``), a
+Each (sample, phone, mode) page is opened once (the ``phone`` fixture) for the width, the playing and the paused
+label checks. The pages come from the session's shared runs (conftest: ``local_run``, ``api_run``, ``reminder_run``), a
 live-mode run of the bill (``live: true``) and one of the reminder (``bake: false``).
 """
 
@@ -117,52 +118,64 @@ PAUSE_AT = """async (t) => {
 SHOW_PLAYER = "document.querySelector('.stage').scrollIntoView({block: 'nearest'})"
 
 
+PHONE_CASES = [(sample, device, mode) for sample in SAMPLES for device in PHONES for mode in MODES]
+
+
+@pytest.fixture(scope="module", params=PHONE_CASES, ids=lambda case: "-".join(case))
+def phone(request, chromium, pages):
+    """(sample, device, mode, page, log): the page opened once on that phone for the three checks that take it
+    (pytest runs them one after the other: the first sees the page as opened; the others start from the top)."""
+    sample, device, mode = request.param
+    with _open(chromium, pages[(sample, mode)], device) as (page, log):
+        _ready(page, log)
+        yield sample, device, mode, page, log
+
+
+def _from_the_top(page) -> None:
+    """The video paused and the page scrolled back to its top, as after opening it."""
+    page.evaluate("() => { document.querySelector('video').pause(); window.scrollTo(0, 0); }")
+    page.wait_for_timeout(100)
+
+
 def _timeline(page) -> dict:
     return page.evaluate("JSON.parse(document.getElementById('tc-timeline').textContent)")
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("device", PHONES)
-@pytest.mark.parametrize("sample", SAMPLES)
-def test_portrait_picture_uses_the_content_width_and_the_first_screen_says_who_how_much_and_when(chromium, pages, sample, device, mode):
-    with _open(chromium, pages[(sample, mode)], device) as (page, log):
-        _ready(page, log)
-        pic = page.evaluate(PICTURE)
-        print(f"{sample} on {device} ({mode}): picture {pic['width']:.0f} of {pic['vw']} CSS px ({pic['width'] / pic['vw']:.1%}), "
-              f"body text {BODY_TEXT * pic['width']:.1f} px")
-        assert pic["video"] == [720, 1280], "a portrait phone gets the portrait rendition"
-        assert pic["width"] >= WIDE * pic["vw"], pic
-        assert BODY_TEXT * pic["width"] >= READABLE_PX, pic
-        frame = page.locator(".tc-frame").bounding_box()  # where the CTA and the live stills are drawn: on the picture
-        assert abs(frame["x"] - pic["x"]) < 1 and abs(frame["width"] - pic["width"]) < 1 and abs(frame["height"] - pic["height"]) < 1
-        for sel in (".brand img", "h1", ".amount strong", ".date", "#pay"):
-            box = page.locator(sel).bounding_box()
-            assert box["y"] >= 0 and box["y"] + box["height"] <= pic["vh"], (sel, box)
-        assert page.inner_text(".date") == {"bill-explainer": "Da pagare entro l'11 dicembre 2026",
-                                            "payment-reminder": "Was due on October 11, 2026"}[sample]
-        assert page.evaluate("document.documentElement.scrollWidth") <= pic["vw"]
+def test_portrait_picture_uses_the_content_width_and_the_first_screen_says_who_how_much_and_when(phone):
+    sample, device, mode, page, log = phone
+    pic = page.evaluate(PICTURE)
+    print(f"{sample} on {device} ({mode}): picture {pic['width']:.0f} of {pic['vw']} CSS px ({pic['width'] / pic['vw']:.1%}), "
+          f"body text {BODY_TEXT * pic['width']:.1f} px")
+    assert pic["video"] == [720, 1280], "a portrait phone gets the portrait rendition"
+    assert pic["width"] >= WIDE * pic["vw"], pic
+    assert BODY_TEXT * pic["width"] >= READABLE_PX, pic
+    frame = page.locator(".tc-frame").bounding_box()  # where the CTA and the live stills are drawn: on the picture
+    assert abs(frame["x"] - pic["x"]) < 1 and abs(frame["width"] - pic["width"]) < 1 and abs(frame["height"] - pic["height"]) < 1
+    for sel in (".brand img", "h1", ".amount strong", ".date", "#pay"):
+        box = page.locator(sel).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= pic["vh"], (sel, box)
+    assert page.inner_text(".date") == {"bill-explainer": "Da pagare entro l'11 dicembre 2026",
+                                        "payment-reminder": "Was due on October 11, 2026"}[sample]
+    assert page.evaluate("document.documentElement.scrollWidth") <= pic["vw"]
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("device", PHONES)
-@pytest.mark.parametrize("sample", SAMPLES)
-def test_while_playing_nothing_focusable_lies_on_the_picture_but_the_pay_scenes_call_to_action(chromium, pages, sample, device, mode):
-    with _open(chromium, pages[(sample, mode)], device) as (page, log):
-        _ready(page, log)
-        data = _timeline(page)
-        pay, d = data["pay"], data["duration"]
-        page.evaluate(SHOW_PLAYER)
-        times = [0.5, 0.2 * d, 0.4 * d, 0.6 * d, pay["start"] + 0.5, d - 0.6]
-        for t in times:
-            state = page.evaluate(PLAY_AT, t)
-            assert state["playing"], (t, state)
-            in_window = pay["start"] <= state["t"] < pay["end"] + 0.05
-            assert state["over"] == (["tc-cta"] if in_window else []), (sample, device, mode, state)
-            top, bottom = state["pay"]
-            assert 0 <= top and bottom <= state["vh"], f"the pay action is off screen while the video plays: {state}"
-            assert top >= state["pic"][1] - 0.5, f"the pay action lies on the picture: {state}"
-        assert [c for c in page.locator(".tc-bar button").all() if c.is_visible()], "the controls are in the bar"
-        assert log.errors == []
+def test_while_playing_nothing_focusable_lies_on_the_picture_but_the_pay_scenes_call_to_action(phone):
+    sample, device, mode, page, log = phone
+    _from_the_top(page)
+    data = _timeline(page)
+    pay, d = data["pay"], data["duration"]
+    page.evaluate(SHOW_PLAYER)
+    times = [0.5, 0.2 * d, 0.4 * d, 0.6 * d, pay["start"] + 0.5, d - 0.6]
+    for t in times:
+        state = page.evaluate(PLAY_AT, t)
+        assert state["playing"], (t, state)
+        in_window = pay["start"] <= state["t"] < pay["end"] + 0.05
+        assert state["over"] == (["tc-cta"] if in_window else []), (sample, device, mode, state)
+        top, bottom = state["pay"]
+        assert 0 <= top and bottom <= state["vh"], f"the pay action is off screen while the video plays: {state}"
+        assert top >= state["pic"][1] - 0.5, f"the pay action lies on the picture: {state}"
+    assert [c for c in page.locator(".tc-bar button").all() if c.is_visible()], "the controls are in the bar"
+    assert log.errors == []
 
 
 def _pay_on_screen(page) -> list[str]:
@@ -242,27 +255,24 @@ def _first_run(rows: np.ndarray) -> np.ndarray:
     return rows[: gaps[0] + 1] if gaps.size else rows
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("device", PHONES)
-@pytest.mark.parametrize("sample", SAMPLES)
-def test_amount_label_on_a_paused_frame_is_at_least_12_css_px_tall(chromium, pages, sample, device, mode):
-    with _open(chromium, pages[(sample, mode)], device) as (page, log):
-        _ready(page, log)
-        data = _timeline(page)
-        amount = next(s for s in data["scenes"] if s["id"] == LABELS[sample][0])
-        page.evaluate(SHOW_PLAYER)
-        page.evaluate(PAUSE_AT, amount["start"] + 3.0)
-        pic = page.evaluate(PICTURE)
-        shot = Image.open(io.BytesIO(page.screenshot(clip={k: pic[k] for k in ("x", "y", "width", "height")}))).convert("L")
-        scale = shot.width / pic["width"]  # device pixels per CSS px
-        left, top, right, bottom = _label_box(sample, "portrait")
-        crop = np.asarray(shot.crop((round(left * shot.width), round((top - 0.01) * shot.height),
-                                     round(right * shot.width), round(bottom * shot.height))))
-        rows = _first_run(np.flatnonzero((crop > 133).any(axis=1)))  # light text (#FFFFFFCC, #FFFFFF) on the brand blue (#0B3D78)
-        assert rows.size, "no label text in the label's box"
-        height = (rows[-1] - rows[0] + 1) / scale
-        print(f"{sample} on {device} ({mode}): the label's text is {height:.1f} CSS px tall")
-        assert height >= READABLE_PX, f"{sample} on {device} ({mode}): the label's text is {height:.1f} CSS px tall"
+def test_amount_label_on_a_paused_frame_is_at_least_12_css_px_tall(phone):
+    sample, device, mode, page, log = phone
+    _from_the_top(page)
+    data = _timeline(page)
+    amount = next(s for s in data["scenes"] if s["id"] == LABELS[sample][0])
+    page.evaluate(SHOW_PLAYER)
+    page.evaluate(PAUSE_AT, amount["start"] + 3.0)
+    pic = page.evaluate(PICTURE)
+    shot = Image.open(io.BytesIO(page.screenshot(clip={k: pic[k] for k in ("x", "y", "width", "height")}))).convert("L")
+    scale = shot.width / pic["width"]  # device pixels per CSS px
+    left, top, right, bottom = _label_box(sample, "portrait")
+    crop = np.asarray(shot.crop((round(left * shot.width), round((top - 0.01) * shot.height),
+                                 round(right * shot.width), round(bottom * shot.height))))
+    rows = _first_run(np.flatnonzero((crop > 133).any(axis=1)))  # light text (#FFFFFFCC, #FFFFFF) on the brand blue (#0B3D78)
+    assert rows.size, "no label text in the label's box"
+    height = (rows[-1] - rows[0] + 1) / scale
+    print(f"{sample} on {device} ({mode}): the label's text is {height:.1f} CSS px tall")
+    assert height >= READABLE_PX, f"{sample} on {device} ({mode}): the label's text is {height:.1f} CSS px tall"
 
 
 @pytest.mark.parametrize("mode", MODES)
