@@ -29,6 +29,7 @@ from store.runs import FINAL, RunRow, Runs
 from tailorcast import keys
 from tailorcast.bucket import open_bucket
 from tailorcast.errors import StorageError, StudioRefused
+from tailorcast.procs import process_alive
 
 from .config import StudioConfig
 
@@ -113,19 +114,6 @@ def _body_chunks(body) -> Iterator[bytes]:
         body.close()
 
 
-def process_alive(pid: int | None) -> bool:
-    """Is process ``pid`` of this machine still there (a run's process, the studio process rendering a preview)?"""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Launcher:
     def __init__(self, config: StudioConfig, runs: Runs, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -203,11 +191,10 @@ class Launcher:
 
         def kill_later() -> None:
             time.sleep(KILL_AFTER)
-            if process_alive(pid):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            try:  # the whole group, even when its leader has ended (a zombie): what it started may still run
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             if proc is None:  # started by an earlier studio: nobody waits for it
                 self.runs.finish(run.run_id, "cancelled", None, _utc(self.clock()))
 

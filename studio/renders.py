@@ -36,12 +36,12 @@ from tailorcast import keys
 from tailorcast.bucket import LocalBucket
 from tailorcast.csvfile import read_rows
 from tailorcast.errors import RenderError, StudioRefused, TailorcastError
+from tailorcast.procs import process_alive
 from tailorcast.settings import Settings
 from tailorcast.spec.model import Template, Variant
 from workers.executors import InProcessExecutor
 from workers.job import RunContext
 
-from .launcher import process_alive
 
 log = logging.getLogger("tailorcast.studio")
 KEEP_SECONDS = 6 * 3600

@@ -204,7 +204,7 @@ def test_a_same_host_holder_whose_process_is_gone_is_taken_over_at_once(bucket):
 
 
 def test_process_alive():
-    from workers.lease import _proc_stat, process_alive
+    from tailorcast.procs import proc_stat as _proc_stat, process_alive
 
     assert process_alive(os.getpid()) and process_alive(os.getpid(), _proc_stat(os.getpid())[1])
     assert not process_alive(os.getpid(), _proc_stat(os.getpid())[1] + 1)  # the same number, a later process

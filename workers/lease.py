@@ -37,12 +37,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 from tailorcast import __version__, keys
 from tailorcast.bucket import Bucket
 from tailorcast.errors import LeaseError, StorageError
+from tailorcast.procs import proc_stat, process_alive
 
 from .journal import with_backoff
 
@@ -66,42 +66,12 @@ def _day_hms(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) of a process from /proc, or None when it cannot be read."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3, starttime field 22
-    return fields[0], int(fields[19])
-
-
 def _pid_namespace() -> str:
     """This process's pid namespace ("pid:[4026531836]"), so a container with the same host name is not "this machine"."""
     try:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
         return ""
-
-
-def process_alive(pid: int, start: int | None = None) -> bool:
-    """Whether process ``pid`` of this machine is running; with ``start`` (its start time from /proc), whether it is
-    still that process and not a later one that got its number."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, owned by another user
-    stat = _proc_stat(pid)
-    if stat is None:
-        return not Path("/proc/self/stat").exists()  # no /proc here: os.kill is all we know; with /proc: it just ended
-    state, started = stat
-    if state in ("Z", "X"):  # ended, not yet reaped by its parent
-        return False
-    return start is None or started == start
 
 
 @dataclass(frozen=True)
@@ -154,7 +124,7 @@ class Lease:
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
         self.pid_ns = _pid_namespace()
-        stat = _proc_stat(self.pid)
+        stat = proc_stat(self.pid)
         self.pid_start = stat[1] if stat else None
         self.session = secrets.token_hex(8)
         self.generation = 0  # held: its generation; 0 before take and after release
