@@ -18,7 +18,8 @@ from rich.table import Table
 from . import __version__
 from .errors import TailorcastError
 
-console = Console(stderr=True)
+# soft_wrap: a message is one line however long its path (the terminal folds it; a log or a pipe keeps it whole)
+console = Console(stderr=True, soft_wrap=True)
 EXIT_USAGE = 2
 EXIT_SIGTERM = 143  # 128 + SIGTERM, as a shell reports it: the run was stopped, run it again to resume
 
