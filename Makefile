@@ -76,8 +76,9 @@ studio-assets: webtools
 	        --outfile=$(STUDIO_BUNDLE) --log-level=warning || exit 1; \
 	else echo "WARNING: tools/node_modules/.bin/esbuild missing (make webtools needs node/npm): the studio's editor is a plain text area"; fi
 
+# Two lanes at once (tests/lanes.py): the browser tests beside the rest; with PYTEST_ARGS, one plain pytest.
 test: $(STAMP) sysdeps browser postgres webtools studio-assets lint
-	RAY_AUTH_MODE=disabled $(PY) -m pytest $(PYTEST_ARGS)
+	RAY_AUTH_MODE=disabled $(PY) tests/lanes.py $(PYTEST_ARGS)
 
 # The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.
 test-fast: $(STAMP) sysdeps lint
