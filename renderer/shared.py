@@ -11,7 +11,7 @@ what gets published is the billing run's business (workers/run.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from tailorcast.context import locale_context
 from tailorcast.customers import Customer
@@ -39,13 +39,20 @@ def shared_scenes(template: Template, locale: str, strings_locale: str, variant:
                 yield rendition.name, scene.id, rs
 
 
-def render_shared_scenes(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str) -> dict[str, bytes]:
-    """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}."""
+def render_shared_scenes(template: Template, locale: str, strings_locale: str, variant: str | None, cache_root: str,
+                         progress: Callable[[int, int], None] | None = None) -> dict[str, bytes]:
+    """Every shared scene of one locale and variant, in every rendition, encoded once: {scene key: mp4 bytes}.
+    ``progress(done, total)``: told before the first and after each scene (a rendition's scene counts one)."""
     cache = SegmentCache(cache_root)
+    scenes = [rs for _, _, rs in shared_scenes(template, locale, strings_locale, variant)]
     out = {}
-    for _, _, rs in shared_scenes(template, locale, strings_locale, variant):
+    for done, rs in enumerate(scenes):
+        if progress:
+            progress(done, len(scenes))
         path, _ = segment(rs, template, cache, threads=1)  # one x264 thread: a few % less CPU; Ray runs tasks side by side
         out[rs.key] = path.read_bytes()
+    if progress:
+        progress(len(scenes), len(scenes))
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -74,6 +75,7 @@ class Render:
     page: str = ""  # c/<token>/ relative to the render's folder
     videos: dict = field(default_factory=dict)  # rendition → path relative to the folder
     frames: dict = field(default_factory=dict)  # rendition → (frames made, frames in all), as render_video tells
+    shared: tuple = (0, 0)  # (shared scenes encoded, shared scenes in all), as render_shared_scenes tells
     pid: int = 0  # the studio process rendering it: another process of the same studio reads its status file
 
     def report(self, rendition: str, done: int, total: int) -> None:
@@ -81,6 +83,10 @@ class Render:
         self.frames = {**self.frames, rendition: (done, total)}  # a new dict: a reader never sees it change under it
         finished = all(self.frames.get(r, (0, 1))[0] >= self.frames.get(r, (0, 1))[1] for r in self.renditions)
         self.phase = "publishing" if finished else "encoding"
+
+    def report_shared(self, done: int, total: int) -> None:
+        """render_shared_scenes's progress, from the render's thread (most are cached: then it goes by at once)."""
+        self.shared = (done, total)
 
     @property
     def percent(self) -> int:
@@ -95,7 +101,11 @@ class Render:
     def progress(self) -> dict[str, Any]:
         frames = self.frames
         phase = self.state if self.state != "rendering" else self.phase
-        return {"phase": phase, "says": PHASES[phase], "percent": self.percent,
+        says = PHASES[phase]
+        if phase == "shared scenes" and self.shared[1]:
+            says += f": {self.shared[0]} of {self.shared[1]}"
+        return {"phase": phase, "says": says, "percent": self.percent,
+                "shared": {"scenes": self.shared[0], "of": self.shared[1] or None},
                 "renditions": [{"name": r, "frames": frames.get(r, (0, 0))[0], "of": frames.get(r, (0, 0))[1] or None}
                                for r in self.renditions]}
 
@@ -106,7 +116,8 @@ class Render:
     @classmethod
     def from_json(cls, text: str) -> Render:
         data = json.loads(text)
-        return cls(**{**data, "renditions": tuple(data["renditions"]), "frames": {r: tuple(f) for r, f in data["frames"].items()}})
+        return cls(**{**data, "renditions": tuple(data["renditions"]), "frames": {r: tuple(f) for r, f in data["frames"].items()},
+                      "shared": tuple(data.get("shared", (0, 0)))})
 
 
 class _Reporting(InProcessExecutor):
@@ -121,6 +132,10 @@ class _Reporting(InProcessExecutor):
         self.render.report(rendition, done, total)
         self.changed(self.render)
 
+    def _report_shared(self, done: int, total: int) -> None:
+        self.render.report_shared(done, total)
+        self.changed(self.render)
+
     def put(self, value: Any) -> Any:
         if isinstance(value, RunContext):
             value = dataclasses.replace(value, progress=self._report)
@@ -130,6 +145,7 @@ class _Reporting(InProcessExecutor):
         if fn is render_shared_scenes:
             self.render.phase = "shared scenes"
             self.changed(self.render)
+            fn = functools.partial(render_shared_scenes, progress=self._report_shared)
         elif getattr(fn, "__name__", "") == "base_videos_task":
             self.render.phase = "base videos"
             self.changed(self.render)

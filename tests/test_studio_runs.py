@@ -196,7 +196,20 @@ def test_a_render_reports_frames_made_per_rendition_growing_to_100_percent(app, 
         told.append((rendition, done, total, self.percent))
 
     monkeypatch.setattr(Render, "report", spy)
+    shared: list[tuple[int, int, str]] = []
+    report_shared = Render.report_shared
+
+    def spy_shared(self, done, total):
+        report_shared(self, done, total)
+        shared.append((done, total, self.progress()["says"]))
+
+    monkeypatch.setattr(Render, "report_shared", spy_shared)
     key, job, seen = _tiny_render(app, vtiny, {"variant": "stern"})
+    # the shared scenes, one by one (each rendition's counts one), before any frame of the customer's own scenes
+    total = shared[0][1]
+    assert total >= 2 and [(d, t) for d, t, _ in shared] == [(d, total) for d in range(total + 1)], shared
+    assert all(says.endswith(f": {d} of {total}") for d, _, says in shared), shared
+    assert job["progress"]["shared"] == {"scenes": total, "of": total}
     assert job["state"] == "done" and job["progress"]["percent"] == 100 and job["progress"]["phase"] == "done", job
     assert {r["name"]: (r["frames"], r["of"]) for r in job["progress"]["renditions"]} == {"wide": (18, 18), "tall": (18, 18)}
     for rendition in ("wide", "tall"):
