@@ -26,8 +26,12 @@ EXIT_SIGTERM = 143  # 128 + SIGTERM, as a shell reports it: the run was stopped,
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+    if console.is_terminal:
+        logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                            handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)], force=True)
+    else:  # a log file or a pipe: one whole line per record (rich folds them at 80 columns there), dated
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z",
+                            handlers=[logging.StreamHandler(sys.stderr)], force=True)
 
 
 class _Group(click.Group):

@@ -109,3 +109,21 @@ def test_run_passes_api_and_drop_personal_segments_to_the_billing_run(cli, tmp_p
     assert result.exit_code == 0, result.output
     assert (seen["api"], seen["drop_personal_segments"]) == (api, drop)
     assert ("personal segments of this run removed" in result.output) == drop
+
+
+def test_log_lines_in_a_file_or_a_pipe_are_whole_and_dated(capsys):
+    """Not a terminal (a scheduler's log, `make demo | tee`): one line per record however long, with its level and date."""
+    import logging
+    import re
+
+    from tailorcast import cli
+
+    cli._setup_logging(0)
+    try:
+        long = "run bill-explainer-8f98ffc05586 row 56, column 'customer_id': rejected; " + "the reason is in the run's error report " * 4
+        logging.getLogger("tailorcast.run").warning(long)
+        logging.getLogger("tailorcast.run").info("not at the default level")
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} WARNING " + re.escape(long.rstrip()) + r"\s*", lines[0]), lines
+    finally:
+        logging.basicConfig(force=True)
