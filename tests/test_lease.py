@@ -193,7 +193,8 @@ def test_a_same_host_holder_whose_process_is_gone_is_taken_over_at_once(bucket):
 
     clock = Clock()
     dead = _dead_pid()
-    _lease(bucket, clock=clock, pid=dead).acquire()  # SIGKILLed: never released
+    killed = _lease(bucket, clock=clock, pid=dead).acquire()  # SIGKILLed: never released...
+    killed._stop.set()  # ...and its heartbeat died with it (left going, it would log its take-over into later tests)
     elsewhere = _lease(bucket, "nov", clock=clock, pid=dead, host="render-7.example").acquire()
     resumed = _lease(bucket, clock=clock).acquire()  # the same clock: the heartbeat is fresh, the process is gone
     assert resumed.generation == 2 and _object(bucket, "oct", 2)["pid"] == os.getpid()
