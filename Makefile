@@ -80,9 +80,10 @@ studio-assets: webtools
 test: $(STAMP) sysdeps browser postgres webtools studio-assets lint
 	RAY_AUTH_MODE=disabled $(PY) tests/lanes.py $(PYTEST_ARGS)
 
-# The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video.
+# The fast loop (under a minute): unit tests only, no Ray, no Chromium, no real-size video; its files in two
+# lanes at once (tests/lanes.py --fast); with PYTEST_ARGS, one plain pytest of the unit tier with them.
 test-fast: $(STAMP) sysdeps lint
-	$(PY) -m pytest -m "not e2e and not browser" $(PYTEST_ARGS)
+	@if [ -n "$(PYTEST_ARGS)" ]; then $(PY) -m pytest -m "not e2e and not browser" $(PYTEST_ARGS); else $(PY) tests/lanes.py --fast; fi
 
 bench: $(STAMP)
 	RAY_AUTH_MODE=disabled $(PY) bench/bench_render.py --customers 20

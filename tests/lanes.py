@@ -1,14 +1,18 @@
-"""`make test`: the whole suite in two pytest processes at once, the browser tests beside the rest.
+"""`make test` and `make test-fast`: the suite in two pytest processes at once.
 
-The browser tests spend most of their time waiting on Chromium (videos play in real time, pages settle frame by
-frame) while the others mostly compute (Ray runs, real video): side by side on 2 cores the suite took 532 s
-instead of 787 s one after the other (bench/README.md has no figure for it: it is the test suite's own time).
-Each lane has its own temp folder, Ray instance, PostgreSQL server and Chromium (all on free ports). The rest
-lane prints as it goes; the browser lane's output follows when both have ended; the exit status is the first
-lane's that is not 0.
+`make test`: the browser tests beside the rest. The browser tests spend most of their time waiting on Chromium
+(videos play in real time, pages settle frame by frame) while the others mostly compute (Ray runs, real video):
+side by side on 2 cores the suite took 494-532 s instead of 787 s one after the other.
 
-With arguments (``make test PYTEST_ARGS='-k spec'``) it runs one plain pytest with them instead: a ``-m``, a
-``-k`` or test paths of one's own would not mix with the lanes' marks.
+`make test-fast` (``--fast``): the unit tier (``-m "not e2e and not browser"``), its test files dealt
+alternately to two lanes: it computes, and two processes use both cores.
+
+Each lane has its own temp folder (and, where its tests need them, its own Ray instance, PostgreSQL server
+and Chromium, all on free ports). The first lane prints as it goes; the second's output follows when both
+have ended; the exit status is the first lane's that is not 0.
+
+With other arguments (``make test PYTEST_ARGS='-k spec'``) it runs one plain pytest with them instead: a
+``-m``, a ``-k`` or test paths of one's own would not mix with the lanes' selections.
 """
 
 from __future__ import annotations
@@ -20,36 +24,55 @@ import tempfile
 import time
 from pathlib import Path
 
-LANES = {"browser": "browser", "the rest": "not browser"}  # name: the -m expression; together, every test once
+TESTS = Path(__file__).resolve().parent
+UNIT = "not e2e and not browser"  # make test-fast's tier
+
+
+def whole_suite() -> list[tuple[str, list[str]]]:
+    """The rest, then the browser tests: ``-m`` expressions that together select every test once."""
+    return [("the rest", ["-m", "not browser"]), ("browser", ["-m", "browser"])]
+
+
+def unit_tier() -> list[tuple[str, list[str]]]:
+    """The unit tier's test files dealt alternately (sorted by name) to two lanes."""
+    files = sorted(str(p.relative_to(TESTS.parent)) for p in TESTS.glob("test_*.py"))
+    return [(f"unit {n + 1} of 2", ["-m", UNIT, *files[n::2]]) for n in range(2)]
 
 
 def pytest(*args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "pytest", *args], **popen)
 
 
-def main(argv: list[str]) -> int:
-    if argv:
-        return pytest(*argv).wait()
+def run_lanes(lanes: list[tuple[str, list[str]]]) -> int:
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="tailorcast-lanes-"))
-    (name_b, mark_b), (name_r, mark_r) = LANES.items()
-    log_path = base / "browser.log"
+    (first, first_args), (second, second_args) = lanes
+    log_path = base / "second.log"
     with open(log_path, "wb") as log:
-        browser = pytest("-m", mark_b, f"--basetemp={base / 'browser'}", stdout=log, stderr=subprocess.STDOUT)
-        print(f"== lane '{name_b}' (-m '{mark_b}') runs beside this one; its output follows at the end ({log_path})", flush=True)
-        print(f"== lane '{name_r}' (-m '{mark_r}')", flush=True)
+        other = pytest(*second_args, f"--basetemp={base / 'second'}", stdout=log, stderr=subprocess.STDOUT)
+        print(f"== lane '{second}' runs beside this one; its output follows at the end ({log_path})", flush=True)
+        print(f"== lane '{first}'", flush=True)
         try:
-            rest = pytest("-m", mark_r, f"--basetemp={base / 'rest'}").wait()
-            code_b = browser.wait()
+            code_first = pytest(*first_args, f"--basetemp={base / 'first'}").wait()
+            code_second = other.wait()
         except BaseException:
-            browser.terminate()
+            other.terminate()
             raise
-    print(f"\n== lane '{name_b}' (-m '{mark_b}'): exit status {code_b}", flush=True)
+    print(f"\n== lane '{second}': exit status {code_second}", flush=True)
     sys.stdout.buffer.write(log_path.read_bytes())
-    print(f"\n== lanes: '{name_r}' exit status {rest}, '{name_b}' exit status {code_b}; {time.monotonic() - started:.0f} s", flush=True)
-    if rest == code_b == 0:
+    print(f"\n== lanes: '{first}' exit status {code_first}, '{second}' exit status {code_second}; "
+          f"{time.monotonic() - started:.0f} s", flush=True)
+    if code_first == code_second == 0:
         shutil.rmtree(base, ignore_errors=True)  # kept when a lane failed, for its temp files
-    return next((code for code in (rest, code_b) if code != 0), 0)
+    return next((code for code in (code_first, code_second) if code != 0), 0)
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--fast"]:
+        return run_lanes(unit_tier())
+    if argv:
+        return pytest(*argv).wait()
+    return run_lanes(whole_suite())
 
 
 if __name__ == "__main__":
