@@ -1,4 +1,7 @@
-"""Processes of this machine: is one still running, and is it still the same one (its pid not reused)."""
+"""Processes of this machine: is one still running, and is it still the same one (its pid not reused), from /proc.
+
+Used by the run id's lease (workers/lease.py), the reaping of killed runs' Ray agents (workers/local_ray.py) and
+the studio's runs and renders."""
 
 from __future__ import annotations
 
@@ -14,6 +17,13 @@ def proc_stat(pid: int) -> tuple[str, int] | None:
         return None
     fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3, starttime field 22
     return fields[0], int(fields[19])
+
+
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), to tell it from a later process with its number; None
+    when it is gone or there is no /proc."""
+    stat = proc_stat(pid)
+    return stat[1] if stat else None
 
 
 def process_alive(pid: int | None, start: int | None = None) -> bool:

@@ -105,16 +105,15 @@ def _rendering(node) -> bool:
     """Whether a worker process of ``node`` (a child of its raylet) is running a batch of customers now."""
     from ray._private import ray_constants
 
+    from helpers.driver import parent_pid
+
     raylet = node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        if not proc.name.isdigit() or parent_pid(int(proc.name)) != raylet:
             continue
         try:
-            stat = (proc / "stat").read_text()
-            parent = int(stat[stat.rindex(")") + 2:].split()[1])
-            busy = parent == raylet and (proc / "cmdline").read_bytes().startswith(b"ray::render_batch")
-        except (OSError, ValueError):
+            if (proc / "cmdline").read_bytes().startswith(b"ray::render_batch"):
+                return True
+        except OSError:  # ended meanwhile
             continue
-        if busy:
-            return True
     return False

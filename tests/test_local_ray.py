@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.driver import parent_pid
 from helpers.samples import ROOT
+from tailorcast.procs import start_time
 from workers import local_ray
 from workers.local_ray import LocalInstance, instance_processes, reap_orphans
 
@@ -45,11 +47,7 @@ def _write_record(folder: Path, inst: LocalInstance) -> Path:
 
 
 def _instance(pid: int, node_id: str, tmp_path: Path) -> LocalInstance:
-    return LocalInstance(pid, local_ray._start_time(pid), local_ray._boot_id(), node_id, str(tmp_path / f"session_{node_id[:8]}"))
-
-
-def _parent(pid: int) -> int:
-    return int(local_ray._stat(pid)[1])
+    return LocalInstance(pid, start_time(pid), local_ray._boot_id(), node_id, str(tmp_path / f"session_{node_id[:8]}"))
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +143,7 @@ def test_a_sigkilled_runs_ray_agents_are_cleaned_up_by_the_next_start(tmp_path):
         crashed.send_signal(signal.SIGKILL)
         crashed.wait()
         time.sleep(3)  # the GCS and the raylet die with the driver, idle workers soon after them; the agents stay
-        orphans = {p: (Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].decode(), _parent(p)) for p in instance_processes(session)}
+        orphans = {p: (Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].decode(), parent_pid(p)) for p in instance_processes(session)}
         print("left behind by the killed run (name, parent):", orphans)
         assert orphans, "expected Ray's agents to outlive the SIGKILLed driver"
         assert all(parent not in orphans and parent != crashed.pid for _, parent in orphans.values())  # orphans: re-parented

@@ -42,7 +42,7 @@ from typing import Callable
 from tailorcast import __version__, keys
 from tailorcast.bucket import Bucket
 from tailorcast.errors import LeaseError, StorageError
-from tailorcast.procs import proc_stat, process_alive
+from tailorcast.procs import process_alive, start_time
 
 from .journal import with_backoff
 
@@ -124,8 +124,7 @@ class Lease:
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
         self.pid_ns = _pid_namespace()
-        stat = proc_stat(self.pid)
-        self.pid_start = stat[1] if stat else None
+        self.pid_start = start_time(self.pid)
         self.session = secrets.token_hex(8)
         self.generation = 0  # held: its generation; 0 before take and after release
         self.lost: str | None = None  # why the lease is not this holder's any more

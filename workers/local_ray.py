@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tailorcast.procs import process_alive, start_time
 from tailorcast.settings import Settings
 
 log = logging.getLogger("tailorcast.ray")
@@ -85,7 +86,7 @@ def _keep_sigterm_handler():
 def record(folder: Path, ray) -> LocalInstance | None:
     """Write this driver's record of the local instance it just started."""
     me = os.getpid()
-    started, boot = _start_time(me), _boot_id()
+    started, boot = start_time(me), _boot_id()
     if started is None or boot is None:
         log.debug("no /proc: a crashed run's Ray agents will not be cleaned up")
         return None
@@ -109,7 +110,7 @@ def reap_orphans(folder: Path) -> int:
         except (OSError, ValueError, TypeError) as exc:
             log.warning("ignoring unreadable Ray record %s (%s); delete it if no run is going", path, exc)
             continue
-        if inst.boot_id == _boot_id() and _alive(inst.driver_pid) and _start_time(inst.driver_pid) == inst.driver_started:
+        if inst.boot_id == _boot_id() and process_alive(inst.driver_pid, inst.driver_started):
             continue  # its run is still going
         pids = instance_processes(inst.session_dir) if inst.boot_id == _boot_id() else []
         if pids:
@@ -140,7 +141,7 @@ def instance_processes(session_dir: str) -> list[int]:
             )
         except (PermissionError, FileNotFoundError, ProcessLookupError):  # another user's, or gone meanwhile
             continue
-        if mine and _alive(int(entry.name)):
+        if mine and process_alive(int(entry.name)):
             out.append(int(entry.name))
     return out
 
@@ -153,29 +154,11 @@ def _end(pids: list[int]) -> None:
             except ProcessLookupError:
                 pass  # exited on its own
         deadline = time.monotonic() + TERM_GRACE_S
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(process_alive(p) for p in pids):
             time.sleep(0.05)
-        pids = [p for p in pids if _alive(p)]
+        pids = [p for p in pids if process_alive(p)]
         if not pids:
             return
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return text[text.rindex(")") + 2 :].split()  # fields from 3 on; the name (field 2) may hold spaces
-
-
-def _alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in ("Z", "X")  # a zombie has exited; its parent reaps it
-
-
-def _start_time(pid: int) -> int | None:
-    fields = _stat(pid)
-    return int(fields[19]) if fields is not None else None  # field 22 of stat
 
 
 def _boot_id() -> str | None:

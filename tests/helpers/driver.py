@@ -57,6 +57,15 @@ def wait_for(condition, timeout: float = 120, every: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def parent_pid(pid: int) -> int | None:
+    """The parent of process ``pid`` (field 4 of /proc/<pid>/stat), or None when it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[1])  # after "pid (name) ": the state, then the parent
+
+
 def ray_task_pids(name: str, session_dir: str) -> list[int]:
     """Worker processes of the Ray instance of ``session_dir`` running the task ``name`` now (their title is
     ``ray::<name>``); never another instance's, even one of another test run on this machine."""
