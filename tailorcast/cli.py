@@ -34,6 +34,23 @@ def _setup_logging(verbose: int) -> None:
                             handlers=[logging.StreamHandler(sys.stderr)], force=True)
 
 
+def _exit_on_sigterm() -> list[int]:
+    """Until the command ends, SIGTERM (what a scheduler sends first) raises SystemExit(143) in the main thread, so the
+    command unwinds through its ``finally`` blocks. The returned list records that it came: Ray turns the exit status
+    into 1 on the way out of its calls, and the caller says 143 again."""
+    import signal
+
+    terminated: list[int] = []
+
+    def on_sigterm(*_) -> None:
+        terminated.append(signal.SIGTERM)
+        sys.exit(EXIT_SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+    return terminated
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
@@ -147,7 +164,6 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
       tailorcast run templates/bill-explainer --customers export.csv --out s3://my-bucket/bills \
           --ray-address auto --log-format json --cdn-base-url https://bills.example.com
     """
-    import signal
 
     from workers.run import run_billing
 
@@ -167,15 +183,8 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
         use_json_logs(level)
     else:
         logging.getLogger().setLevel(level)
-    # a scheduler's SIGTERM unwinds the run: the journal keeps what finished, Ray is shut down
-    terminated: list[int] = []  # Ray turns the handler's exit status into 1 on the way out of its calls: remember it here
-
-    def on_sigterm(*_) -> None:
-        terminated.append(signal.SIGTERM)
-        sys.exit(EXIT_SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+    # a scheduler's SIGTERM unwinds the run: the journal keeps what finished, the lease is released, Ray is shut down
+    terminated = _exit_on_sigterm()
     settings = load_settings(state_dir=state)
     if workers:
         settings = settings.with_(num_cpus=workers)
@@ -271,7 +280,6 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
       tailorcast bake bill-explainer-3f2a9c1d0e4b templates/bill-explainer \\
           --customers export.csv --rows 2,7,9 --out public/
     """
-    import signal
 
     from workers.bake import bake_customers, parse_rows
 
@@ -285,9 +293,7 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
         wanted = parse_rows(rows) if rows is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rows") from None
-    # a SIGTERM unwinds the bake like a run's: the run id's lease is released on the way out
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_SIGTERM))
-    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+    _exit_on_sigterm()  # a SIGTERM unwinds the bake like a run's: the run id's lease is released on the way out
     settings = load_settings(state_dir=state)
     tmpl = load_template(template)
     bucket = open_bucket(out, endpoint_url)
