@@ -195,7 +195,7 @@ def _compiled(source: str, compile_with, what: str):
         return compile_with(source)
     except JinjaTemplateError as exc:
         raise ExpressionError(source, f"cannot parse{what} ({exc.message})") from exc
-    except RecursionError:
+    except (RecursionError, SyntaxError, MemoryError):  # Python's own compiler refuses > 200 nested brackets
         raise ExpressionError(source, f"cannot parse{what} (nested too deeply)") from None
 
 
@@ -252,6 +252,8 @@ def _sandboxed(source: str):
         raise ExpressionError(source, exc.message or type(exc).__name__) from exc
     except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
         raise ExpressionError(source, str(exc)) from exc
+    except SyntaxError:  # a page whose compiled code nests deeper than Python's compiler allows
+        raise ExpressionError(source, "cannot parse (nested too deeply; split long chains of and/or or brackets)") from None
     except RecursionError:
         raise ExpressionError(source, "calls itself without end (a macro that calls itself, or a page that includes "
                                       "itself); remove the loop") from None

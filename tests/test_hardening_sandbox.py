@@ -76,8 +76,25 @@ def test_a_loop_that_runs_too_long_ends_with_an_error_naming_the_expression(monk
         evaluate_text(source, CTX)
     assert "took more than 0.1 s of CPU" in info.value.message and info.value.source == source
     with pytest.raises(ExpressionError, match="took more than"):  # a variant rule or a scene's when: too
-        evaluate_condition("(range(100000)|map('string')|map('length')|sum) > 0 and " * 300 + "true", CTX)
+        evaluate_condition("(range(100000)|map('string')|map('length')|sum) > 0 and " * 60 + "true", CTX)
     assert evaluate_text("{{ n }}", CTX) == "10"  # the thread carries no stray exception afterwards
+
+
+@pytest.mark.parametrize("n", [200, 300, 2000])
+def test_a_chain_nested_deeper_than_python_compiles_is_a_template_error(n):
+    # 200-odd chained `and`s parse in Jinja but compile to more nested brackets than Python's compiler takes
+    # (SyntaxError); deeper ones exhaust the stack in Jinja's code generator instead; both are the author's error
+    source = "n > 0 and " * n + "true"
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        evaluate_condition(source, CTX)
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        evaluate_text("{{ " + source + " }}", CTX)
+
+
+def test_a_page_nested_deeper_than_python_compiles_is_a_template_error(tmp_path):
+    (tmp_path / "page.html").write_text("{{ " + "n > 0 and " * 250 + "true }}", encoding="utf-8")
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        expressions.render_page(expressions.page_env(expressions.FolderLoader(tmp_path)), "page.html", CTX)
 
 
 def test_memory_built_in_many_small_steps_ends_with_an_error(monkeypatch):
@@ -236,3 +253,16 @@ def test_a_customer_whose_expressions_cost_too_much_fails_alone_with_the_reason_
     rows = {r["customer_id"]: r for r in csv.DictReader(open(tmp_path / "pub" / "runs" / summary.run_id / "manifest.csv"))}
     assert rows["C1"]["status"] == rows["C3"]["status"] == "ok"
     assert rows["C2"]["status"] == "failed" and "together took more than 0.5 s of CPU" in rows["C2"]["error"], rows["C2"]
+
+
+def test_validate_reports_a_condition_too_deep_to_compile_at_its_place(tmp_path):
+    # it parses, so only compiling it finds the problem: before any row, not as one error per customer
+    from helpers.tiny import TINY, write_tiny
+    from tailorcast.errors import TemplateError
+    from tailorcast.spec.load import load_template
+
+    deep = "first_name != '' and " * 250 + "true"
+    root = write_tiny(tmp_path / "tiny", TINY.replace("  - id: name\n", f"  - id: name\n    when: \"{deep}\"\n", 1))
+    with pytest.raises(TemplateError) as info:
+        load_template(root)
+    assert "nested too deeply" in str(info.value) and "scenes[1].when" in str(info.value)

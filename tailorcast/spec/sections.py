@@ -63,6 +63,7 @@ class Check:
         self.sources.append(src)
         try:
             used = expressions.names_used(src, condition)
+            (expressions.compile_condition if condition else expressions.compile_text)(src)  # what parses may not compile
         except expressions.ExpressionError as exc:
             self.problem(path, f"{exc}; fix the Jinja syntax")
             return frozenset()
