@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jinja2 import BaseLoader, StrictUndefined, meta, nodes, pass_context
-from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError, TemplateNotFound
+from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import bounds, formatting
@@ -108,6 +108,8 @@ def _finalize(value: Any) -> Any:
 
 EVAL_SECONDS = 2.0  # CPU seconds one expression (or one page) may take; real ones take microseconds to milliseconds
 EVAL_MEMORY = 512 * 2**20  # bytes the process may grow by while one expression (or page) is evaluated
+MAX_DEPTH = 60  # levels of a parsed template or expression (the sample pages reach 10, their texts 7); Jinja's
+# code generator costs the cube of the depth (a chain of 300 filters: 9 s of CPU to compile, before any budget)
 ROW_SECONDS = 10.0  # CPU seconds all the expressions and the page of one customer may take together
 
 _row = threading.local()  # this thread's row account: ``left`` CPU seconds (None outside a row), ``depth``
@@ -147,6 +149,26 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
         args = check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Every parse (a page, a text, :func:`names_used`) is refused past :data:`MAX_DEPTH` before any code is made."""
+        return _shallow(super()._parse(source, name, filename), name, filename)
+
+    def _generate(self, source: nodes.Template, name, filename, defer_init: bool = False) -> str:
+        """And every tree compiled without a parse here (``compile_expression``, a condition)."""
+        return super()._generate(_shallow(source, name, filename), name, filename, defer_init)
+
+
+def _shallow(tree: nodes.Template, name: str | None, filename: str | None) -> nodes.Template:
+    """``tree``, or TemplateSyntaxError when it nests deeper than :data:`MAX_DEPTH` (counted without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TemplateSyntaxError(f"nested too deeply (more than {MAX_DEPTH} levels of brackets, filters, and/or or "
+                                      "blocks); split it with {% set %} or simplify it", node.lineno or 1, name, filename)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return tree
 
 
 def _sandbox(autoescape: bool, loader=None) -> ImmutableSandboxedEnvironment:

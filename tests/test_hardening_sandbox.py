@@ -76,7 +76,7 @@ def test_a_loop_that_runs_too_long_ends_with_an_error_naming_the_expression(monk
         evaluate_text(source, CTX)
     assert "took more than 0.1 s of CPU" in info.value.message and info.value.source == source
     with pytest.raises(ExpressionError, match="took more than"):  # a variant rule or a scene's when: too
-        evaluate_condition("(range(100000)|map('string')|map('length')|sum) > 0 and " * 60 + "true", CTX)
+        evaluate_condition("(range(100000)|map('string')|map('length')|sum) > 0 and " * 10 + "true", CTX)
     assert evaluate_text("{{ n }}", CTX) == "10"  # the thread carries no stray exception afterwards
 
 
@@ -266,3 +266,39 @@ def test_validate_reports_a_condition_too_deep_to_compile_at_its_place(tmp_path)
     with pytest.raises(TemplateError) as info:
         load_template(root)
     assert "nested too deeply" in str(info.value) and "scenes[1].when" in str(info.value)
+
+
+@pytest.mark.parametrize("shape", ["n" + "|abs" * 100, "n > 0 and " * 100 + "true", "n" + ".real" * 100,
+                                   "[" * 70 + "n" + "]" * 70])
+def test_an_expression_deeper_than_the_limit_is_refused_before_any_code_is_made(shape):
+    # Jinja's code generator costs the cube of the depth (300 filters: seconds of CPU in validate, unbudgeted);
+    # the parse tree's depth is checked first, in every way an expression reaches the code generator
+    for attempt in (lambda: expressions.names_used(shape, condition=True), lambda: evaluate_condition(shape, CTX),
+                    lambda: evaluate_text("{{ " + shape + " }}", CTX), lambda: expressions.names_used("{{ " + shape + " }}")):
+        with pytest.raises(ExpressionError, match=f"nested too deeply \\(more than {expressions.MAX_DEPTH} levels"):
+            attempt()
+
+
+def test_expressions_and_pages_as_deep_as_real_ones_are_well_within_the_limit(tmp_path):
+    assert evaluate_text("{{ n" + "|abs" * 40 + " }}", CTX) == "10"
+    assert evaluate_condition("n > 0 and " * 40 + "true", CTX) is True
+    from pathlib import Path
+
+    for page in Path(__file__).parents[1].glob("templates/*/page.html"):  # the samples' pages (10 levels)
+        assert expressions.text_env().parse(page.read_text(encoding="utf-8"))
+
+
+def test_a_page_deeper_than_the_limit_is_a_template_error(tmp_path):
+    (tmp_path / "page.html").write_text("{% if n %}" * 70 + "x" + "{% endif %}" * 70, encoding="utf-8")
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        expressions.render_page(expressions.page_env(expressions.FolderLoader(tmp_path)), "page.html", CTX)
+
+
+def test_the_templates_guide_states_the_sandbox_limits_the_code_has():
+    from pathlib import Path
+
+    guide = " ".join((Path(__file__).parents[1] / "docs" / "templates.md").read_text(encoding="utf-8").split())
+    assert f"at most {expressions.EVAL_SECONDS:g} s of CPU (`EVAL_SECONDS`)" in guide
+    assert f"at most {expressions.EVAL_MEMORY // 2**20} MiB (`EVAL_MEMORY`)" in guide
+    assert f"at most {expressions.ROW_SECONDS:g} s of CPU (`ROW_SECONDS`" in guide
+    assert f"at most {expressions.MAX_DEPTH} levels (`MAX_DEPTH`" in guide
