@@ -1,6 +1,6 @@
 """The quality bars of a published microsite (issue 5), measured by the web's own judges.
 
-- Lighthouse 12 (mobile, simulated throttling) on one page: Performance >= 0.95,
+- Lighthouse 12 (mobile, simulated throttling) on one page, the median of three runs: Performance >= 0.95,
   Accessibility = 1.0, Best Practices >= 0.95.
 - axe-core injected with Playwright, iPhone 13 and Pixel 5, both templates (the
   reminder in Arabic, right to left): zero violations.
@@ -71,19 +71,43 @@ def pages(bill_site, reminder_site):
 
 # ---------------------------------------------------------------- Lighthouse
 
+LIGHTHOUSE_RUNS = 3  # Lighthouse's docs/variability.md: one run varies with the machine's load; judge the median run
+
+
 @pytest.fixture(scope="module")
 def lighthouse(lighthouse_cli, chromium, pages, tmp_path_factory):
-    """One Lighthouse run (20-40 s) per session on the Italian bill page; the three categories are asserted apart."""
-    report = tmp_path_factory.mktemp("lighthouse") / "report.json"
-    cmd = ["node", str(lighthouse_cli), pages["bill-explainer/it"], "--output=json", f"--output-path={report}",
-           "--only-categories=performance,accessibility,best-practices", "--form-factor=mobile",
-           "--screenEmulation.mobile", "--throttling-method=simulate", f"--chrome-path={CHROMIUM}",
-           "--chrome-flags=" + " ".join(CHROMIUM_ARGS), "--quiet"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "CHROME_PATH": CHROMIUM})
-    assert proc.returncode == 0 and report.exists(), f"lighthouse failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
-    lhr = json.loads(report.read_text())
-    assert not lhr.get("runtimeError"), lhr["runtimeError"]
-    return lhr
+    """Three Lighthouse runs (20-40 s each) on the Italian bill page; the run with the median performance score is
+    judged, its three categories asserted apart. One run alone failed CI once at 0.94 (total blocking time 270 ms)
+    while the other test lane loaded both cores."""
+    runs = []
+    for _ in range(LIGHTHOUSE_RUNS):
+        report = tmp_path_factory.mktemp("lighthouse") / "report.json"
+        cmd = ["node", str(lighthouse_cli), pages["bill-explainer/it"], "--output=json", f"--output-path={report}",
+               "--only-categories=performance,accessibility,best-practices", "--form-factor=mobile",
+               "--screenEmulation.mobile", "--throttling-method=simulate", f"--chrome-path={CHROMIUM}",
+               "--chrome-flags=" + " ".join(CHROMIUM_ARGS), "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "CHROME_PATH": CHROMIUM})
+        assert proc.returncode == 0 and report.exists(), f"lighthouse failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+        lhr = json.loads(report.read_text())
+        assert not lhr.get("runtimeError"), lhr["runtimeError"]
+        runs.append(lhr)
+    return median_run(runs)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run whose performance score is the median of an odd number of runs; every run's scores are printed."""
+    assert len(runs) % 2 == 1, "an odd number of runs has one median"
+    for i, lhr in enumerate(runs, 1):
+        print(f"lighthouse run {i}: " + ", ".join(f"{k} {c['score']}" for k, c in lhr["categories"].items())
+              + f" (benchmarkIndex {lhr.get('environment', {}).get('benchmarkIndex')})")
+    return sorted(runs, key=lambda lhr: lhr["categories"]["performance"]["score"] or 0)[len(runs) // 2]
+
+
+def test_the_median_run_is_the_middle_performance_score():
+    runs = [{"categories": {"performance": {"score": s}}} for s in (0.99, 0.90, 0.96)]
+    assert median_run(runs)["categories"]["performance"]["score"] == 0.96
+    with pytest.raises(AssertionError):
+        median_run(runs[:2])
 
 
 def _failing_audits(lhr: dict, category: str) -> list[str]:
