@@ -315,7 +315,7 @@ def bake(run_id: str, template: Path, customers: str, rows: str | None, encoding
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--api/--no-api", default=True, show_default=True, help="Also answer /api/ (events, paid status, instalments), as the public server would.")
 @click.option("--demo-checkout", is_flag=True, help="Local demos only: with --api, also enable /demo/checkout (anyone with a signed link can mark it paid).")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database).")
@@ -351,7 +351,7 @@ def serve(folder: Path, host: str, port: int, api: bool, demo_checkout: bool, st
 
 @main.command("public-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--demo-checkout", is_flag=True, help="Local demos only: enable /demo/checkout (anyone with a signed link can mark it paid).")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, default database).")
 def public_server(host: str, port: int, demo_checkout: bool, state: Path | None) -> None:
@@ -449,7 +449,7 @@ def db_current(state: Path | None) -> None:
 
 @main.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Staff only: keep 127.0.0.1 unless a reverse proxy with HTTPS is in front.")
-@click.option("--port", default=8002, show_default=True, type=int)
+@click.option("--port", default=8002, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--ray-address", default=None, help="Runs join this Ray cluster (e.g. 'auto'); default: each run starts a local Ray.")
 @click.option("--endpoint-url", default=None, help="S3-compatible endpoint of runs' s3:// input and output (MinIO, R2); AWS when omitted.")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local state folder (secret, database, studio files).")

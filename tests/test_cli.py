@@ -127,3 +127,13 @@ def test_log_lines_in_a_file_or_a_pipe_are_whole_and_dated(capsys):
         assert len(lines) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} WARNING " + re.escape(long.rstrip()) + r"\s*", lines[0]), lines
     finally:
         logging.basicConfig(force=True)
+
+
+@pytest.mark.parametrize("command", [["serve", "."], ["public-server"], ["studio"]])
+@pytest.mark.parametrize("port", ["-1", "0", "65536", "99999"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(cli, command, port):
+    # before: the studio's bind() raised OverflowError with a traceback; serve printed "Serving" and died
+    result = cli.invoke(main, [*command, "--port", port])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '--port': {port} is not in the range 1<=x<=65535" in result.output
+    assert not isinstance(result.exception, OverflowError) and "Traceback" not in result.output
