@@ -16,6 +16,7 @@ import click
 from tailorcast.csvfile import csv_bytes, write_csv
 from tailorcast.dialects import DECIMAL_MARKS
 from tailorcast.errors import ResultsInputError
+from tailorcast.params import RUN_ID
 
 UTC = dt.timezone.utc
 _STATE = click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -58,7 +59,7 @@ def results() -> None:
 
 
 @results.command("show")
-@click.argument("run_id", required=False)
+@click.argument("run_id", type=RUN_ID, required=False)
 @click.option("--template", "template", default=None, metavar="NAME",
               help="Every imported run of this template as one report (sends pooled; with --experiment: that experiment's runs).")
 @click.option("--experiment", default=None, metavar="ID",
@@ -131,7 +132,7 @@ def _print(report: dict, fmt: str) -> None:
 
 
 @results.command("import-run")
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--from", "source", required=True, help="Where the run published: a folder or s3://BUCKET/PREFIX (its runs/RUN_ID/manifest.csv).")
 @click.option("--endpoint-url", default=None, help="S3-compatible endpoint (MinIO, R2, a local test server); AWS when omitted.")
 @click.option("--sent-at", default=None, metavar="DATE", help="When the messages went out (2026-11-02 or 2026-11-02T08:00:00Z, UTC); default: now, or the date of an earlier import.")

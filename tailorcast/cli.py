@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import TailorcastError
+from .params import RUN_ID
 
 # soft_wrap: a message is one line however long its path (the terminal folds it; a log or a pipe keeps it whole)
 console = Console(stderr=True, soft_wrap=True)
@@ -103,7 +104,7 @@ _CUSTOMERS_HELP = "CRM export: .csv (header row; delimiter , ; tab or | detected
 @_input_options
 @click.option("--out", default="public/", show_default=True, help="Where to publish: a folder, or s3://BUCKET/PREFIX.")
 @click.option("--endpoint-url", default=None, help="S3-compatible endpoint of --out and of an s3:// --customers (MinIO, R2, a local test server); AWS when omitted.")
-@click.option("--run-id", default=None, help="Name of the run; default: derived from the template and the input, so a rerun resumes.")
+@click.option("--run-id", type=RUN_ID, metavar="RUN_ID", default=None, help="Name of the run; default: derived from the template and the input, so a rerun resumes.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for the local Ray instance (default: all).")
 @click.option("--ray-address", default=None, help="Join a running Ray cluster (e.g. 'auto') instead of starting one.")
@@ -239,7 +240,7 @@ def run(template: Path, customers: str, encoding: str | None, decimal: str, out:
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.argument("template", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--customers", "customers", required=True, help="The run's customers file, or a file with only the customers to bake (same columns). " + _CUSTOMERS_HELP)
 @click.option("--rows", default=None, metavar="ROWS", help="Only these rows of --customers, as in the manifest and error report: 2,7,9 or 2-5,9 (default: every row).")

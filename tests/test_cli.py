@@ -137,3 +137,14 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(cli, command, port
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '--port': {port} is not in the range 1<=x<=65535" in result.output
     assert not isinstance(result.exception, OverflowError) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["run", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV), "--run-id", "../x"],
+                                  ["bake", "../x", str(TEMPLATE_DIR), "--customers", str(SAMPLE_CSV)],
+                                  ["results", "import-run", "../x", "--from", "."], ["results", "a/b"]])
+def test_a_run_id_that_cannot_be_a_bucket_key_is_a_usage_error(cli, args, tmp_path):
+    # before: run, bake and import-run ended in a ValueError traceback from tailorcast/keys.py
+    result = cli.invoke(main, args + (["--out", str(tmp_path / "out")] if args[0] in ("run", "bake") else []))
+    assert result.exit_code == 2, result.output
+    assert "is not a run id: use 1 to 64 letters, digits" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists() and "Traceback" not in result.output
