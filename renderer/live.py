@@ -2,7 +2,8 @@
 
     template + locale ── base_scenes ──► render_base ──► shared/video/<hash>.mp4   (once per locale, variant,
                                                                                    rendition and played scenes)
-    template + customer ── live_stills ──► c/<token>/o/<rendition>-<n>.webp + timing (no video encode)
+    template + customer ── live_stills ──► pack_stills ──► c/<token>/o/<rendition>.webp (one sheet) + rectangles and timing
+                                                                  (no video encode)
     template + customer ── live_timeline ──► chapters and captions, without drawing a pixel
 
 With ``video.bake: false`` this is all a customer costs: no per-customer video at all.
@@ -14,6 +15,13 @@ layer drawn above an overlapping personal one, to keep the stacking order. The
 page's player (microsite/static/player.js) draws every live still with the
 vocabulary of :mod:`renderer.animation` on the same frames, so a paused live
 frame looks like the baked video's frame.
+
+A customer's live stills of one rendition are published as one image, a *sheet*
+(:func:`live_sheets`): one upload and one request instead of one per still. The
+drawn part of each still (its pixels that are not clear: a lossless encode costs
+about the same for every pixel) sits in it at integer offsets with clear padding
+around it, and the page's data gives the player every still's rectangle in its
+sheet; the player copies it one for one into a canvas in the still's box.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,15 +50,24 @@ from .profiles import encoder_profile
 from .scenes import ResolvedScene, layer_sprite, resolve_scene
 from .video import Timeline, audio_bed, scene_sounds, segment
 
-STILL_FORMAT = {"format": "WEBP", "lossless": True, "method": 1, "quality": 0}  # exact pixels; fast; a third of PNG's bytes
+SHEET_FORMAT = {"format": "WEBP", "lossless": True, "method": 1, "quality": 0}  # exact pixels; fast (method 0: 8 times the bytes)
+SHEET_WIDTH = 2048  # a sheet's widest shelf (at most the frame's width), unless one still is wider
+SHEET_SIDE = 16383  # WebP's largest side: a sheet that would be taller starts another sheet
+# clear pixels between stills, and offsets that are multiples of it. player.js copies a still's rectangle one for one
+# (no resampling), so no neighbour can reach it there; the padding keeps it so for anything that scales the sheet as
+# a whole, down to a quarter (no 2×2 or 4×4 mipmap block holds pixels of two stills)
+SHEET_PAD = 4
 
 
 @dataclass(frozen=True)
 class LiveStill:
-    """One personal still on the whole video's timeline, in frame pixels and frames."""
+    """One personal still on the whole video's timeline, in frame pixels and frames, and where its pixels are.
 
-    name: str  # file name in the customer's o/ folder
-    data: bytes  # lossless WebP
+    Only its drawn part (``drawn``: the box of its pixels that are not transparent) goes into a sheet, at
+    (``sx``, ``sy``) of sheet number ``sheet``: a lossless encode costs about the same for every pixel, clear or not.
+    """
+
+    image: Image.Image = field(repr=False, compare=False)  # the still as drawn alone (RGBA)
     x: int
     y: int
     width: int
@@ -61,12 +78,94 @@ class LiveStill:
     enter_frames: int
     exit: str
     exit_frames: int
+    drawn: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, width, height of its drawn part, in the still
+    sheet: int = 0  # its sheet (pack_stills)
+    sx: int = 0  # the drawn part's top-left corner in the sheet
+    sy: int = 0
+
+    def as_json(self) -> dict:
+        """What player.js reads of a still: its box and timing, its drawn part (``c``: left, top, width, height in the
+        still) and where that part is (``sheet``, ``sx``, ``sy``)."""
+        return {"x": self.x, "y": self.y, "width": self.width, "height": self.height, "c": list(self.drawn), "sheet": self.sheet,
+                "sx": self.sx, "sy": self.sy, "start": self.start, "end": self.end, "enter": self.enter,
+                "enterFrames": self.enter_frames, "exit": self.exit, "exitFrames": self.exit_frames}
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One image of a rendition's live stills: its file name in the customer's o/ folder, size and lossless WebP bytes."""
+
+    name: str
+    width: int
+    height: int
+    data: bytes = field(repr=False)
 
     def as_json(self, url: str) -> dict:
-        """What player.js reads (``src``: the still's URL relative to the page)."""
-        return {"src": url, "x": self.x, "y": self.y, "width": self.width, "height": self.height, "start": self.start,
-                "end": self.end, "enter": self.enter, "enterFrames": self.enter_frames, "exit": self.exit,
-                "exitFrames": self.exit_frames}
+        """What player.js reads of a sheet (``src``: its URL relative to the page)."""
+        return {"src": url, "width": self.width, "height": self.height}
+
+
+def _shelves(sizes: list[tuple[int, int]], width: int, side: int, pad: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """First-fit decreasing height on shelves ``width`` wide: see :func:`pack`."""
+    def up(v: int) -> int:
+        return -(-v // pad) * pad
+
+    places: list[tuple[int, int, int]] = [(0, 0, 0)] * len(sizes)
+    sheets: list[tuple[int, int]] = []
+    shelves: list[list[int]] = []  # of the sheet being filled: [y, height, next free x]
+    for i in sorted(range(len(sizes)), key=lambda i: (-sizes[i][1], -sizes[i][0], i)):
+        w, h = sizes[i]
+        shelf = next((s for s in shelves if s[2] + w <= width), None)  # every shelf is as tall as this one, or taller
+        if shelf is None:
+            y = up(shelves[-1][0] + shelves[-1][1] + pad) if shelves else 0
+            if shelves and y + h > side:  # next sheet
+                sheets.append((0, 0))
+                shelves, y = [], 0
+            shelf = [y, h, 0]
+            shelves.append(shelf)
+        places[i] = (len(sheets), shelf[2], shelf[0])
+        shelf[2] = up(shelf[2] + w + pad)
+    sheets.append((0, 0))
+    for (n, x, y), (w, h) in zip(places, sizes, strict=True):
+        sheets[n] = (max(sheets[n][0], x + w), max(sheets[n][1], y + h))
+    return places, sheets
+
+
+def pack(sizes: list[tuple[int, int]], width: int = SHEET_WIDTH, side: int = SHEET_SIDE,
+         pad: int = SHEET_PAD) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """Shelf packing of rectangles ``(w, h)``: (each one's (sheet, x, y), each sheet's (width, height)).
+
+    Tallest first, each on the first shelf with room for it, shelves at most ``width`` wide (or as wide as the
+    widest rectangle): of eight widths from the widest rectangle's to ``width``, the one with the fewest pixels.
+    Offsets are multiples of ``pad`` and at least ``pad`` pixels lie between two rectangles; a shelf that would
+    take a sheet past ``side`` pixels starts the next sheet.
+    """
+    if not sizes:
+        return [], []
+    widest = max(w for w, _ in sizes)
+    if widest > side or any(h > side for _, h in sizes):
+        raise RenderError("live stills", f"a still is larger than a sheet's {side} pixels")
+    width = min(max(width, widest), side)
+    tries = [_shelves(sizes, widest + (width - widest) * k // 7, side, pad) for k in range(8)]
+    return min(tries, key=lambda t: (sum(w * h for w, h in t[1]), len(t[1])))
+
+
+def pack_stills(stills: list[LiveStill], rendition: str, width: int = SHEET_WIDTH, side: int = SHEET_SIDE) -> tuple[list[LiveStill], list[Sheet]]:
+    """``stills`` placed in sheets (a still with no pixel is left out), and the sheets drawn and encoded: one image
+    unless it would be taller than ``side``."""
+    stills = [o for o in stills if o.drawn[2] and o.drawn[3]]
+    places, sizes = pack([o.drawn[2:] for o in stills], width, side)
+    canvases = [Image.new("RGBA", size, (0, 0, 0, 0)) for size in sizes]
+    for o, (n, sx, sy) in zip(stills, places, strict=True):
+        left, top, w, h = o.drawn
+        part = o.image.crop((left, top, left + w, top + h))
+        canvases[n].paste(part if part.mode == "RGBA" else part.convert("RGBA"), (sx, sy))
+    sheets = []
+    for n, img in enumerate(canvases):
+        buf = io.BytesIO()
+        img.save(buf, **SHEET_FORMAT)
+        sheets.append(Sheet(keys.live_sheet_name(rendition, n), img.width, img.height, buf.getvalue()))
+    return [replace(o, sheet=n, sx=sx, sy=sy) for o, (n, sx, sy) in zip(stills, places, strict=True)], sheets
 
 
 def is_personal(layer: Layer) -> bool:
@@ -143,17 +242,17 @@ def base_poster(cache: SegmentCache, key: str) -> Path:
 
 
 class _StillMemo:
-    """Stills and their encoded bytes by what they are drawn from (type, size, resolved style and parameters),
-    per worker process.
+    """Stills and the box of their drawn pixels by what they are drawn from (type, size, resolved style and
+    parameters), per worker process.
 
     A still that does not depend on the customer (a shared layer above a personal one) or that two
-    renditions share is drawn and encoded once; the bound keeps a worker's memory flat.
+    renditions share is drawn once; the bound keeps a worker's memory flat.
     """
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self.stills: OrderedDict[str, Image.Image] = OrderedDict()
-        self.data: dict[int, bytes] = {}  # id of a still in ``stills`` → its encoded bytes
+        self.drawn: dict[int, tuple[int, int, int, int]] = {}  # id of a still in ``stills`` → its drawn part
 
     def draw(self, li: LayerInput) -> Image.Image:
         k = repr((li.type, li.width, li.height, li.frame_short_side, sorted(li.style.items()), sorted(li.params.items()),
@@ -163,23 +262,22 @@ class _StillMemo:
             self.stills.move_to_end(k)
             return img
         img = render_layer(li)
-        buf = io.BytesIO()
-        img.save(buf, **STILL_FORMAT)
-        self.stills[k], self.data[id(img)] = img, buf.getvalue()
+        box = img.getbbox() if img.mode == "RGBA" else (0, 0, img.width, img.height)  # its pixels that are not wholly clear
+        self.stills[k], self.drawn[id(img)] = img, (box[0], box[1], box[2] - box[0], box[3] - box[1]) if box else (0, 0, 0, 0)
         if len(self.stills) > self.size:
-            self.data.pop(id(self.stills.popitem(last=False)[1]))
+            self.drawn.pop(id(self.stills.popitem(last=False)[1]))
         return img
 
-    def encoded(self, img: Image.Image) -> bytes:
-        """The bytes of a still :meth:`draw` just returned."""
-        return self.data[id(img)]
+    def drawn_part(self, img: Image.Image) -> tuple[int, int, int, int]:
+        """Left, top, width and height of the drawn pixels of a still :meth:`draw` just returned."""
+        return self.drawn[id(img)]
 
 
 _STILLS = _StillMemo()
 
 
 def live_stills(template: Template, ctx: Mapping[str, Any], rendition: str) -> list[LiveStill]:
-    """One customer's live stills for ``rendition``, timed on their whole video."""
+    """One customer's live stills for ``rendition``, timed on their whole video (not placed in a sheet yet)."""
     v = template.video
     rend = v.rendition(rendition)
     ctx = {**ctx, "rendition": rend.name}
@@ -194,13 +292,21 @@ def live_stills(template: Template, ctx: Mapping[str, Any], rendition: str) -> l
                 if layer.when and not expressions.evaluate_condition(layer.when, ctx):
                     continue
                 s = layer_sprite(template, layer, ctx, rend.name, frames, draw=_STILLS.draw)
-                out.append(LiveStill(keys.live_still_name(rend.name, len(out)), _STILLS.encoded(s.image), s.x, s.y, s.image.width,
-                                     s.image.height, offset + s.start, offset + s.end, s.enter.effect, s.enter_frames, s.exit.effect,
-                                     s.exit_frames))
+                out.append(LiveStill(s.image, s.x, s.y, s.image.width, s.image.height, offset + s.start, offset + s.end,
+                                     s.enter.effect, s.enter_frames, s.exit.effect, s.exit_frames, _STILLS.drawn_part(s.image)))
         except ExpressionError as exc:
             raise RenderError(f"scene '{scene.id}'", str(exc)) from exc
         offset += frames
     return out
+
+
+def live_sheets(template: Template, ctx: Mapping[str, Any], rendition: str) -> tuple[list[LiveStill], list[Sheet]]:
+    """One customer's live stills for ``rendition``, placed in their sheets, and the sheets (none without a still).
+
+    A sheet is at most as wide as the frame (and :data:`SHEET_WIDTH`): one image per rendition for any real template.
+    """
+    rend = template.video.rendition(rendition)
+    return pack_stills(live_stills(template, ctx, rendition), rend.name, min(rend.width, SHEET_WIDTH))
 
 
 @dataclass(frozen=True)

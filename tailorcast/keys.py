@@ -6,7 +6,8 @@ Layout::
     c/<token>/video-<rendition>.mp4   baked personal video, one per rendition
     c/<token>/poster-<rendition>.jpg  video poster, one per rendition
     c/<token>/captions.<lang>.vtt     WebVTT captions (the same for every rendition)
-    c/<token>/o/<rendition>-<n>.webp  live mode: the customer's live stills (lossless WebP)
+    c/<token>/o/<rendition>.webp      live mode: the customer's live stills of a rendition, packed in one lossless
+                                      WebP sheet (a second one, <rendition>.1.webp, only past WebP's 16383 px)
     shared/<kind>/<hash>.<ext>        content-addressed, immutable (css, js, img, seg = shared scene segments,
                                       video = live mode's base videos, img also their first-frame posters)
     runs/<run_id>/manifest.csv        private: one row per customer (also manifest.parquet)
@@ -25,7 +26,7 @@ import re
 
 PUBLIC_PREFIXES = ("c/", "shared/")
 PAGE_NAME = "index.html"
-LIVE_STILLS = "o/"  # the live stills' folder inside a customer's folder
+LIVE_STILLS = "o/"  # the live stills' folder inside a customer's folder (their sheets)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # A customer's files are personal data watched by one person: a shared cache (the CDN's edge included) gains
 # almost nothing from keeping them, and without a copy there a deleted folder is gone at once (erasure).
@@ -97,13 +98,18 @@ def captions_name(lang: str) -> str:
     return f"captions.{_check(_NAME, lang.lower(), 'language')}.vtt"
 
 
-def live_still_name(rendition: str, n: int) -> str:
-    """The ``n``-th live still of a rendition (live mode)."""
-    return f"{_check(_NAME, rendition, 'rendition')}-{int(n)}.webp"
+def live_sheet_name(rendition: str, n: int = 0) -> str:
+    """The ``n``-th sheet of a rendition's live stills (live mode): ``portrait.webp``, then ``portrait.1.webp``.
+
+    A rendition's name has no dot (the template schema), so the names of two renditions' sheets never meet."""
+    rendition = _check(_NAME, rendition, "rendition")
+    if int(n) < 0:
+        raise ValueError(f"sheet number {n!r} is not allowed in a bucket key")
+    return f"{rendition}.webp" if int(n) == 0 else f"{rendition}.{int(n)}.webp"
 
 
-def live_still_file(token: str, name: str) -> str:
-    """A live still in the customer's folder; the page links to it as ``o/<name>``."""
+def live_sheet_file(token: str, name: str) -> str:
+    """A sheet of live stills in the customer's folder; the page links to it as ``o/<name>``."""
     return customer_prefix(token) + LIVE_STILLS + _check(_NAME, name, "file name")
 
 

@@ -70,8 +70,7 @@ def test_an_unbaked_run_publishes_live_pages_and_no_customer_video(unbaked, tmp_
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         assert not [n for n in names if n.endswith((".mp4", ".jpg"))], names  # no video, no poster of its own
         assert "index.html" in names and "captions.en.vtt" in names
-        stills = [n for n in names if n.startswith("o/")]
-        assert stills and all(n.endswith(".webp") for n in stills)
+        assert [n for n in names if n.startswith("o/")] == ["o/tall.webp", "o/wide.webp"]  # one sheet of live stills per rendition
         assert row["video"] == "" and row["poster"].startswith("shared/img/") and (out / row["poster"]).is_file()
         html = (folder / "index.html").read_text()
         assert 'id="dl"' not in html  # nothing to download
@@ -79,7 +78,8 @@ def test_an_unbaked_run_publishes_live_pages_and_no_customer_video(unbaked, tmp_
         assert set(live) == {"wide", "tall"}
         for r in live.values():
             assert r["src"].startswith("../../shared/video/") and (folder / r["src"]).resolve().is_file()
-            assert [s["src"] for s in r["stills"]] and all((folder / s["src"]).is_file() for s in r["stills"])
+            assert r["stills"] and [s["src"] for s in r["sheets"]] == [f"o/{r['name']}.webp"] and (folder / r["sheets"][0]["src"]).is_file()
+            assert {s["sheet"] for s in r["stills"]} == {0}
         src = re.search(r'<video src="([^"]+)" poster="([^"]+)"', html)
         assert src.group(1) == live["wide"]["src"]  # the page's own source is the base video
         assert (folder / src.group(2)).resolve() == (out / row["poster"]).resolve()
@@ -189,12 +189,14 @@ def test_unbaked_bill_page_plays_the_base_video_with_live_stills_and_offers_no_d
                                " return v.currentSrc.includes('/shared/video/') && v.readyState >= 1 && document.querySelector('.tc-o'); }")
         state = page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
             try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 1200));
-            await Promise.all([...document.querySelectorAll('.tc-o')].map(i => i.decode().catch(() => {})));
+            await new Promise(r => { const drawn = () => [...document.querySelectorAll('canvas.tc-o')].every(c => c.hasAttribute('data-drawn')) ? r() : setTimeout(drawn, 20); drawn(); });
             return {t: v.currentTime, w: v.videoWidth, poster: v.poster, live: document.querySelector('.stage').classList.contains('tc-live'),
-                    imgs: [...document.querySelectorAll('.tc-o')].map(i => [i.getAttribute('src'), i.naturalWidth]),
+                    stills: [...document.querySelectorAll('canvas.tc-o')].map(c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0)),
+                    sheets: performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/o/')),
                     download: document.querySelectorAll('.download a, a[download]').length}; }""")
         assert state["t"] > 0.3 and state["w"] == 720 and state["live"]
         assert urlparse(state["poster"]).path.startswith("/shared/img/")
-        assert state["imgs"] and all(src.endswith(".webp") and width > 0 for src, width in state["imgs"]), state["imgs"]
+        assert state["stills"] and all(state["stills"]), "every live still is drawn from the sheet"
+        assert [urlparse(u).path.rsplit("/", 2)[1:] for u in state["sheets"]] == [["o", "portrait.webp"]], state["sheets"]  # one request
         assert state["download"] == 0
         assert log.errors == [] and log.noisy_console() == [] and log.failed == []

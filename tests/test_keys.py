@@ -84,9 +84,14 @@ def test_customer_file_names():
     tok = "A" * 32
     assert keys.customer_page(tok) == f"c/{tok}/{keys.PAGE_NAME}" == f"c/{tok}/index.html"
     assert keys.video_name("portrait") == "video-portrait.mp4" and keys.poster_name("landscape") == "poster-landscape.jpg"
-    assert keys.live_still_file(tok, keys.live_still_name("portrait", 3)) == f"c/{tok}/o/portrait-3.webp"
+    assert keys.live_sheet_file(tok, keys.live_sheet_name("portrait")) == f"c/{tok}/o/portrait.webp"
+    assert keys.live_sheet_file(tok, keys.live_sheet_name("portrait", 2)) == f"c/{tok}/o/portrait.2.webp"
+    # a rendition's name has no dot: a second sheet of one rendition is never the first of another
+    assert keys.live_sheet_name("tall", 1) != keys.live_sheet_name("tall-1") and "." not in "tall-1"
     for bad in ("../x", "Wide", "a/b"):
         with pytest.raises(ValueError):
             keys.video_name(bad)
         with pytest.raises(ValueError):
-            keys.live_still_name(bad, 0)
+            keys.live_sheet_name(bad)
+    with pytest.raises(ValueError):
+        keys.live_sheet_name("portrait", -1)

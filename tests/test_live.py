@@ -8,6 +8,7 @@ live still on its frames, and a paused live frame matches the baked mp4's frame 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import io
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from renderer.video import resolve_all
 from tailorcast import keys
 from tailorcast.context import customer_context, locale_context
 from tailorcast.customers import read_customers
-from tailorcast.errors import TemplateError
+from tailorcast.errors import RenderError, TemplateError
 from tailorcast.spec.load import load_template
 
 LIVE_ID = "CUST-00001"  # Italian: the bill-explainer's five scenes, three of them personal
@@ -56,6 +57,22 @@ def _still_state(o: live.LiveStill, still: Image.Image, n: int, short: int, rtl:
     return appearance(still, "none", 1.0, canvas, short, rtl)
 
 
+def _from_sheet(o: live.LiveStill, sheets: list[live.Sheet]) -> Image.Image:
+    """The still as the page shows it: its drawn part, cut out of its decoded sheet, in a clear box of its size."""
+    sheet = Image.open(io.BytesIO(sheets[o.sheet].data)).convert("RGBA")
+    left, top, w, h = o.drawn
+    still = Image.new("RGBA", (o.width, o.height), (0, 0, 0, 0))
+    still.paste(sheet.crop((o.sx, o.sy, o.sx + w, o.sy + h)), (left, top))
+    return still
+
+
+def _visible(img: Image.Image) -> np.ndarray:
+    """RGBA pixels with the colour of wholly transparent ones cleared (a lossless WebP need not keep it)."""
+    a = np.asarray(img.convert("RGBA")).copy()
+    a[a[..., 3] == 0] = 0
+    return a
+
+
 # ---------------------------------------------------------------- without a browser
 
 @pytest.mark.e2e  # every third frame of both renditions at full size, composited in Python: ~15 s
@@ -70,9 +87,9 @@ def test_base_video_plus_live_stills_is_the_baked_frame_pixel_for_pixel(folder, 
         played = played_scenes(template, ctx, r.name)
         assert played == tuple(rs.id for rs in full)
         base = live.base_scenes(template, shared_ctx, played, r.name)
-        live_stills = live.live_stills(template, ctx, r.name)
-        assert live_stills, "a personal template has live stills"
-        stills = [Image.open(io.BytesIO(o.data)).convert("RGBA") for o in live_stills]
+        live_stills, sheets = live.live_sheets(template, ctx, r.name)
+        assert live_stills and len(sheets) == 1, "a personal template has live stills, in one sheet"
+        stills = [_from_sheet(o, sheets) for o in live_stills]  # as the player cuts them out of the published sheet
         short, rtl = min(r.width, r.height), ctx["dir"] == "rtl"
         offset, checked = 0, 0
         for rs, bs in zip(full, base, strict=True):
@@ -141,14 +158,83 @@ def test_live_template_refuses_a_personal_background_colour(tmp_path):
     assert "amount_due" in str(err.value)
 
 
-def test_live_still_keys_sit_in_the_customers_folder():
+def test_live_sheet_keys_sit_in_the_customers_folder():
     token = "q3Zr0vC8Hn2WbE6xLkT1yA9sPdF4mJ7u"
-    assert keys.live_still_file(token, keys.live_still_name("portrait", 3)) == f"c/{token}/o/portrait-3.webp"
-    assert keys.is_public(keys.live_still_file(token, "portrait-3.webp"))
+    assert keys.live_sheet_file(token, keys.live_sheet_name("portrait")) == f"c/{token}/o/portrait.webp"
+    assert keys.is_public(keys.live_sheet_file(token, "portrait.webp"))
+    assert keys.is_public(keys.live_sheet_file(token, keys.live_sheet_name("portrait", 1)))
     with pytest.raises(ValueError):
-        keys.live_still_file(token, "../index.html")
+        keys.live_sheet_file(token, "../index.html")
 
 
+def _overlap_free(places, sizes, sheets, pad: int) -> None:
+    """Every rectangle inside its sheet, at offsets that are multiples of ``pad``, at least ``pad`` pixels from any other."""
+    for i, ((n, x, y), (w, h)) in enumerate(zip(places, sizes, strict=True)):
+        assert 0 <= x and 0 <= y and x + w <= sheets[n][0] and y + h <= sheets[n][1], (i, places[i], sheets[n])
+        assert x % pad == 0 and y % pad == 0
+        assert sheets[n][0] <= live.SHEET_SIDE and sheets[n][1] <= live.SHEET_SIDE
+        for j in range(i):
+            (m, x2, y2), (w2, h2) = places[j], sizes[j]
+            if m == n:  # apart by pad pixels along x or along y
+                assert x + w + pad <= x2 or x2 + w2 + pad <= x or y + h + pad <= y2 or y2 + h2 + pad <= y, (i, j, places[i], places[j])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_packed_rectangles_never_overlap_and_keep_their_padding(seed):
+    rng = np.random.default_rng(seed)
+    sizes = [(int(rng.integers(1, 700)), int(rng.integers(1, 400))) for _ in range(int(rng.integers(1, 30)))]
+    places, sheets = live.pack(sizes, 720)
+    _overlap_free(places, sizes, sheets, live.SHEET_PAD)
+    assert len(sheets) == 1 and sheets[0][0] <= max(720, max(w for w, _ in sizes))
+    # a sheet that would pass the side starts another one, and no rectangle is left out
+    places, sheets = live.pack(sizes, 720, side=800)
+    _overlap_free(places, sizes, sheets, live.SHEET_PAD)
+    assert all(w <= 800 and h <= 800 for w, h in sheets) and {n for n, _, _ in places} == set(range(len(sheets)))
+    assert len(sheets) >= -(-sum(w * h for w, h in sizes) // (800 * 800))
+    assert live.pack([], 720) == ([], [])
+    with pytest.raises(RenderError, match="larger than a sheet"):
+        live.pack([(100, 900)], 720, side=800)
+
+
+@pytest.mark.parametrize("folder,customer_id", [(TEMPLATE_DIR, LIVE_ID), (REMINDER_DIR, "R-0005"), (REMINDER_DIR, "R-0002")])
+def test_every_live_still_is_in_its_sheet_pixel_for_pixel(folder, customer_id):
+    """One sheet per rendition; each still's drawn part sits in it as drawn alone, with clear padding around it."""
+    template = load_template(folder)
+    ctx = customer_context(template, _customer(template, folder / "sample-customers.csv", customer_id))
+    for r in template.video.renditions:
+        alone = live.live_stills(template, ctx, r.name)
+        stills, sheets = live.live_sheets(template, ctx, r.name)
+        assert [sh.name for sh in sheets] == [f"{r.name}.webp"] and len(stills) == len(alone) >= 4
+        decoded = Image.open(io.BytesIO(sheets[0].data))
+        assert decoded.format == "WEBP" and decoded.info.get("lossless", True) and decoded.size == (sheets[0].width, sheets[0].height)
+        assert sheets[0].width <= r.width
+        _overlap_free([(o.sheet, o.sx, o.sy) for o in stills], [o.drawn[2:] for o in stills], [(sh.width, sh.height) for sh in sheets],
+                      live.SHEET_PAD)
+        covered = np.zeros((sheets[0].height, sheets[0].width), bool)
+        for o, a in zip(stills, alone, strict=True):
+            assert (o.x, o.y, o.width, o.height, o.start, o.end) == (a.x, a.y, a.width, a.height, a.start, a.end)
+            left, top, w, h = o.drawn
+            assert a.image.getbbox() == (left, top, left + w, top + h)  # nothing drawn outside the part in the sheet
+            assert np.array_equal(_visible(_from_sheet(o, sheets)), _visible(a.image)), (r.name, o)
+            covered[o.sy:o.sy + h, o.sx:o.sx + w] = True
+        clear = np.asarray(decoded.convert("RGBA"))[..., 3][~covered]
+        assert (clear == 0).all(), "the sheet is clear between the stills"
+
+
+def test_stills_past_a_sheets_side_start_a_second_sheet():
+    template = load_template(TEMPLATE_DIR)
+    ctx = customer_context(template, _customer(template, SAMPLE_CSV, LIVE_ID))
+    alone = live.live_stills(template, ctx, "portrait")
+    side = max(max(o.drawn[2:]) for o in alone) + 8
+    stills, sheets = live.pack_stills(alone, "portrait", 720, side=side)
+    assert len(sheets) >= 2 and [sh.name for sh in sheets] == ["portrait.webp"] + [f"portrait.{n}.webp" for n in range(1, len(sheets))]
+    assert {o.sheet for o in stills} == set(range(len(sheets))) and all(sh.width <= side and sh.height <= side for sh in sheets)
+    for o, a in zip(stills, alone, strict=True):
+        assert np.array_equal(_visible(_from_sheet(o, sheets)), _visible(a.image))
+    assert live.pack([(700, 400)] * 3, 720, side=804) == ([(0, 0, 0), (0, 0, 404), (1, 0, 0)], [(700, 804), (700, 400)])
+
+
+# ---------------------------------------------------------------- in Chromium
 # ---------------------------------------------------------------- in Chromium
 
 
@@ -188,7 +274,7 @@ SEEK = """async (n) => {
   v.pause();
   await wait(new Promise(r => { v.addEventListener('seeked', r, {once: true}); v.currentTime = (n + 0.5) / fps; }), 5000);
   await wait(new Promise(r => v.requestVideoFrameCallback ? v.requestVideoFrameCallback(() => r()) : r()), 700);
-  await wait(Promise.all([...document.querySelectorAll('.tc-o')].map(i => i.decode().catch(() => {}))), 3000);
+  await wait(new Promise(r => { const drawn = () => [...document.querySelectorAll('canvas.tc-o')].every(c => c.hasAttribute('data-drawn')) ? r() : setTimeout(drawn, 20); drawn(); }), 3000);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   return [...document.querySelectorAll('.tc-o')].map(i => ({v: i.style.visibility, o: i.style.opacity, t: i.style.transform, c: i.style.clipPath}));
 }"""
@@ -203,7 +289,9 @@ def test_live_page_plays_the_shared_base_video_with_the_customers_live_stills(ch
         state = page.evaluate("""async () => { const v = document.querySelector('video'); v.muted = true;
             try { await v.play(); } catch (e) {} await new Promise(r => setTimeout(r, 1200));
             return {t: v.currentTime, paused: v.paused, w: v.videoWidth, h: v.videoHeight, src: v.currentSrc,
-                    imgs: [...document.querySelectorAll('.tc-o')].map(i => [i.getAttribute('src'), i.naturalWidth]),
+                    stills: await new Promise(r => { const drawn = () => [...document.querySelectorAll('canvas.tc-o')].every(c => c.hasAttribute('data-drawn')) ? r([...document.querySelectorAll('.tc-o')]
+                        .map(c => [c.width, c.height, c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0)]))
+                        : setTimeout(drawn, 20); drawn(); }),
                     download: document.querySelector('.download a').getAttribute('href')}; }""")
         data = _timeline(page)
         assert not state["paused"] and state["t"] > 0.3
@@ -211,11 +299,14 @@ def test_live_page_plays_the_shared_base_video_with_the_customers_live_stills(ch
         key = urlparse(state["src"]).path.lstrip("/")
         assert key.startswith("shared/video/") and (out / key).is_file()
         assert key == keys.shared_object("video", Path(key).stem, "mp4")
-        stills = data["live"]["portrait"]["stills"]
-        assert [src for src, _ in state["imgs"]] == [o["src"] for o in stills]
-        assert all(width > 0 for _, width in state["imgs"]), "every live still loads"
-        for o in stills:
-            assert (out / "c" / row["token"] / o["src"]).is_file()
+        live_data = data["live"]["portrait"]
+        stills, sheets = live_data["stills"], live_data["sheets"]
+        assert [s["src"] for s in sheets] == ["o/portrait.webp"]  # one image holds every live still of the rendition
+        assert state["stills"] == [[o["width"], o["height"], True] for o in stills], "every still is drawn from the sheet"
+        folder = out / "c" / row["token"]
+        assert sorted(p.name for p in (folder / "o").iterdir()) == ["landscape.webp", "portrait.webp"]
+        assert Image.open(folder / "o" / "portrait.webp").size == (sheets[0]["width"], sheets[0]["height"])
+        assert [u for u in log.requests if "/o/" in u] == [f"{base}/c/{row['token']}/o/portrait.webp"], "the sheet is one request"
         # the baked video stays published for download and sharing
         assert state["download"] == "video-portrait.mp4"
         assert urlopen(f"{base}/c/{row['token']}/video-portrait.mp4").status == 200
@@ -325,3 +416,64 @@ def test_live_page_falls_back_to_the_baked_video_when_the_base_video_is_missing(
     with open_page(chromium, f"{base}/{row['page']}", "iPhone 13", wait=None, routes=gone) as (page, log):
         page.wait_for_function("document.querySelector('video').currentSrc.endsWith('/video-portrait.mp4') && document.querySelector('video').readyState >= 1")
         assert page.locator(".tc-o").count() == 0 and log.errors == []
+
+
+
+# The stills as the player drew them before the sheets: an <img class="tc-o"> per still file at the still's box (in a
+# second overlay), given the state (visibility, opacity, transform, clip) the player gives the still's box now.
+OLD_PLAYER = """(srcs) => { const ov = document.querySelector('.tc-ov'), old = ov.cloneNode(false);
+  document.querySelector('video').style.visibility = 'hidden';
+  document.querySelector('.tc-frame').style.background = 'rgb(16, 40, 80)';
+  old.id = 'tc-old'; ov.parentNode.insertBefore(old, ov.nextSibling);
+  [...ov.children].forEach((el, i) => { const img = document.createElement('img'); img.className = 'tc-o'; img.alt = ''; img.src = srcs[i];
+    for (const k of ['left', 'top', 'width', 'height']) img.style[k] = el.style[k];
+    old.appendChild(img); });
+  return Promise.all([...old.children].map(i => i.decode())); }"""
+SHOW = """(which) => { const ov = document.querySelector('.tc-ov'), old = document.getElementById('tc-old');
+  [...ov.children].forEach((el, i) => { for (const k of ['visibility', 'opacity', 'transform', 'clipPath']) old.children[i].style[k] = el.style[k]; });
+  ov.style.display = which === 'sheet' ? '' : 'none'; old.style.display = which === 'files' ? '' : 'none'; }"""
+
+
+@pytest.mark.browser
+@pytest.mark.e2e
+@pytest.mark.parametrize("rendition,viewport,scale", [("portrait", {"width": 500, "height": 1500}, 2), ("landscape", {"width": 1000, "height": 800}, 2),
+                                                      ("portrait", {"width": 390, "height": 844}, 3)])
+def test_stills_cut_from_the_sheet_look_like_a_file_per_still(chromium, live_site, rendition, viewport, scale):
+    """Drawn from the sheet, every live still looks as it did with a file of its own, on every frame of FRAMES
+    (entering, leaving, settled): the same place, size and animation, and nothing of a neighbour in the sheet.
+    The video is hidden under a flat colour, so only the live stills are compared."""
+    base, _, row = live_site
+    with _open_live(chromium, f"{base}/{row['page']}", viewport=viewport, device_scale_factor=scale) as (page, _):
+        if scale == 2:
+            page.evaluate(NATIVE)  # drawn at the video's own size
+        else:
+            page.evaluate("document.querySelectorAll('.tc-cta, .tc-sound, .tc-replay').forEach(e => { e.style.display = 'none'; })")
+        r = _timeline(page)["live"][rendition]
+        assert page.evaluate("document.querySelector('video').videoWidth") == r["width"]
+        sheets = [Image.open(urlopen(f"{base}/c/{row['token']}/{s['src']}")).convert("RGBA") for s in r["sheets"]]
+        srcs = []
+        for o in r["stills"]:  # each still as a file of its own: its drawn part in a clear box of the still's size
+            left, top, w, h = o["c"]
+            still = Image.new("RGBA", (o["width"], o["height"]), (0, 0, 0, 0))
+            still.paste(sheets[o["sheet"]].crop((o["sx"], o["sy"], o["sx"] + w, o["sy"] + h)), (left, top))
+            buf = io.BytesIO()
+            still.save(buf, "PNG")
+            srcs.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode())
+        page.evaluate(OLD_PLAYER, srcs)
+        scores = {}
+        for n in FRAMES:
+            page.evaluate(SEEK, n)
+            shots = {}
+            for which in ("sheet", "files"):
+                page.evaluate(SHOW, which)
+                page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                shots[which] = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=page.evaluate(FRAME_BOX)))).convert("RGB"), int)
+            diff = np.abs(shots["sheet"] - shots["files"])
+            off = diff.max(axis=2) > 2
+            scores[n] = (int(diff.max()), round(float(diff.mean()), 4), round(float(off.mean()), 5), int((shots["files"] != [16, 40, 80]).any(axis=2).sum()))
+        print(f"sheet vs a file per still ({rendition}, x{scale}), frame: (max, mean abs diff, share off by more than 2, pixels drawn): {scores}")
+        assert sum(s[3] for s in scores.values()) > 0.05 * r["width"] * r["height"] * scale * scale / 4, "the stills are on the frames compared"
+        if scale == 2:  # one device pixel per video pixel: the same pixels, but for rounding in a few (blending a canvas, not an <img>)
+            assert all(s[2] < 0.0005 and s[1] < 0.005 for s in scores.values()), scores
+        else:  # scaled: canvas and <img> are resampled a little differently
+            assert all(s[1] < 0.05 for s in scores.values()), scores

@@ -168,8 +168,12 @@ def test_live_stills_and_the_built_page_carry_readable_codes(template):
     ctx = _customer(template, notice_code="301000000000000001")
     for rendition in ("landscape", "portrait"):
         found = []
-        for still in live.live_stills(template, ctx, rendition):
-            img = Image.open(io.BytesIO(still.data)).convert("RGBA")
+        stills, sheets = live.live_sheets(template, ctx, rendition)
+        for still in stills:  # as the page shows it: its drawn part, cut out of the published sheet
+            left, top, w, h = still.drawn
+            sheet = Image.open(io.BytesIO(sheets[still.sheet].data)).convert("RGBA")
+            img = Image.new("RGBA", (still.width, still.height), (0, 0, 0, 0))
+            img.paste(sheet.crop((still.sx, still.sy, still.sx + w, still.sy + h)), (left, top))
             flat = Image.new("RGB", img.size, (16, 40, 80))
             flat.paste(img, (0, 0), img)
             found += decode_qr(flat)

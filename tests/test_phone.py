@@ -112,7 +112,7 @@ PAUSE_AT = """async (t) => {
   v.pause();
   await wait(new Promise(r => { v.addEventListener('seeked', r, {once: true}); v.currentTime = t; }), 5000);
   await wait(new Promise(r => v.requestVideoFrameCallback ? v.requestVideoFrameCallback(() => r()) : r()), 700);
-  await wait(Promise.all([...document.querySelectorAll('.tc-o')].map(i => i.decode().catch(() => {}))), 3000);
+  await wait(new Promise(r => { const drawn = () => [...document.querySelectorAll('canvas.tc-o')].every(c => c.hasAttribute('data-drawn')) ? r() : setTimeout(drawn, 20); drawn(); }), 3000);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return v.currentTime; }"""
 
 SHOW_PLAYER = "document.querySelector('.stage').scrollIntoView({block: 'nearest'})"

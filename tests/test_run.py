@@ -146,6 +146,8 @@ def test_live_mode_run_publishes_base_videos_and_live_stills_with_readable_keys(
     import json
     import re
 
+    from PIL import Image
+
     from tailorcast.spec.load import load_template
 
     live_yaml = RUN_TINY.replace("video:\n  fps: 10\n", "video:\n  fps: 10\n  live: true\n")
@@ -159,14 +161,20 @@ def test_live_mode_run_publishes_base_videos_and_live_stills_with_readable_keys(
     data = json.loads(re.search(r'<script type="application/json" id="tc-timeline">(.*?)</script>', html).group(1))
     for rendition, (width, height) in (("wide", (96, 64)), ("tall", (64, 96))):
         live = data["live"][rendition]
-        assert {"name", "width", "height", "orientation", "fps", "slideDistance", "rtl", "src", "stills"} == set(live)
+        assert {"name", "width", "height", "orientation", "fps", "slideDistance", "rtl", "src", "sheets", "stills"} == set(live)
         assert (live["width"], live["height"]) == (width, height)
         assert (out / "c" / row["token"] / live["src"]).resolve().is_file()  # the base video, in shared/video/
         assert "/shared/video/" in (out / "c" / row["token"] / live["src"]).resolve().as_posix()
         assert live["stills"], "the personal layer is a live still"
+        assert [s["src"] for s in live["sheets"]] == [f"o/{rendition}.webp"]  # one image per rendition
+        sheet = Image.open(out / "c" / row["token"] / live["sheets"][0]["src"])
+        assert sheet.size == (live["sheets"][0]["width"], live["sheets"][0]["height"])
         for still in live["stills"]:
-            assert set(still) == {"src", "x", "y", "width", "height", "start", "end", "enter", "enterFrames", "exit", "exitFrames"}
-            assert still["src"].startswith("o/") and (out / "c" / row["token"] / still["src"]).is_file()
+            assert set(still) == {"x", "y", "width", "height", "c", "sheet", "sx", "sy", "start", "end", "enter", "enterFrames", "exit",
+                                  "exitFrames"}
+            left, top, w, h = still["c"]  # its drawn part, in the sheet at (sx, sy)
+            assert still["sheet"] == 0 and 0 <= left and left + w <= still["width"] and 0 <= top and top + h <= still["height"]
+            assert still["sx"] + w <= sheet.width and still["sy"] + h <= sheet.height
             assert 0 <= still["start"] < still["end"] <= 14
         pop = live["stills"][0]
         assert (pop["enter"], pop["enterFrames"], pop["exit"], pop["exitFrames"]) == ("pop", 3, "fade", 3)

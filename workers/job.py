@@ -152,7 +152,7 @@ def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, cap
         res.bytes += Path(path).stat().st_size
 
     for key, data in files.items():
-        put_bytes(key, data, "live still")
+        put_bytes(key, data, "live stills")
     for rendition, result in videos.items():
         put_file(keys.customer_file(token, keys.video_name(rendition)), result.video, f"{rendition} video")
         put_file(keys.customer_file(token, keys.poster_name(rendition)), result.poster, f"{rendition} poster")
@@ -200,19 +200,21 @@ def page_media(run: RunContext, page_key: str, lang: str, base_videos: Mapping[s
 
 
 def live_media(run: RunContext, ctx: dict, token: str, page_key: str, base_videos: Mapping[str, str]) -> tuple[dict, dict[str, bytes]]:
-    """Live mode's player data (base video and live stills per rendition) and the still files to publish."""
+    """Live mode's player data (base video, live stills and their sheets per rendition) and the sheets to publish:
+    one file per rendition, ``o/<rendition>.webp``."""
     data: dict = {}
     files: dict[str, bytes] = {}
     for r in run.template.video.renditions:
         if r.name not in base_videos:
             continue
-        items = []
-        for still in live.live_stills(run.template, ctx, r.name):
-            key = keys.live_still_file(token, still.name)
-            files[key] = still.data
-            items.append(still.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
+        stills, sheets = live.live_sheets(run.template, ctx, r.name)
+        urls = []
+        for sheet in sheets:
+            key = keys.live_sheet_file(token, sheet.name)
+            files[key] = sheet.data
+            urls.append(sheet.as_json(key[len(keys.customer_prefix(token)):]))  # o/<name>: next to the page
         data[r.name] = {**live.rendition_info(run.template, ctx, r.name), "src": keys.relative_url(page_key, base_videos[r.name]),
-                        "stills": items}
+                        "sheets": urls, "stills": [o.as_json() for o in stills]}
     return data, files
 
 

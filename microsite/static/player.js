@@ -218,30 +218,45 @@
     var f = Math.floor(x), d = x - f;
     return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1);
   }
-  var imgs = [], lastN = -1;
+  var els = [], lastN = -1;
 
-  function buildStills() {
+  function buildStills() { // a canvas per still, in the still's box, its drawn part copied from its sheet (one image per rendition)
     ovLayer.textContent = '';
-    imgs = [];
+    els = [];
     lastN = -1;
     if (!live) return;
-    var r = live, list = r.stills || [];
+    var r = live, list = r.stills || [], sheets = [];
+    for (var s = 0; s < (r.sheets || []).length; s++) {
+      sheets.push(new Image());
+      sheets[s].src = r.sheets[s].src; // one request per sheet, whatever the number of stills in it
+    }
     for (var i = 0; i < list.length; i++) {
-      var o = list[i], img = make('img', 'tc-o');
-      img.alt = '';
-      img.decoding = 'async';
-      img.src = o.src;
-      img.style.left = o.x / r.width * 100 + '%';
-      img.style.top = o.y / r.height * 100 + '%';
-      img.style.width = o.width / r.width * 100 + '%';
-      img.style.height = o.height / r.height * 100 + '%';
-      img.style.visibility = 'hidden';
-      ovLayer.appendChild(img);
-      imgs.push(img);
+      var o = list[i], el = make('canvas', 'tc-o'), st = el.style;
+      el.width = o.width;
+      el.height = o.height;
+      st.left = pc(o.x, r.width);
+      st.top = pc(o.y, r.height);
+      st.width = pc(o.width, r.width);
+      st.height = pc(o.height, r.height);
+      st.visibility = 'hidden';
+      ovLayer.appendChild(el);
+      els.push(el);
+      copy(el, o, sheets[o.sheet]);
     }
   }
-  function show(img, o, effect, p) {
-    var st = img.style, op = 1, tf = 'none', clip = 'none';
+  // a share of the frame in percent, a hair over (1/10,000 %): a layout rounding down a share that is a whole number of
+  // device pixels, a hair under, would leave the canvas a fraction of a pixel off, and the browser would resample it
+  function pc(v, of) { return v / of * 100 + 1e-4 + '%'; }
+  function copy(el, o, sheet) { // the still's pixels, one for one: the canvas is drawn as its own <img> was
+    var c = o.c;
+    function go() {
+      el.getContext('2d').drawImage(sheet, o.sx, o.sy, c[2], c[3], c[0], c[1], c[2], c[3]);
+      el.setAttribute('data-drawn', '');
+    }
+    if (sheet.complete && sheet.naturalWidth) go(); else sheet.addEventListener('load', go);
+  }
+  function show(el, o, effect, p) {
+    var st = el.style, op = 1, tf = 'none', clip = 'none';
     p = Math.min(Math.max(p, 0), 1);
     if (effect !== 'none' && p < 1) {
       if (p <= 0) { st.visibility = 'hidden'; return; }
@@ -271,13 +286,13 @@
     if (n === lastN || !live) return;
     lastN = n;
     var list = live.stills || [];
-    for (var i = 0; i < imgs.length; i++) {
-      var o = list[i], img = imgs[i];
-      if (n < o.start || n >= o.end) { img.style.visibility = 'hidden'; continue; }
+    for (var i = 0; i < els.length; i++) {
+      var o = list[i], el = els[i];
+      if (n < o.start || n >= o.end) { el.style.visibility = 'hidden'; continue; }
       var k = n - o.start, left = o.end - n;
-      if (o.enterFrames && k < o.enterFrames) show(img, o, o.enter, k / o.enterFrames);
-      else if (o.exitFrames && left <= o.exitFrames) show(img, o, o.exit, (left - 1) / o.exitFrames);
-      else show(img, o, 'none', 1);
+      if (o.enterFrames && k < o.enterFrames) show(el, o, o.enter, k / o.enterFrames);
+      else if (o.exitFrames && left <= o.exitFrames) show(el, o, o.exit, (left - 1) / o.exitFrames);
+      else show(el, o, 'none', 1);
     }
   }
   function onFrame(now, meta) {
