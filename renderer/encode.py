@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ffmpeg
 import imageio_ffmpeg
+from PIL import Image
 
 from tailorcast.errors import RenderError
 from .clip import clip_size, cover_box
@@ -99,24 +100,42 @@ def run(args: list[str], stage: str, stdin: bytes | None = None) -> None:
 # --- scenes: one ffmpeg filter graph each -----------------------------------------------------------
 
 
-def _write_frames(path: Path, frames) -> None:
+def _write_frames(path: Path, frames, pad: tuple[int, int] = (0, 0)) -> None:
     with path.open("wb") as fh:
         for img in frames:
+            if pad != (0, 0):  # transparent columns on the left, rows on top
+                padded = Image.new("RGBA", (img.width + pad[0], img.height + pad[1]), (0, 0, 0, 0))
+                padded.paste(img, pad)
+                img = padded
             fh.write(img.tobytes())
 
 
+def sprite_placement(s: Sprite) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the sprite's input to ffmpeg's overlay filter.
+
+    On 4:2:0 video the overlay filter rounds x and y down to even numbers (its chroma grid), so a sprite whose
+    origin is odd would land one pixel up or left of where Pillow's frame (previews, posters, the live page)
+    puts it. An odd origin is therefore made even by one transparent column or row in front of the sprite."""
+    ox, oy = s.origin
+    px, py = ox % 2, oy % 2
+    return ox - px, oy - py, s.canvas.width + px, s.canvas.height + py
+
+
 def _sprite_inputs(s: Sprite, work: Path, tag: str) -> list[tuple[Path, int, int, str]]:
-    """Raw RGBA files for a sprite: (path, first frame, last frame inclusive, part)."""
+    """Raw RGBA files for a sprite, placed as :func:`sprite_placement` says: (path, first frame, last frame
+    inclusive, part)."""
+    x, y, _, _ = sprite_placement(s)
+    pad = (s.origin[0] - x, s.origin[1] - y)
     hold = s.state(s.start + s.enter_frames) if s.end - s.start > s.enter_frames else None
     parts = []
     enter = [s.state(s.start + k) for k in range(s.enter_frames)]
     a = work / f"{tag}-in.rgba"
-    _write_frames(a, enter + ([hold] if hold is not None else []))
+    _write_frames(a, enter + ([hold] if hold is not None else []), pad)
     hold_end = s.end - s.exit_frames  # first frame of the exit
     parts.append((a, s.start, hold_end - 1, "in"))
     if s.exit_frames:
         b = work / f"{tag}-out.rgba"
-        _write_frames(b, [s.state(f) for f in range(hold_end, s.end)])
+        _write_frames(b, [s.state(f) for f in range(hold_end, s.end)], pad)
         parts.append((b, hold_end, s.end - 1, "out"))
     return parts
 
@@ -152,12 +171,12 @@ def scene_command(rs: ResolvedScene, work: Path, out: Path, profile: EncoderProf
             .filter("setpts", f"N/({fps}*TB)")
         )
     for i, s in enumerate(rs.sprites):
-        ox, oy = s.origin
+        ox, oy, sw, sh = sprite_placement(s)
         for path, first, last, _part in _sprite_inputs(s, work, f"sprite{i}"):
             if last < first:
                 continue
             sprite = to_yuv(
-                ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{s.canvas.width}x{s.canvas.height}", framerate=fps), "yuva420p"
+                ffmpeg.input(str(path), f="rawvideo", pix_fmt="rgba", s=f"{sw}x{sh}", framerate=fps), "yuva420p"
             ).filter("setpts", f"PTS-STARTPTS+{first}/({fps}*TB)")
             video = ffmpeg.overlay(video, sprite, x=ox, y=oy, eof_action="repeat", enable=f"between(n,{first},{last})")
     stream = video.filter("format", "yuv420p").output(str(out), vframes=frames or rs.frames, **encoder_args(profile, fps, threads, rs.shared if quick_search is None else quick_search))

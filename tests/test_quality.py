@@ -50,7 +50,7 @@ def test_personal_scenes_match_a_full_render_reference(rendered, rendition):
                 scores[(rs.id, n)] = ssim(frame.to_ndarray(format="gray"), ref)
     assert len(scores) == len(wanted)
     worst = min(scores.items(), key=lambda kv: kv[1])
-    assert worst[1] >= 0.98, worst
+    assert worst[1] >= 0.99, worst  # 0.993 since sprites at odd origins land in place (0.983 before)
 
 
 @pytest.mark.parametrize("rendition", ["landscape", "portrait"])
@@ -74,7 +74,7 @@ def test_shared_scenes_over_a_clip_match_a_full_render_reference(rendered, rendi
                 scores[(rs.id, n)] = ssim(frame.to_ndarray(format="gray"), np.asarray(rs.frame(n).convert("L")))
     assert len(scores) == len(wanted)
     worst = min(scores.items(), key=lambda kv: kv[1])
-    assert worst[1] >= 0.97, worst
+    assert worst[1] >= 0.99, worst  # 0.995 since sprites at odd origins land in place (0.982 before)
 
 
 @pytest.mark.parametrize("rendition", ["landscape", "portrait"])

@@ -213,3 +213,44 @@ def test_lines_break_at_spaces_but_never_at_a_no_break_space():
     assert "128,48\u00a0€" in "\n".join(lines) and not any(line.endswith("128,48") for line in lines), lines
     assert any("1°\u202fdicembre" in line for line in lines), lines
     assert [w for line in lines for w in line.split(" ")] == text.split(" ")  # the breaking spaces are where lines may end
+
+
+@pytest.mark.parametrize("odd", [(1, 0), (0, 1), (1, 1)])
+def test_a_sprite_at_an_odd_origin_lands_where_the_reference_frame_puts_it(tiny, tmp_path, odd):
+    """ffmpeg's overlay rounds x and y down to even on 4:2:0 video: a sprite at an odd origin was drawn one pixel up
+    or left of Pillow's frame (previews, posters, the live page). The held frame must match unshifted, and better
+    than shifted by that pixel."""
+    import dataclasses
+
+    import av
+    import numpy as np
+
+    from renderer.encode import scene_command, sprite_placement
+    from renderer.encode import run as run_ffmpeg
+    from renderer.video import resolve_all
+
+    rs = next(s for s in resolve_all(tiny, _ctx(tiny)) if not s.shared)
+
+    def moved(s):  # the origin made odd (or even) in each axis as the case asks
+        x, y = s.origin
+        return dataclasses.replace(s, x=s.x + (odd[0] - x % 2) % 2, y=s.y + (odd[1] - y % 2) % 2)
+
+    rs = dataclasses.replace(rs, sprites=tuple(moved(s) for s in rs.sprites))
+    assert all((s.origin[0] % 2, s.origin[1] % 2) == odd for s in rs.sprites)
+    assert all(sprite_placement(s)[0] % 2 == 0 and sprite_placement(s)[1] % 2 == 0 for s in rs.sprites)
+    out = tmp_path / "name.mp4"
+    run_ffmpeg(scene_command(rs, tmp_path, out, EncoderProfile(preset="veryfast", crf=4)), "test")
+    held = rs.sprites[0].start + rs.sprites[0].enter_frames  # in, not yet leaving
+    assert held < rs.sprites[0].end - rs.sprites[0].exit_frames
+    with av.open(str(out)) as c:
+        last = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)][held]
+    ref = np.asarray(rs.frame(held)).astype(float)
+    x0, y0, x1, y1 = rs.sprites[0].state(held).getbbox()  # where the sprite has pixels
+    x0, y0 = x0 + rs.sprites[0].origin[0], y0 + rs.sprites[0].origin[1]
+    x1, y1 = x1 + rs.sprites[0].origin[0], y1 + rs.sprites[0].origin[1]
+
+    def err(dx, dy):  # the decoded frame read dx, dy pixels away from the reference, over the sprite
+        return np.abs(last[y0 + dy:y1 + dy, x0 + dx:x1 + dx] - ref[y0:y1, x0:x1]).mean()
+
+    here, there = err(0, 0), err(-odd[0], -odd[1])
+    assert here < there / 2, (here, there)
