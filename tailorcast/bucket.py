@@ -38,6 +38,9 @@ class Bucket(Protocol):
     def list_keys(self, prefix: str) -> list[str]:
         """Every key under ``prefix``, sorted."""
 
+    def delete(self, key: str) -> None:
+        """Remove the object; nothing happens when it is not there."""
+
     def describe(self, key: str = "") -> str:
         """A human-readable location (folder path or s3:// URL)."""
 
@@ -134,6 +137,9 @@ class LocalBucket:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix.rstrip("/"))

@@ -124,6 +124,12 @@ class S3Bucket:
         except BotoCoreError as exc:
             raise self._error(exc, key) from exc
 
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.name, Key=self.prefix + key)  # 204 also when it was not there
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, key) from exc
+
     def list_keys(self, prefix: str) -> list[str]:
         out = []
         try:

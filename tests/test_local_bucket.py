@@ -58,3 +58,26 @@ def test_a_writer_killed_mid_write_leaves_its_partial_file_in_staging_only(tmp_p
 def test_keys_outside_the_bucket_are_refused(tmp_path):
     with pytest.raises(StorageError, match="outside the bucket"):
         LocalBucket(tmp_path).put_bytes("../escape", b"x")
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_delete_removes_an_object_and_is_quiet_when_it_is_gone(kind, tmp_path, request):
+    """Both buckets: what a rebuilt customer folder relies on (workers/job.py removes the files a page no longer uses)."""
+    if kind == "s3":
+        import uuid
+
+        import boto3
+
+        from tailorcast.s3 import S3Bucket
+
+        endpoint = request.getfixturevalue("s3_server")
+        name = f"delete-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=name)
+        bucket = S3Bucket(name, "oct", endpoint_url=endpoint)
+    else:
+        bucket = LocalBucket(tmp_path / "pub")
+    bucket.put_bytes("c/tok/o/wide-0.webp", b"old")
+    bucket.put_bytes("c/tok/index.html", b"<p>")
+    bucket.delete("c/tok/o/wide-0.webp")
+    bucket.delete("c/tok/o/wide-0.webp")  # already gone: no error
+    assert bucket.list_keys("c/tok/") == ["c/tok/index.html"] and bucket.get_bytes("c/tok/o/wide-0.webp") is None

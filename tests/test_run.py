@@ -481,3 +481,37 @@ def test_the_run_asks_the_autoscaler_for_a_cpu_per_batch_left_and_for_nothing_at
     assert (summary.ok, summary.batches) == (10, 5)
     assert ex.asked[:4] == [5, 4, 3, 2]  # after each full batch: one CPU for it and one per batch still to come
     assert ex.asked[-1] == 0  # everything submitted: nothing more to ask for
+
+
+def test_a_page_rebuilt_over_an_older_one_leaves_no_file_it_does_not_use(tiny_run):
+    """Baked, then the template turns live (bake: false) under the same run id: the rebuilt folder holds what the
+    live page uses and nothing else (no video, poster, or a still file from an older renderer), while a first
+    publish lists nothing."""
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.spec.load import load_template
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    template, customers, settings, out = tiny_run
+
+    class Listing(LocalBucket):
+        listed: list = []
+
+        def list_keys(self, prefix):
+            self.listed.append(prefix)
+            return super().list_keys(prefix)
+
+    first = run_billing(template, customers, Listing(out), settings, limit=3, executor=InProcessExecutor())
+    row = _csv(out / first.manifest)[0]
+    folder = out / "c" / row["token"]
+    assert (folder / "video-wide.mp4").is_file() and not [p for p in Listing.listed if p.startswith("c/")]
+    (folder / "o").mkdir()
+    (folder / "o" / "wide-0.webp").write_bytes(b"a still of renderer version 7")
+    (template.root / "template.yaml").write_text((template.root / "template.yaml").read_text().replace(
+        "  profile: {preset: ultrafast, crf: 30}\n", "  profile: {preset: ultrafast, crf: 30}\n  bake: false\n"))
+    live = load_template(template.root)
+    again = run_billing(live, customers, Listing(out), settings, limit=3, executor=InProcessExecutor(), run_id=first.run_id)
+    assert (again.ok, again.skipped) == (1, 0)
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "captions.en.vtt", "index.html", "o/tall.webp", "o/wide.webp"]
+    assert [p for p in Listing.listed if p.startswith("c/")] == [f"c/{row['token']}/"]  # one LIST, for the rebuilt page

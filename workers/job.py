@@ -142,14 +142,17 @@ def _with_retries(res: CustomerResult, what: str, fn, *args):
 def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, captions: str, page_html: str, lang: str, files: dict[str, bytes],
              page_was_absent: bool) -> str:
     b = run.bucket
+    written: set[str] = set()
 
     def put_bytes(key: str, data: bytes, what: str) -> None:
         _with_retries(res, f"upload {what}", b.put_bytes, key, data)
         res.bytes += len(data)
+        written.add(key)
 
     def put_file(key: str, path: Path, what: str) -> None:
         _with_retries(res, f"upload {what}", b.put_file, key, path)
         res.bytes += Path(path).stat().st_size
+        written.add(key)
 
     for key, data in files.items():
         put_bytes(key, data, "live stills")
@@ -167,7 +170,20 @@ def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, cap
         res.bytes += len(page)
     elif _with_retries(res, "read the published page", b.get_bytes, page_key) != page:
         put_bytes(page_key, page, "page")  # another build got there first: this run's page wins
+    if not page_was_absent:
+        _remove_stale(res, b, token, written | {page_key})
     return page_key
+
+
+def _remove_stale(res: CustomerResult, b, token: str, kept: set[str]) -> None:
+    """A page built again over an older one (another renderer version, the template switched between baked and
+    live, the customer's language changed, a bake's video the new page no longer offers): the files of the folder
+    that the new page does not use are personal data nobody links to any more, so they go, after the page.
+    One LIST per rebuilt customer; nothing for a first publish."""
+    prefix = keys.customer_prefix(token)
+    for key in _with_retries(res, "list the customer's folder", b.list_keys, prefix):
+        if key not in kept:
+            _with_retries(res, "remove a file the page no longer uses", b.delete, key)
 
 
 def _cpu() -> float:
