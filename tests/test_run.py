@@ -483,10 +483,12 @@ def test_the_run_asks_the_autoscaler_for_a_cpu_per_batch_left_and_for_nothing_at
     assert ex.asked[-1] == 0  # everything submitted: nothing more to ask for
 
 
-def test_a_page_rebuilt_over_an_older_one_leaves_no_file_it_does_not_use(tiny_run):
-    """Baked, then the template turns live (bake: false) under the same run id: the rebuilt folder holds what the
-    live page uses and nothing else (no video, poster, or a still file from an older renderer), while a first
-    publish lists nothing."""
+@pytest.mark.parametrize("force", [False, True])
+def test_a_page_rebuilt_over_an_older_one_leaves_no_still_or_captions_it_does_not_use(tiny_run, force):
+    """Baked, then the template turns live (bake: false) under the same run id: the rebuilt folder loses the still
+    files of an older renderer and a former language's captions, keeps the videos and posters (``tailorcast bake``
+    writes those too, for customers who asked), and a first publish lists nothing. --force reads no page first,
+    yet finds one there when it writes its own: the same clean-up."""
     from tailorcast.bucket import LocalBucket
     from tailorcast.spec.load import load_template
     from workers.executors import InProcessExecutor
@@ -507,11 +509,43 @@ def test_a_page_rebuilt_over_an_older_one_leaves_no_file_it_does_not_use(tiny_ru
     assert (folder / "video-wide.mp4").is_file() and not [p for p in Listing.listed if p.startswith("c/")]
     (folder / "o").mkdir()
     (folder / "o" / "wide-0.webp").write_bytes(b"a still of renderer version 7")
+    (folder / "captions.fr.vtt").write_text("WEBVTT\n\nla langue d'avant\n")
     (template.root / "template.yaml").write_text((template.root / "template.yaml").read_text().replace(
         "  profile: {preset: ultrafast, crf: 30}\n", "  profile: {preset: ultrafast, crf: 30}\n  bake: false\n"))
     live = load_template(template.root)
-    again = run_billing(live, customers, Listing(out), settings, limit=3, executor=InProcessExecutor(), run_id=first.run_id)
+    again = run_billing(live, customers, Listing(out), settings, limit=3, executor=InProcessExecutor(), run_id=first.run_id,
+                        force=force)
     assert (again.ok, again.skipped) == (1, 0)
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
-        "captions.en.vtt", "index.html", "o/tall.webp", "o/wide.webp"]
+        "captions.en.vtt", "index.html", "o/tall.webp", "o/wide.webp",
+        "poster-tall.jpg", "poster-wide.jpg", "video-tall.mp4", "video-wide.mp4"]
     assert [p for p in Listing.listed if p.startswith("c/")] == [f"c/{row['token']}/"]  # one LIST, for the rebuilt page
+
+
+def test_a_clean_up_that_fails_leaves_the_customer_published(tiny_run, caplog):
+    """No permission to delete (or an outage): the rebuilt page is out, so the customer is ok; the failure is noted."""
+    import logging
+
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.errors import StorageError
+    from workers.executors import InProcessExecutor
+    from workers.run import run_billing
+
+    template, customers, settings, out = tiny_run
+    caplog.set_level(logging.WARNING, logger="tailorcast.job")  # whatever level an earlier CLI test left on the root
+
+    class NoDelete(LocalBucket):
+        def delete(self, key):
+            raise StorageError(self.describe(key), "AccessDenied: access denied")
+
+    first = run_billing(template, customers, NoDelete(out), settings, limit=3, executor=InProcessExecutor())
+    row = _csv(out / first.manifest)[0]
+    stale = out / "c" / row["token"] / "captions.fr.vtt"
+    stale.write_text("WEBVTT\n")
+    (template.root / "page.html").write_text((template.root / "page.html").read_text().replace("<p>", "<p class='x'>"))
+    from tailorcast.spec.load import load_template
+
+    again = run_billing(load_template(template.root), customers, NoDelete(out), settings, limit=3, executor=InProcessExecutor(),
+                        run_id=first.run_id)
+    assert (again.ok, again.failed) == (1, 1)  # C1 rebuilt and published; C3 fails as it always does
+    assert stale.exists() and "could not all be removed" in caplog.text and row["token"] not in caplog.text

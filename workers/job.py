@@ -164,26 +164,40 @@ def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, cap
     # last: its presence means "complete". A page that was not there is created only if still absent, so a
     # write whose answer was lost and is tried again stores the page once (the retry finds our own page).
     page = page_html.encode()
+    replaced = not page_was_absent  # a page of an earlier build was there: the folder may hold files it no longer uses
     if not page_was_absent:
         put_bytes(page_key, page, "page")
     elif _with_retries(res, "upload page", b.put_new, page_key, page):
         res.bytes += len(page)
     elif _with_retries(res, "read the published page", b.get_bytes, page_key) != page:
-        put_bytes(page_key, page, "page")  # another build got there first: this run's page wins
-    if not page_was_absent:
+        put_bytes(page_key, page, "page")  # another build got there first (or --force over a published page): ours wins
+        replaced = True
+    if replaced:
         _remove_stale(res, b, token, written | {page_key})
     return page_key
 
 
+def stale_kind(name: str) -> bool:
+    """Files of a customer's folder that only a page build writes, so a rebuilt page that did not write them has no
+    use for them: live stills (``o/…``, e.g. the per-still files of renderer version 7 or a sheet of a page now
+    baked) and captions (a former language's). Videos and posters are never removed: ``tailorcast bake`` writes
+    them too, for a customer who asked for a file."""
+    return name.startswith("o/") or (name.startswith("captions.") and name.endswith(".vtt"))
+
+
 def _remove_stale(res: CustomerResult, b, token: str, kept: set[str]) -> None:
-    """A page built again over an older one (another renderer version, the template switched between baked and
-    live, the customer's language changed, a bake's video the new page no longer offers): the files of the folder
-    that the new page does not use are personal data nobody links to any more, so they go, after the page.
-    One LIST per rebuilt customer; nothing for a first publish."""
+    """After a page is built again over an older one, the live stills and captions it does not use go (personal
+    data that nothing links any more); one LIST per rebuilt customer, nothing for a first publish. Best effort:
+    the page is published whatever happens here, so a failure (no delete permission, an outage) is noted in the
+    customer's attempt errors and logged, and the customer stays published."""
     prefix = keys.customer_prefix(token)
-    for key in _with_retries(res, "list the customer's folder", b.list_keys, prefix):
-        if key not in kept:
-            _with_retries(res, "remove a file the page no longer uses", b.delete, key)
+    try:
+        for key in _with_retries(res, "list the customer's folder", b.list_keys, prefix):
+            if key not in kept and stale_kind(key[len(prefix):]):
+                _with_retries(res, "remove a file the page no longer uses", b.delete, key)
+    except TailorcastError as exc:
+        log.warning("row %s: files the rebuilt page no longer uses could not all be removed (%s); they stay "
+                    "unlinked in the customer's folder", res.row, type(exc).__name__, extra={"row": res.row})
 
 
 def _cpu() -> float:
