@@ -34,12 +34,14 @@ class ResultsCustomer(Base):
     """One manifest row: token, keyed customer id, invoice reference, variant, arm (or holdout) and status."""
 
     __tablename__ = "results_customers"
-    __table_args__ = (UniqueConstraint("run_id", "token", name="uq_results_customers_run_token"),)
+    __table_args__ = (UniqueConstraint("run_id", "token", name="uq_results_customers_run_token"),
+                      # a customer's sends, covered (0005): first sends and next sends across runs (results.outcomes)
+                      Index("ix_results_customers_key_run_status", "customer_key", "run_id", "status"))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(String(80), ForeignKey("results_runs.run_id"))
     token: Mapped[str] = mapped_column(String(64), index=True)
-    customer_key: Mapped[str] = mapped_column(String(64), index=True)
+    customer_key: Mapped[str] = mapped_column(String(64))
     ref: Mapped[str | None] = mapped_column(String(64), index=True)
     variant: Mapped[str | None] = mapped_column(String(40))
     arm: Mapped[str | None] = mapped_column(String(40))
@@ -50,11 +52,13 @@ class ResultsPayment(Base):
     """A payment from the billing system's records; ``row_key`` (a digest of the record) makes a re-import change nothing."""
 
     __tablename__ = "results_payments"
+    # a customer's payments in time order (0005): one run's keyed payments are the range from its send to the next
+    __table_args__ = (Index("ix_results_payments_key_paid_at", "customer_key", "paid_at"),)
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     row_key: Mapped[str] = mapped_column(String(64), unique=True)
     ref: Mapped[str | None] = mapped_column(String(64), index=True)
-    customer_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_key: Mapped[str | None] = mapped_column(String(64))
     paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

@@ -103,6 +103,22 @@ def test_events_are_indexed_once_by_token_kind_and_detail_and_0004_drops_the_tok
     assert "ix_public_events_token" in indexes()
 
 
+def test_0005_replaces_the_customer_key_indexes_of_results_with_covering_ones(engine):
+    def indexes(table: str) -> dict[str, list[str]]:
+        return {i["name"]: i["column_names"] for i in inspect(engine).get_indexes(table) if "customer_key" in i["column_names"]}
+
+    upgrade(engine, "0004")
+    assert indexes("results_customers") == {"ix_results_customers_customer_key": ["customer_key"]}
+    assert indexes("results_payments") == {"ix_results_payments_customer_key": ["customer_key"]}
+    assert upgrade(engine) == head_revision()
+    assert indexes("results_customers") == {"ix_results_customers_key_run_status": ["customer_key", "run_id", "status"]}
+    assert indexes("results_payments") == {"ix_results_payments_key_paid_at": ["customer_key", "paid_at"]}
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    assert indexes("results_customers") == {"ix_results_customers_customer_key": ["customer_key"]}
+    assert indexes("results_payments") == {"ix_results_payments_customer_key": ["customer_key"]}
+
+
 def test_tables_made_before_migrations_existed_are_adopted_not_made_again(engine):
     # what the public server did on start before there were migrations: its four tables
     Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in FIRST_TABLES])
