@@ -98,6 +98,13 @@ def captions_name(lang: str) -> str:
     return f"captions.{_check(_NAME, lang.lower(), 'language')}.vtt"
 
 
+def built_with_the_page(name: str) -> bool:
+    """Files of a customer's folder (``name`` relative to it) that only a page build writes, so a rebuilt page that
+    did not write them has no use for them: live stills (``o/…``) and captions. Videos and posters are not:
+    ``tailorcast bake`` writes them too, for a customer who asked for a file."""
+    return name.startswith(LIVE_STILLS) or (name.startswith("captions.") and name.endswith(".vtt"))
+
+
 def live_sheet_name(rendition: str, n: int = 0) -> str:
     """The ``n``-th sheet of a rendition's live stills (live mode): ``portrait.webp``, then ``portrait.1.webp``.
 

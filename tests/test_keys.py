@@ -80,6 +80,13 @@ def test_readme_bucket_layout_is_the_one_in_keys_py():
     assert _layout_paths(m.group(1)) == _layout_paths(keys.__doc__) != []
 
 
+def test_only_stills_and_captions_are_built_with_the_page():
+    assert keys.built_with_the_page("o/wide-0.webp") and keys.built_with_the_page("o/portrait.webp")
+    assert keys.built_with_the_page("captions.fr.vtt")
+    for kept in ("index.html", "video-wide.mp4", "poster-tall.jpg", "captions.fr.txt", "other/o/x"):
+        assert not keys.built_with_the_page(kept), kept
+
+
 def test_customer_file_names():
     tok = "A" * 32
     assert keys.customer_page(tok) == f"c/{tok}/{keys.PAGE_NAME}" == f"c/{tok}/index.html"
@@ -87,7 +94,17 @@ def test_customer_file_names():
     assert keys.live_sheet_file(tok, keys.live_sheet_name("portrait")) == f"c/{tok}/o/portrait.webp"
     assert keys.live_sheet_file(tok, keys.live_sheet_name("portrait", 2)) == f"c/{tok}/o/portrait.2.webp"
     # a rendition's name has no dot: a second sheet of one rendition is never the first of another
-    assert keys.live_sheet_name("tall", 1) != keys.live_sheet_name("tall-1") and "." not in "tall-1"
+    assert keys.live_sheet_name("tall", 1) != keys.live_sheet_name("tall-1")
+    import json
+
+    from tailorcast.paths import SCHEMA_PATH
+
+    rendition = json.loads(SCHEMA_PATH.read_text())["properties"]["video"]["properties"]["renditions"]["propertyNames"]
+    assert "." not in rendition["pattern"] and rendition["pattern"].startswith("^[a-z]")
+    import re
+
+    for bad in ("tall.1", "tall."):  # the schema refuses a rendition named like another's second sheet
+        assert not re.search(rendition["pattern"], bad)
     for bad in ("../x", "Wide", "a/b"):
         with pytest.raises(ValueError):
             keys.video_name(bad)

@@ -177,14 +177,6 @@ def _publish(run: RunContext, res: CustomerResult, token: str, videos: dict, cap
     return page_key
 
 
-def stale_kind(name: str) -> bool:
-    """Files of a customer's folder that only a page build writes, so a rebuilt page that did not write them has no
-    use for them: live stills (``o/…``, e.g. the per-still files of renderer version 7 or a sheet of a page now
-    baked) and captions (a former language's). Videos and posters are never removed: ``tailorcast bake`` writes
-    them too, for a customer who asked for a file."""
-    return name.startswith("o/") or (name.startswith("captions.") and name.endswith(".vtt"))
-
-
 def _remove_stale(res: CustomerResult, b, token: str, kept: set[str]) -> None:
     """After a page is built again over an older one, the live stills and captions it does not use go (personal
     data that nothing links any more); one LIST per rebuilt customer, nothing for a first publish. Best effort:
@@ -193,7 +185,7 @@ def _remove_stale(res: CustomerResult, b, token: str, kept: set[str]) -> None:
     prefix = keys.customer_prefix(token)
     try:
         for key in _with_retries(res, "list the customer's folder", b.list_keys, prefix):
-            if key not in kept and stale_kind(key[len(prefix):]):
+            if key not in kept and keys.built_with_the_page(key[len(prefix):]):
                 _with_retries(res, "remove a file the page no longer uses", b.delete, key)
     except TailorcastError as exc:
         log.warning("row %s: files the rebuilt page no longer uses could not all be removed (%s); they stay "
