@@ -217,8 +217,16 @@ def _compiled(source: str, compile_with, what: str):
         return compile_with(source)
     except JinjaTemplateError as exc:
         raise ExpressionError(source, f"cannot parse{what} ({exc.message})") from exc
-    except (RecursionError, SyntaxError, MemoryError):  # Python's own compiler refuses > 200 nested brackets
+    except SyntaxError as exc:  # under MAX_DEPTH, yet more than Python compiles: 21 nested {% for %}, say
+        raise ExpressionError(source, f"cannot parse{what} ({_too_deep_for_python(exc)})") from None
+    except (RecursionError, MemoryError):
         raise ExpressionError(source, f"cannot parse{what} (nested too deeply)") from None
+
+
+def _too_deep_for_python(exc: SyntaxError) -> str:
+    """Python's compiler takes at most 20 nested blocks (loops, ifs) and 200 nested brackets in one function."""
+    return (f"nested too deeply for Python ({exc.msg}); at most 20 {{% for %}}/{{% if %}} blocks inside one another: "
+            "move the inner ones into a macro or split the text")
 
 
 @lru_cache(maxsize=4096)
@@ -274,8 +282,8 @@ def _sandboxed(source: str):
         raise ExpressionError(source, exc.message or type(exc).__name__) from exc
     except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
         raise ExpressionError(source, str(exc)) from exc
-    except SyntaxError:  # a page whose compiled code nests deeper than Python's compiler allows
-        raise ExpressionError(source, "cannot parse (nested too deeply; split long chains of and/or or brackets)") from None
+    except SyntaxError as exc:  # a page whose compiled code nests deeper than Python's compiler allows
+        raise ExpressionError(source, f"cannot parse ({_too_deep_for_python(exc)})") from None
     except RecursionError:
         raise ExpressionError(source, "calls itself without end (a macro that calls itself, or a page that includes "
                                       "itself); remove the loop") from None
@@ -323,15 +331,56 @@ def include_cycle(loader: FolderLoader, name: str) -> list[str]:
             tree = env.parse(source)
         except (JinjaTemplateError, RecursionError, OSError, UnicodeDecodeError):
             return []  # a missing or broken page is reported where it is loaded
-        for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-            if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str):
-                found = visit(node.template.value, [*chain, page])
-                if found:
-                    return found
+        for included in _constant_includes(tree):
+            found = visit(included, [*chain, page])
+            if found:
+                return found
         done.add(page)
         return []
 
     return visit(name, [])
+
+
+def _constant_includes(tree: nodes.Template) -> list[str]:
+    """The pages a parsed page includes, imports or extends by a constant name."""
+    return [node.template.value for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+            if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str)]
+
+
+def page_problems(loader: FolderLoader, name: str) -> list[str]:
+    """Why ``name``, or a page it includes by a constant name, cannot be compiled: a syntax error (with its line),
+    nesting past :data:`MAX_DEPTH` or past what Python compiles, a missing included page. ``tailorcast validate``
+    reports them, so a broken page fails before any row, not once per customer."""
+    env, out, seen, todo, optional = page_env(loader), [], set(), [name], set()
+    while todo:
+        page = todo.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        try:
+            source, filename, _ = loader.get_source(env, page)
+            tree = env.parse(source, page, filename)
+            env.compile(tree, page, filename)
+        except TemplateNotFound as exc:
+            if page not in optional:  # {% include ... ignore missing %} may name a page that is not there
+                out.append(f"{page!r} is included but cannot be loaded ({exc.message or exc.name})" if page != name else str(exc.message))
+            continue
+        except TemplateSyntaxError as exc:
+            out.append(f"{page!r}, line {exc.lineno}: {exc.message}")
+            continue
+        except SyntaxError as exc:
+            out.append(f"{page!r}: {_too_deep_for_python(exc)}")
+            continue
+        except RecursionError:
+            out.append(f"{page!r}: nested too deeply")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            out.append(f"{page!r} cannot be read ({exc})")
+            continue
+        todo.extend(_constant_includes(tree))
+        optional |= {node.template.value for node in tree.find_all(nodes.Include)
+                     if node.ignore_missing and isinstance(node.template, nodes.Const)}
+    return out
 
 
 def refused(source: str, condition: bool = False) -> list[str]:

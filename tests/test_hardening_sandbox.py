@@ -302,3 +302,57 @@ def test_the_templates_guide_states_the_sandbox_limits_the_code_has():
     assert f"at most {expressions.EVAL_MEMORY // 2**20} MiB (`EVAL_MEMORY`)" in guide
     assert f"at most {expressions.ROW_SECONDS:g} s of CPU (`ROW_SECONDS`" in guide
     assert f"at most {expressions.MAX_DEPTH} levels (`MAX_DEPTH`" in guide
+    from tailorcast.spec.load import CHECK_SECONDS
+
+    assert f"at most {CHECK_SECONDS:g} s of CPU (`CHECK_SECONDS`" in guide
+
+
+@pytest.mark.parametrize("page,problem", [
+    ("<p>{% if %}</p>", "page 'page.html', line 1: Expected an expression"),
+    ("{% if n %}" * 70 + "x" + "{% endif %}" * 70, "nested too deeply (more than 60 levels"),
+    ("{% for a in [1] %}" * 21 + "x" + "{% endfor %}" * 21, "nested too deeply for Python (too many statically nested blocks)"),
+    ("{% include 'nope.html' %}", "'nope.html' is included but cannot be loaded"),
+])
+def test_validate_compiles_the_page_so_a_broken_one_fails_before_any_row(tmp_path, page, problem):
+    from helpers.tiny import write_tiny
+    from tailorcast.errors import TemplateError
+    from tailorcast.spec.load import load_template
+
+    with pytest.raises(TemplateError) as info:
+        load_template(write_tiny(tmp_path / "tiny", page=page))
+    assert problem in str(info.value), str(info.value)
+
+
+def test_validate_compiles_included_pages_and_lets_an_optional_one_be_missing(tmp_path):
+    from helpers.tiny import write_tiny
+    from tailorcast.errors import TemplateError
+    from tailorcast.spec.load import load_template
+
+    root = write_tiny(tmp_path / "tiny", page="{% include 'part.html' %}{% include 'extra.html' ignore missing %}")
+    (root / "part.html").write_text("<p>\n{{ first_name | }}</p>")
+    with pytest.raises(TemplateError, match=r"page 'part.html', line 2: expected token 'name'") as info:
+        load_template(root)
+    assert "extra.html" not in str(info.value)
+    (root / "part.html").write_text("<p>{{ first_name }}</p>")
+    assert load_template(root).name == "tiny"
+
+
+def test_twenty_one_nested_loops_in_a_text_are_a_template_error_naming_pythons_limit():
+    source = "{% for a in [1] %}" * 21 + "x" + "{% endfor %}" * 21
+    with pytest.raises(ExpressionError, match=r"at most 20 \{% for %\}/\{% if %\} blocks inside one another"):
+        evaluate_text(source, CTX)
+    assert evaluate_text("{% for a in [1] %}" * 20 + "x" + "{% endfor %}" * 20, CTX) == "x"
+
+
+def test_checking_a_template_is_bounded_in_cpu(tmp_path, monkeypatch):
+    # each text is under MAX_DEPTH, but many long ones cost seconds to parse and compile: the studio checks on
+    # every save, so a template that takes too long is refused, not checked for minutes
+    import tailorcast.spec.load as load
+    from helpers.tiny import TINY, write_tiny
+    from tailorcast.errors import TemplateError
+
+    monkeypatch.setattr(load, "CHECK_SECONDS", 0.2)
+    text = " ".join("{{ first_name" + "|trim" * 50 + " }}" for _ in range(40))
+    root = write_tiny(tmp_path / "tiny", TINY.replace('text: "{{ first_name }}"', f'text: "{text}"'))
+    with pytest.raises(TemplateError, match=r"checking this template took more than 0.2 s of CPU"):
+        load.load_template(root)

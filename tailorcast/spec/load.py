@@ -19,11 +19,16 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from ..budget import OutOfMemory, OutOfTime, budget
 from ..errors import Problem, TemplateError
+from ..expressions import EVAL_MEMORY
 from ..paths import SCHEMA_PATH
 from ..yamlpos import Located, load_located
 from . import sections
 from .model import EFFECTS, Template, VideoSpec
+
+
+CHECK_SECONDS = 10.0  # CPU seconds reading and checking one template may take; the samples take 0.1 s
 
 
 def load_template(folder: Path | str) -> Template:
@@ -33,13 +38,22 @@ def load_template(folder: Path | str) -> Template:
     if not spec_path.is_file():
         raise TemplateError(name, [Problem(str(spec_path), "no template.yaml here; is this a template folder?")])
     try:
-        doc = load_located(spec_path, "template.yaml")
-    except yaml.YAMLError as exc:
-        raise TemplateError(name, [Problem("template.yaml", f"not valid YAML: {exc}")]) from exc
-    problems = _schema_problems(doc)
-    if problems:
-        raise TemplateError(name, problems)
-    return _build(root, doc)
+        with budget(CHECK_SECONDS, EVAL_MEMORY):  # staff edit templates in the studio's browser: bounded like a row
+            try:
+                doc = load_located(spec_path, "template.yaml")
+            except yaml.YAMLError as exc:
+                raise TemplateError(name, [Problem("template.yaml", f"not valid YAML: {exc}")]) from exc
+            problems = _schema_problems(doc)
+            if problems:
+                raise TemplateError(name, problems)
+            return _build(root, doc)
+    except OutOfTime:
+        raise TemplateError(name, [Problem("template.yaml", f"checking this template took more than {CHECK_SECONDS:g} s of CPU "
+                                           "(the samples take 0.1 s): its texts, conditions or page are far too long or too "
+                                           "nested; shorten them")]) from None
+    except OutOfMemory:
+        raise TemplateError(name, [Problem("template.yaml", f"checking this template needed more than {EVAL_MEMORY // 2**20} MiB "
+                                           "of memory; its files are far too large")]) from None
 
 
 def _build(root: Path, doc: Located) -> Template:

@@ -416,7 +416,10 @@ def page(c: Check, name: str | None) -> Path:
         where = c.doc.where(("page",)) if name else "template.yaml"
         for why in expressions.refused(source):
             c.problems.append(Problem(where, f"page {path.name!r}: the sandbox refuses this for every row: {why}; compute less"))
-        cycle = expressions.include_cycle(expressions.FolderLoader(c.root), path.relative_to(c.root.resolve()).as_posix())
+        loader, relative = expressions.FolderLoader(c.root), path.relative_to(c.root.resolve()).as_posix()
+        cycle = expressions.include_cycle(loader, relative)
         if cycle:
             c.problems.append(Problem(where, f"page {path.name!r} includes itself ({' → '.join(cycle)}); remove the include that closes the loop"))
+        for why in expressions.page_problems(loader, relative):
+            c.problems.append(Problem(where, f"page {why}; fix the page's Jinja"))
     return path
