@@ -1,6 +1,6 @@
 """Results across runs: every imported run of a template, or of an experiment, as one report.
 
-    select_runs(template, experiment) ──► run_data per run ──► merged RunData ──► build_report (results.report)
+    select_runs(template, experiment) ──► first_sends (once) ──► counted per run ──► merged RunData ──► build_report (results.report)
 
 **What is counted once.** An experiment that spans months is analysed as one, with the *customer* as the unit:
 each customer counts once, at their first send in the experiment (the earliest imported run that carried the
@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from store.results import ResultsRun
 from tailorcast.errors import ResultsInputError
 
-from .outcomes import RunData, RunInfo, _aware, customer_events, run_data, run_info
+from .outcomes import RunData, RunInfo, _aware, counted, customer_events_on, first_sends, run_info
 from .report import CSV_FIELDS, build_report, customer_rows, declared_shares
 
 SERIES_CSV_FIELDS = ("run", *CSV_FIELDS)  # per customer (or send) across runs: the run id is no personal data
@@ -78,7 +78,8 @@ def _mixture(parts: list[RunData]) -> dict[str, float] | None:
 def series_data(engine: Engine, template: str | None, experiment: str | None) -> tuple[RunData, list[dict]]:
     """The runs' facts as one RunData (see the module's docstring for the unit), and per run what it added."""
     runs = select_runs(engine, template, experiment)
-    parts = [run_data(engine, r.run_id, experiment) for r in runs]
+    with engine.connect() as conn, first_sends(conn, experiment, runs) as firsts:  # each customer's first send, computed once
+        parts = [counted(conn, r, firsts) for r in runs]
     sizes: dict[tuple, int] = defaultdict(int)
     kinds: dict[tuple, int] = defaultdict(int)
     chapters: dict[tuple, int] = defaultdict(int)
@@ -113,7 +114,9 @@ def series_report(engine: Engine, template: str | None, experiment: str | None, 
 def series_customers(engine: Engine, template: str | None, experiment: str | None) -> list[dict]:
     """The per-customer CSV's rows across the runs (:data:`SERIES_CSV_FIELDS`), counted as in :func:`series_report`."""
     out = []
-    for info in select_runs(engine, template, experiment):
-        _, rows, payers = customer_events(engine, info.run_id, experiment)
-        out.extend({"run": info.run_id, **row} for row in customer_rows(rows, payers))
+    runs = select_runs(engine, template, experiment)
+    with engine.connect() as conn, first_sends(conn, experiment, runs) as firsts:
+        for info in runs:
+            _, rows, payers = customer_events_on(conn, info, firsts)
+            out.extend({"run": info.run_id, **row} for row in customer_rows(rows, payers))
     return out

@@ -245,3 +245,74 @@ def test_a_payment_by_customer_id_counts_for_the_latest_run_sent_before_it_and_a
     assert {t[:3]: (round(p.days, 2), p.amount_cents) for t, p in october.payers.items()} == {"A-0": (13.0, {"EUR": 1000}), "B-0": (49.0, {"EUR": 1200})}
     assert {t[:3]: (round(p.days, 2), p.amount_cents) for t, p in november.payers.items()} == {
         "A-1": (8.0, {"EUR": 1100}), "C-1": (3.0, {"EUR": 1300}), "B-1": (4.0, {"EUR": 900})}
+
+
+def test_three_monthly_runs_a_payment_by_customer_id_belongs_to_the_run_before_the_customers_next_send(store, tmp_path):
+    """Three runs of one experiment; customers skip a month, fail a render, pay after their next send or exactly at it.
+    A payment by customer id counts for the customer's latest send before it (a run that did not carry them does not
+    take it); by reference it counts for that invoice's run whenever it comes. The experiment counts each customer once,
+    at their first send that did not fail, alone (``run_data(…, first_in)``) as across the runs (``results.series``)."""
+    import json as _json
+
+    from results.outcomes import customer_events, run_data
+    from results.runs import import_run
+    from results.series import series_customers, series_data
+    from tailorcast import keys
+    from tailorcast.bucket import LocalBucket
+    from tailorcast.csvfile import csv_bytes
+    from tailorcast.spec.model import Arm, Experiment
+
+    declaration = Experiment("tone", (Arm("video", 1.0), Arm("plain", 1.0))).declaration()
+    bucket = LocalBucket(tmp_path / "pub")
+    runs = {"bill-sep-000000000001": (dt.datetime(2026, 9, 2, 8, tzinfo=UTC), {"A": "ok", "B": "ok", "C": "failed", "D": "ok"}),
+            "bill-oct-000000000002": (dt.datetime(2026, 10, 2, 8, tzinfo=UTC), {"A": "ok", "C": "ok", "E": "ok"}),  # B and D skip October
+            "bill-nov-000000000003": (dt.datetime(2026, 11, 2, 8, tzinfo=UTC), {"A": "ok", "B": "ok", "D": "ok", "E": "ok"})}
+    arm = {"A": "video", "B": "plain", "C": "video", "D": "plain", "E": "video"}
+    tokens = {}
+    for n, (run, (sent, statuses)) in enumerate(runs.items()):
+        rows = [{"customer_id": cid, "status": status, "variant": "", "arm": arm[cid], "ref": f"INV-{n}-{cid}", "token": f"{cid}-{n}".ljust(32, "x")}
+                for cid, status in statuses.items()]
+        tokens.update({r["token"]: (run, r["customer_id"]) for r in rows})
+        bucket.put_bytes(keys.run_file(run, "manifest.csv"), csv_bytes(["customer_id", "status", "variant", "arm", "ref", "token"], rows))
+        bucket.put_bytes(keys.run_file(run, "summary.json"), _json.dumps({"template": "bill", "experiment": declaration}).encode())
+        import_run(store.engine, bucket, run, SECRET, sent, NOW)
+    path = _csv(tmp_path / "p.csv", "customer_id,invoice_ref,paid_at,amount,channel\n"
+                                    "A,,2026-09-20,10.00,bank\n"               # September's (17.67 days)
+                                    "A,,2026-10-02T08:00:00Z,11.00,bank\n"     # at October's send: October's, not September's
+                                    "A,,2026-10-20,12.00,bank\n"               # October's too
+                                    "A,,2026-11-05T08:00:00Z,13.00,bank\n"     # November's
+                                    "B,,2026-10-15T08:00:00Z,20.00,bank\n"     # after October's send, which B skipped: September's
+                                    ",INV-0-B,2026-11-10T08:00:00Z,22.00,bank\n"  # September's invoice, late: September's by reference
+                                    "B,,2026-11-03T08:00:00Z,21.00,bank\n"     # November's
+                                    "D,,2026-10-05T08:00:00Z,30.00,bank\n"     # September's (D's next send is November's)
+                                    "C,,2026-10-10T08:00:00Z,40.00,bank\n"     # October's: C's September send failed, but was a send
+                                    "E,,2026-12-20T08:00:00Z,50.00,bank\n")    # November's (after E's next send)
+    assert import_payments(store.engine, path, SECRET, NOW).added == 10
+
+    def paid(payers) -> dict:
+        return {tokens[t]: (round(p.days, 2), p.amount_cents["EUR"]) for t, p in payers.items()}
+
+    sep, oct_, nov = runs
+    alone = {run: paid(run_data(store.engine, run).payers) for run in runs}
+    assert alone == {
+        sep: {(sep, "A"): (17.67, 1000), (sep, "B"): (43.0, 4200), (sep, "D"): (33.0, 3000)},
+        oct_: {(oct_, "A"): (0.0, 2300), (oct_, "C"): (8.0, 4000)},
+        nov: {(nov, "A"): (3.0, 1300), (nov, "B"): (1.0, 2100), (nov, "E"): (48.0, 5000)}}
+    assert {run: paid(customer_events(store.engine, run)[2]) for run in runs} == alone
+    # the experiment: A, B, D at September's send (C's failed, counted as failed), C and E at October's, nobody at November's
+    first = {run: run_data(store.engine, run, "tone") for run in runs}
+    assert {run: sorted(first[run].sizes.items()) for run in runs} == {
+        sep: [(("plain", None, "ok"), 2), (("video", None, "failed"), 1), (("video", None, "ok"), 1)],
+        oct_: [(("video", None, "ok"), 2)], nov: []}
+    assert {run: paid(first[run].payers) for run in runs} == {
+        sep: alone[sep], oct_: {(oct_, "C"): (8.0, 4000)}, nov: {}}
+    data, listed = series_data(store.engine, None, "tone")
+    assert [(r["run_id"], r["counted"]) for r in listed] == [(sep, 3), (oct_, 2), (nov, 0)]
+    assert paid(data.payers) == {**alone[sep], (oct_, "C"): (8.0, 4000)}
+    assert sorted(data.sizes.items()) == [(("plain", None, "ok"), 2), (("video", None, "failed"), 1), (("video", None, "ok"), 3)]
+    assert [(r["run"], tokens[r["token"]][1], r["paid"]) for r in series_customers(store.engine, None, "tone")] == [
+        (sep, "A", 1), (sep, "B", 1), (sep, "C", 0), (sep, "D", 1), (oct_, "C", 1), (oct_, "E", 0)]
+    # the template pools every send, each with its own payments
+    sends, _ = series_data(store.engine, "bill", None)
+    assert paid(sends.payers) == {**alone[sep], **alone[oct_], **alone[nov]}
+    assert len(series_customers(store.engine, "bill", None)) == 11
