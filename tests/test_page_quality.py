@@ -76,9 +76,9 @@ LIGHTHOUSE_RUNS = 3  # Lighthouse's docs/variability.md: one run varies with the
 
 @pytest.fixture(scope="module")
 def lighthouse(lighthouse_cli, chromium, pages, tmp_path_factory):
-    """Three Lighthouse runs (20-40 s each) on the Italian bill page; the run with the median performance score is
-    judged, its three categories asserted apart. One run alone failed CI once at 0.94 (total blocking time 270 ms)
-    while the other test lane loaded both cores."""
+    """Three Lighthouse runs (20-40 s each) on the Italian bill page. Performance is judged on the run with the median
+    performance score (one run alone failed CI once at 0.94, total blocking time 270 ms, while the other test lane
+    loaded both cores); accessibility and best practices, which do not depend on the machine's load, on every run."""
     runs = []
     for _ in range(LIGHTHOUSE_RUNS):
         report = tmp_path_factory.mktemp("lighthouse") / "report.json"
@@ -91,23 +91,34 @@ def lighthouse(lighthouse_cli, chromium, pages, tmp_path_factory):
         lhr = json.loads(report.read_text())
         assert not lhr.get("runtimeError"), lhr["runtimeError"]
         runs.append(lhr)
-    return median_run(runs)
+    return runs
 
 
 def median_run(runs: list[dict]) -> dict:
-    """The run whose performance score is the median of an odd number of runs; every run's scores are printed."""
+    """The run whose performance score is the median of an odd number of runs; every run's scores are printed.
+    A run without a performance score (Lighthouse could not measure it) fails here."""
     assert len(runs) % 2 == 1, "an odd number of runs has one median"
     for i, lhr in enumerate(runs, 1):
         print(f"lighthouse run {i}: " + ", ".join(f"{k} {c['score']}" for k, c in lhr["categories"].items())
               + f" (benchmarkIndex {lhr.get('environment', {}).get('benchmarkIndex')})")
-    return sorted(runs, key=lambda lhr: lhr["categories"]["performance"]["score"] or 0)[len(runs) // 2]
+    missing = [i for i, lhr in enumerate(runs, 1) if lhr["categories"]["performance"]["score"] is None]
+    assert not missing, f"Lighthouse gave no performance score in run(s) {missing}"
+    return sorted(runs, key=lambda lhr: lhr["categories"]["performance"]["score"])[len(runs) // 2]
+
+
+def judged_runs(runs: list[dict], category: str) -> list[dict]:
+    """Performance: the median run; every other category: every run."""
+    return [median_run(runs)] if category == "performance" else runs
 
 
 def test_the_median_run_is_the_middle_performance_score():
     runs = [{"categories": {"performance": {"score": s}}} for s in (0.99, 0.90, 0.96)]
     assert median_run(runs)["categories"]["performance"]["score"] == 0.96
+    assert judged_runs(runs, "accessibility") == runs
     with pytest.raises(AssertionError):
         median_run(runs[:2])
+    with pytest.raises(AssertionError, match="no performance score"):
+        median_run([*runs[:2], {"categories": {"performance": {"score": None}}}])
 
 
 def _failing_audits(lhr: dict, category: str) -> list[str]:
@@ -125,11 +136,13 @@ def _failing_audits(lhr: dict, category: str) -> list[str]:
 
 @pytest.mark.parametrize("category", list(LIGHTHOUSE_BARS))
 def test_lighthouse_category_meets_its_bar(lighthouse, category):
-    score = lighthouse["categories"][category]["score"]
     bar = LIGHTHOUSE_BARS[category]
-    print(f"lighthouse {category}: {score}")
-    assert score is not None and score >= bar, (
-        f"Lighthouse {category} {score} < {bar}; failing audits:\n  " + "\n  ".join(_failing_audits(lighthouse, category)))
+    for i, lhr in enumerate(judged_runs(lighthouse, category), 1):
+        score = lhr["categories"][category]["score"]
+        print(f"lighthouse {category}: {score}")
+        assert score is not None and score >= bar, (
+            f"Lighthouse {category} {score} < {bar} (judged run {i}); failing audits:\n  "
+            + "\n  ".join(_failing_audits(lhr, category)))
 
 
 # ---------------------------------------------------------------- axe-core
