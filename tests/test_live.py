@@ -419,6 +419,26 @@ def test_live_page_falls_back_to_the_baked_video_when_the_base_video_is_missing(
 
 
 
+@pytest.mark.browser
+@pytest.mark.e2e
+def test_a_sheet_that_fails_to_load_is_asked_for_again_and_drawn(chromium, live_site):
+    """A phone on a bad network: the sheet's first request fails; the player asks again and every still is drawn."""
+    base, _, row = live_site
+    failed = []
+
+    def flaky(route):
+        if not failed:
+            failed.append(route.request.url)
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    with open_page(chromium, f"{base}/{row['page']}", "iPhone 13", wait=None, routes={"**/o/portrait.webp": flaky}) as (page, log):
+        page.wait_for_function("() => document.querySelectorAll('canvas.tc-o').length > 0 && "
+                               "[...document.querySelectorAll('canvas.tc-o')].every(c => c.hasAttribute('data-drawn'))", timeout=15000)
+        assert failed == [f"{base}/c/{row['token']}/o/portrait.webp"]
+        assert [u for u in log.requests if "/o/" in u] == failed * 2, "one failed request, then one that worked"
+
+
 # The stills as the player drew them before the sheets: an <img class="tc-o"> per still file at the still's box (in a
 # second overlay), given the state (visibility, opacity, transform, clip) the player gives the still's box now.
 OLD_PLAYER = """(srcs) => { const ov = document.querySelector('.tc-ov'), old = ov.cloneNode(false);

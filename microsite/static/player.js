@@ -226,10 +226,7 @@
     lastN = -1;
     if (!live) return;
     var r = live, list = r.stills || [], sheets = [];
-    for (var s = 0; s < (r.sheets || []).length; s++) {
-      sheets.push(new Image());
-      sheets[s].src = r.sheets[s].src; // one request per sheet, whatever the number of stills in it
-    }
+    for (var s = 0; s < (r.sheets || []).length; s++) sheets.push(sheet(r.sheets[s].src));
     for (var i = 0; i < list.length; i++) {
       var o = list[i], el = make('canvas', 'tc-o'), st = el.style;
       el.width = o.width;
@@ -247,6 +244,14 @@
   // a share of the frame in percent, a hair over (1/10,000 %): a layout rounding down a share that is a whole number of
   // device pixels, a hair under, would leave the canvas a fraction of a pixel off, and the browser would resample it
   function pc(v, of) { return v / of * 100 + 1e-4 + '%'; }
+  function sheet(src) { // one request per sheet, whatever the number of stills in it; a failed one is asked for twice more
+    var img = new Image(), tries = 0;
+    img.addEventListener('error', function () {
+      if (tries++ < 2) setTimeout(function () { img.src = src; }, 1000 * tries); // the same URL: no error is cached
+    });
+    img.src = src;
+    return img;
+  }
   function copy(el, o, sheet) { // the still's pixels, one for one: the canvas is drawn as its own <img> was
     var c = o.c;
     function go() {
@@ -254,6 +259,7 @@
       el.setAttribute('data-drawn', '');
     }
     if (sheet.complete && sheet.naturalWidth) go(); else sheet.addEventListener('load', go);
+    el.addEventListener('contextrestored', go); // a phone may drop a canvas's pixels (memory, GPU reset): draw again
   }
   function show(el, o, effect, p) {
     var st = el.style, op = 1, tf = 'none', clip = 'none';
