@@ -102,21 +102,24 @@ FAR = dt.datetime(9999, 12, 31, tzinfo=UTC)  # "no next send"
 
 @dataclass(frozen=True)
 class FirstSends:
-    """The rows of some runs that are their customers' first analysed send in an experiment, copied once into a temporary
-    table on one connection (:func:`first_sends`); ``customers`` reads it as :class:`ResultsCustomer`."""
+    """Which rows of some runs are their customers' first analysed send in an experiment (:func:`first_sends`): all of a
+    run that no run of the experiment precedes (``whole``); of the others, those copied into a temporary table on the
+    connection, which ``customers`` reads as :class:`ResultsCustomer`."""
 
     experiment: str
-    runs: frozenset[str]
-    customers: type[ResultsCustomer]
+    whole: frozenset[str]
+    copied: frozenset[str]
+    customers: type[ResultsCustomer] | None
 
 
 @contextmanager
 def first_sends(conn: Connection, experiment: str | None, runs: list[RunInfo]) -> Iterator[FirstSends | None]:
     """``runs``' customers whose first analysed send in ``experiment`` is that run (no earlier run of the experiment carried
-    them with a status other than failed; on the same send date, the lower run id is the earlier), in a temporary table
-    on ``conn`` while the block runs; None for no experiment. Two passes, once for all the runs: each customer key's
-    earliest such run (a GROUP BY over the experiment's rows), then the runs' rows at or before it, so the queries of
-    each run read only the customers it counts instead of checking every customer against all their sends."""
+    them with a status other than failed; on the same send date, the lower run id is the earlier), for the block; None
+    for no experiment. Once for all the runs: each customer key's earliest such run (a GROUP BY over the experiment's
+    rows), then the rows of the runs at or before it copied into a temporary table on ``conn``, so that each run's
+    queries read only the customers it counts instead of checking every customer against all their sends. The
+    experiment's first run counts all its customers and is read in place (one month: nothing is copied)."""
     if experiment is None:
         yield None
         return
@@ -127,14 +130,18 @@ def first_sends(conn: Connection, experiment: str | None, runs: list[RunInfo]) -
         if info.run_id not in position:  # a run outside the experiment: the number of the experiment's runs sent before it
             position[info.run_id] = conn.execute(select(func.count()).select_from(r).where(r.experiment == experiment, or_(
                 r.sent_at < info.sent_at, and_(r.sent_at == info.sent_at, r.run_id < info.run_id)))).scalar()
-    ids = [info.run_id for info in runs]
-    counted_rows = select(c.id, c.run_id, c.token, c.customer_key, c.ref, c.variant, c.arm, c.status).where(c.run_id.in_(ids))
-    if ordered:
-        ec = aliased(ResultsCustomer)
-        first = (select(ec.customer_key.label("customer_key"), func.min(case(position, value=ec.run_id)).label("pos"))
-                 .where(ec.run_id.in_(ordered), ec.status != "failed").group_by(ec.customer_key).subquery("first_send"))
-        counted_rows = counted_rows.outerjoin(first, first.c.customer_key == c.customer_key).where(
-            or_(first.c.pos.is_(None), first.c.pos >= case({i: position[i] for i in ids}, value=c.run_id)))
+    whole = frozenset(info.run_id for info in runs if position[info.run_id] == 0)
+    later = [info.run_id for info in runs if position[info.run_id] > 0]
+    if not later:
+        yield FirstSends(experiment, whole, frozenset(), None)
+        return
+    ec = aliased(ResultsCustomer)
+    first = (select(ec.customer_key.label("customer_key"), func.min(case(position, value=ec.run_id)).label("pos"))
+             .where(ec.run_id.in_(ordered[:max(position[i] for i in later)]), ec.status != "failed").group_by(ec.customer_key)
+             .subquery("first_send"))
+    counted_rows = (select(c.id, c.run_id, c.token, c.customer_key, c.ref, c.variant, c.arm, c.status)
+                    .outerjoin(first, first.c.customer_key == c.customer_key)
+                    .where(c.run_id.in_(later), or_(first.c.pos.is_(None), first.c.pos >= case({i: position[i] for i in later}, value=c.run_id))))
     _COUNTED.drop(conn, checkfirst=True)
     _COUNTED.create(conn)
     try:
@@ -142,7 +149,7 @@ def first_sends(conn: Connection, experiment: str | None, runs: list[RunInfo]) -
         if conn.dialect.name == "postgresql":  # temporary tables are not analysed by autovacuum
             conn.exec_driver_sql(f"ANALYZE {_COUNTED.name}")
         conn.commit()  # only the temporary table was written; no transaction (SQLite: no lock on the store) stays open meanwhile
-        yield FirstSends(experiment, frozenset(ids), aliased(ResultsCustomer, _COUNTED, adapt_on_names=True))
+        yield FirstSends(experiment, whole, frozenset(later), aliased(ResultsCustomer, _COUNTED, adapt_on_names=True))
     finally:
         conn.rollback()  # an error may have left the transaction unusable (PostgreSQL)
         _COUNTED.drop(conn, checkfirst=True)
@@ -151,9 +158,9 @@ def first_sends(conn: Connection, experiment: str | None, runs: list[RunInfo]) -
 
 def _customers(info: RunInfo, firsts: FirstSends | None):
     """The entity to read the run's customers from, and the condition for this run's."""
-    if firsts is None:
+    if firsts is None or info.run_id in firsts.whole:
         return ResultsCustomer, ResultsCustomer.run_id == info.run_id
-    if info.run_id not in firsts.runs:
+    if info.run_id not in firsts.copied:
         raise ValueError(f"run {info.run_id} is not among the runs of these first sends")
     return firsts.customers, firsts.customers.run_id == info.run_id
 
