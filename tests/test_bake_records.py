@@ -170,6 +170,20 @@ def test_bake_records_the_video_and_later_runs_keep_it(tmp_path):
     assert [r.status for r in bake_customers(template, customers, quiet, settings, "tiny-rec", rows={3}).results] == ["skipped"]
     assert quiet.writes == []
 
+    # the export written in another order, under the same run id: the baked customer (C2) is baked by who it is,
+    # not by its row; the customer now on its row (C3) gets no video
+    lines = customers.read_text().splitlines()
+    header, by_id = lines[0], {line.split(",")[0]: line for line in lines[1:]}
+    reordered = tmp_path / "reordered.csv"
+    reordered.write_text("\n".join([header, by_id["C1"], by_id["C3"], by_id["C2"]]) + "\n")
+    moved = run_billing(template, reordered, bucket, settings, run_id="tiny-rec", executor=InProcessExecutor())
+    assert moved.baked == 1
+    rows = _manifest(bucket, "tiny-rec")
+    assert _videos_of(bucket, rows) == {"C1": "", "C2": c2["video"], "C3": ""}
+    assert next(r for r in rows if r["customer_id"] == "C2")["row"] == "4"
+    _check_baked_page(_page(bucket, token["C2"]))
+    assert 'id="dl"' not in _page(bucket, token["C3"]) and not list((out / "c" / token["C3"]).glob("*.mp4"))
+
 
 def test_bake_with_a_file_of_only_the_chosen_customers_records_their_run_rows(tmp_path):
     """--customers may be a file with only the customers to bake: the record keeps the run's row number."""

@@ -9,7 +9,8 @@ per customer), and the final manifest and error report are assembled from the pa
 (``assemble``) through a spill to local disk in row ranges, so the driver never holds every result.
 Within one run id the record written last wins. ``tailorcast bake`` adds parts of its own to a run's
 journal: a baked customer's record says ``"baked": true``, and every later run of that id renders that
-row baked again (``read_done(...).baked``), so neither a resume nor ``--force`` takes its video away.
+customer baked again (``read_done(...).baked``, by token, whatever its row), so neither a resume nor ``--force`` takes
+its video away.
 """
 
 from __future__ import annotations
@@ -103,11 +104,12 @@ def read_records(bucket: Bucket, run_id: str) -> Iterator[dict]:
 
 class DoneRows:
     """Row number → build hash of the rows a run has published completely; 8 bytes per row number.
-    ``baked``: the rows whose latest record is baked (the few customers ``tailorcast bake`` gave a video)."""
+    ``baked``: the tokens of the customers whose latest record is baked (the few ``tailorcast bake`` gave a video),
+    by customer, not by row, so an export written in another order under the same run id keeps them baked."""
 
     def __init__(self) -> None:
         self._hashes = np.zeros(1024, dtype=np.int64)
-        self.baked: set[int] = set()
+        self.baked: set[str] = set()
 
     def set(self, row: int, digest: str | None) -> None:
         if row >= len(self._hashes):
@@ -125,15 +127,16 @@ class DoneRows:
 
 def read_done(bucket: Bucket, run_id: str) -> DoneRows:
     """What the journal says is published: the latest record of each row, when it is ok or skipped; and
-    which rows are baked."""
+    which customers are baked."""
     done = DoneRows()
     for r in read_records(bucket, run_id):
         row = int(r["row"])
         done.set(row, r.get("hash") if r.get("status") in DONE else None)
-        if r.get(BAKED):
-            done.baked.add(row)
-        else:
-            done.baked.discard(row)
+        token = r.get("token") or ""
+        if r.get(BAKED) and token:
+            done.baked.add(token)
+        elif token:
+            done.baked.discard(token)
     return done
 
 

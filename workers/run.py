@@ -277,7 +277,9 @@ def run_billing(
                          "page": url(r.page) if published else "", "video": url(r.video) if published else "",
                          "poster": url(r.poster) if published else "", "error": r.error, "attempts": r.attempts,
                          "attempt_errors": r.attempt_errors, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "bytes": r.bytes,
-                         "node": r.node, "hash": digest, **({BAKED: True} if r.row in journal_rows.baked else {})})
+                         "node": r.node, "hash": digest,
+                         **({BAKED: True} if (r.token or customer_token(settings.secret, template.name, run_id, r.customer_id))
+                            in journal_rows.baked else {})})
             if r.status == "failed":
                 log.warning("run %s row %s: failed (%s) after %s attempt(s); the reason is in the run's error report", run_id, r.row,
                             "retryable" if r.retryable else "fatal", r.attempts, extra={"run_id": run_id, "row": r.row})
@@ -385,7 +387,7 @@ def run_billing(
                                  "ref": ref, "token": token})
                     progress(CustomerResult(item.row, item.customer_id, HOLDOUT, token=token, variant=variant or ""))
                     continue
-                is_baked = item.row in journal_rows.baked
+                is_baked = token in journal_rows.baked  # by customer (token), not by row: a reordered export keeps it
                 summary.baked += is_baked
                 digest = build_hash(run_baked if is_baked else run, item)  # the driver's resume hash: what the journal compares
                 if done_rows.has(item.row, digest):
