@@ -275,29 +275,31 @@ def query_plans(engine, url: str) -> dict[str, list[str]]:
 
 
 def first_send_plans(engine, run: str, experiment: str) -> list[dict]:
-    """The plans of the queries ``run_data(engine, run, experiment)`` sends that carry the first-send condition
-    (results.outcomes.first_send: a NOT EXISTS on an earlier run of the experiment with the same customer key, per customer),
-    taken from the statements and parameters it really executes."""
+    """The plans of the statements of ``run``'s report in the experiment's series that read its first sends (the temporary
+    table ``tc_first_sends`` that results.outcomes.first_sends fills, and that fill) or bound the payments by customer id
+    with the next send, taken from the statements and parameters really executed, on the connection that holds the table."""
     from sqlalchemy import event
 
-    from results.outcomes import run_data
+    from results.outcomes import counted, first_sends, run_info
 
     sent: list[tuple[str, object]] = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
-        if "EXISTS" in statement:
+        if statement.lstrip().startswith(("SELECT", "INSERT")) and ("tc_first_sends" in statement or "min(results_runs_1.sent_at)" in statement):
             sent.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        run_data(engine, run, experiment)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    info = run_info(engine, run)
     with engine.connect() as conn:
-        return [{"sql": " ".join(statement.split()), "plan": [row[-1] if engine.dialect.name == "sqlite" else row[0]
-                                                              for row in conn.exec_driver_sql(explain + statement, parameters)]}
-                for statement, parameters in sent]
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            with first_sends(conn, experiment, [info]) as firsts:
+                counted(conn, info, firsts)
+                return [{"sql": " ".join(statement.split()), "plan": [row[-1] if engine.dialect.name == "sqlite" else row[0]
+                                                                      for row in conn.exec_driver_sql(explain + statement, parameters)]}
+                        for statement, parameters in list(sent)]
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
 
 
 @contextlib.contextmanager
@@ -388,14 +390,15 @@ def bench(args, server: str | None) -> None:
     from sqlalchemy import text
 
     from store.database import open_engine
-    from store.migrate import upgrade
+    from store.migrate import current_revision, upgrade
     from store.store import Store
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-results-")
     reuse = args.keep is not None and args.keep.exists()
     url = args.database_url or f"sqlite:///{args.keep or Path(tmp.name) / 'results.db'}"
     engine = open_engine(url)
-    upgrade(engine)
+    was = current_revision(engine)
+    upgraded = upgrade(engine) != was
     store = Store(engine)
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "")
     database = url.split(":", 1)[0].split("+")[0]
@@ -405,6 +408,10 @@ def bench(args, server: str | None) -> None:
         with engine.connect() as conn:
             out["data"] = {"reused": str(args.keep), "customers": conn.execute(text("SELECT count(*) FROM results_customers")).scalar(),
                            "events": conn.execute(text("SELECT count(*) FROM public_events")).scalar()}
+        if upgraded:  # a file filled by an older revision: the new migrations' indexes get their statistics, as a fill's would
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+            out["data"]["upgraded_from"] = was
     else:
         out["data"] = fill(engine, args.customers, args.events, args.payments, months=args.months or 1)
         if url.startswith("sqlite"):
@@ -424,6 +431,11 @@ def bench(args, server: str | None) -> None:
         out["plans"]["first_send"] = first_send_plans(engine, runs[-1], "bench-tone")
         for query in out["plans"]["first_send"]:
             print(f"-- plan: first send, {runs[-1]}: {query['sql'][:160]}…", *query["plan"], sep="\n  ", file=sys.stderr)
+        if len(runs) > 1:  # the first run has later runs: its payments by customer id stop at the next send
+            out["plans"]["first_run"] = first_send_plans(engine, runs[0], "bench-tone")
+            for query in out["plans"]["first_run"]:
+                if "min(results_runs_1.sent_at)" in query["sql"]:
+                    print(f"-- plan: next send, {runs[0]}: {query['sql'][:160]}…", *query["plan"], sep="\n  ", file=sys.stderr)
         out["results"] = time_series(engine, args.repeat, runs, month_sent(args.months - 1) + dt.timedelta(days=40), postgres_cpu(url))
     out["machine"]["load_after_results"] = loadavg()
     if args.ingest:
