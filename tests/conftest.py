@@ -38,6 +38,12 @@ def pytest_configure(config):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The Lighthouse tests last (a stable sort keeps every other order): in ``make test`` they wait for the other
+    lane to end, so that Lighthouse measures the page on a machine that is not busy (tests/lanes.py)."""
+    items.sort(key=lambda item: "lighthouse" in getattr(item, "fixturenames", ()))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Before any fixture starts Ray or Chromium: a test that needs them carries the mark of its tier."""
