@@ -14,9 +14,10 @@ import ctypes
 import os
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 TICK_S = 0.02  # how often the watchdog looks
 
@@ -82,39 +83,53 @@ def _watch() -> None:
                     _raise_in(tid, OutOfMemory)
 
 
-@contextmanager
-def budget(seconds: float, memory_bytes: int) -> Iterator[None]:
-    """Run the block in at most ``seconds`` of this thread's CPU time while the process grows by at most
-    ``memory_bytes``; else :class:`OutOfTime` / :class:`OutOfMemory` is raised inside it. A nested budget
-    runs under the outer one."""
-    global _watchdog
-    tid = threading.get_ident()
+def active() -> bool:
+    """Whether this thread is inside a budget (an evaluation inside another is the outer one's)."""
     with _lock:
-        if tid in _jobs:
-            nested = True
-        else:
-            nested = False
-            try:
-                clock: int | None = time.pthread_getcpuclockid(tid)
-            except (AttributeError, OSError):
-                clock = None
-            rss = _rss()
-            _jobs[tid] = _Job(clock, _now(clock), seconds, None if rss is None else rss + memory_bytes)
-            if _watchdog is None or not _watchdog.is_alive():
-                _watchdog = threading.Thread(target=_watch, name="tailorcast-budget", daemon=True)
-                _watchdog.start()
-    if nested:
-        yield
-        return
+        return threading.get_ident() in _jobs
+
+
+def run(fn: Callable[[], T], seconds: float, memory_bytes: int) -> T:
+    """``fn()`` in at most ``seconds`` of this thread's CPU time while the process grows by at most
+    ``memory_bytes``; else :class:`OutOfTime` / :class:`OutOfMemory` is raised inside it. Inside another budget,
+    ``fn`` runs under the outer one.
+
+    A call, not a context manager, on purpose: an exception sent from the watchdog lands at the next bytecode
+    boundary of this thread, wherever that is. With ``with budget():`` it could land in contextlib's
+    ``__exit__`` (at its first bytecode, once the block had ended), which then never resumed the generators
+    below it: their ``finally`` ran at garbage collection, much later, and the thread's job stayed registered
+    (CI once saw every later expression of the process fail that way). Here the job is registered and released
+    in this one frame, and the release takes an exception that lands during it, so when ``run`` returns or
+    raises, nothing is pending and nothing stays registered."""
+    tid = threading.get_ident()
+    job: _Job | None = None
     try:
-        yield
+        with _lock:
+            if tid not in _jobs:
+                try:
+                    clock: int | None = time.pthread_getcpuclockid(tid)
+                except (AttributeError, OSError):
+                    clock = None
+                rss = _rss()
+                job = _Job(clock, _now(clock), seconds, None if rss is None else rss + memory_bytes)
+                _jobs[tid] = job
+                _start_watchdog()
+        return fn()
     finally:
-        while True:  # an exception sent just as the block ended may land here: take it, then clean up
+        while job is not None:
             try:
                 with _lock:
-                    job = _jobs.pop(tid, None)
-                    if job is not None and job.fired:
-                        _raise_in(tid, None)  # one sent but not yet delivered must not fire outside the block
-                break
-            except OverBudget:
+                    if _jobs.get(tid) is job:
+                        del _jobs[tid]
+                    if job.fired:
+                        _raise_in(tid, None)  # one sent but not yet delivered must not fire outside the budget
+                job = None
+            except OverBudget:  # sent just as ``fn`` ended: taken here (the result stands), then released
                 continue
+
+
+def _start_watchdog() -> None:
+    global _watchdog
+    if _watchdog is None or not _watchdog.is_alive():
+        _watchdog = threading.Thread(target=_watch, name="tailorcast-budget", daemon=True)
+        _watchdog.start()

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from jinja2 import BaseLoader, StrictUndefined, meta, nodes, pass_context
 from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError, TemplateNotFound, TemplateSyntaxError
@@ -28,10 +28,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import bounds, formatting
 from .bounds import bounded_filter, capped, check_binop, check_call, check_format
-from .budget import OutOfMemory, OutOfTime, budget
+from . import budget
+from .budget import OutOfMemory, OutOfTime
 from .errors import ExpressionError
 from .paths import confined
 from .payments.amounts import DEFAULT_CURRENCY
+
+T = TypeVar("T")
 
 # Names a scene may use and still be the same for every customer of a locale.
 SHARED_NAMES = frozenset({"t", "brand", "locale", "lang", "dir", "contact", "template", "variant", "rendition"})
@@ -112,7 +115,14 @@ MAX_DEPTH = 60  # levels of a parsed template or expression (the sample pages re
 # code generator costs the cube of the depth (a chain of 300 filters: 9 s of CPU to compile, before any budget)
 ROW_SECONDS = 10.0  # CPU seconds all the expressions and the page of one customer may take together
 
-_row = threading.local()  # this thread's row account: ``left`` CPU seconds (None outside a row), ``depth``
+_row = threading.local()  # this thread's row account (``account``: an _Account, None outside a row)
+
+
+class _Account:
+    """CPU seconds one customer's expressions and page may still take (``left``) of ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = self.left = seconds
 
 
 @contextmanager
@@ -121,13 +131,12 @@ def row_budget(seconds: float | None = None):
     of CPU time: a template of many expressions that are each just under :data:`EVAL_SECONDS` cannot make one
     customer cost minutes. Over it, the evaluation that runs out (and every later one) is an ExpressionError
     that says so; the render and the encode themselves do not count. ``seconds``: :data:`ROW_SECONDS` by default."""
-    seconds = ROW_SECONDS if seconds is None else seconds
-    outer = getattr(_row, "left", None), getattr(_row, "seconds", None)
-    _row.left, _row.seconds = seconds, seconds
+    outer = getattr(_row, "account", None)
+    _row.account = _Account(ROW_SECONDS if seconds is None else seconds)
     try:
         yield
     finally:
-        _row.left, _row.seconds = outer
+        _row.account = outer
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -239,43 +248,22 @@ def compile_condition(source: str):
     return _compiled(source, text_env().compile_expression, " condition")
 
 
-@contextmanager
-def _accounted(source: str):
-    """One evaluation under the budget: :data:`EVAL_SECONDS`, or what is left of the row's account when that
-    is less (inside :func:`row_budget`), and :data:`EVAL_MEMORY`."""
-    left, depth = getattr(_row, "left", None), getattr(_row, "depth", 0)
-    if left is None or depth:  # outside a row, or an evaluation inside another: the outer one is accounted
-        limit, row_limited = EVAL_SECONDS, False
-    else:
-        if left <= 0:
-            raise ExpressionError(source, _row_spent())
-        limit, row_limited = min(EVAL_SECONDS, left), left < EVAL_SECONDS
+def _evaluate(source: str, fn: Callable[[], T]) -> T:
+    """``fn()`` (one evaluation of ``source``) in the sandbox's budget: :data:`EVAL_SECONDS`, or what is left of
+    the row's account when that is less (inside :func:`row_budget`), and :data:`EVAL_MEMORY`. Every way it can
+    fail is one ExpressionError naming ``source``. An evaluation inside another (a string a page asks for) runs
+    under the outer one's budget and account."""
+    account = getattr(_row, "account", None)
+    if account is not None and budget.active():
+        account = None  # the outer evaluation is accounted
+    limit, row_limited = EVAL_SECONDS, False
+    if account is not None:
+        if account.left <= 0:
+            raise ExpressionError(source, _row_spent(account))
+        limit, row_limited = min(EVAL_SECONDS, account.left), account.left < EVAL_SECONDS
     started = time.thread_time()
-    _row.depth = depth + 1
     try:
-        with budget(limit, EVAL_MEMORY):
-            yield
-    except OutOfTime:
-        if row_limited:
-            raise ExpressionError(source, _row_spent()) from None
-        raise
-    finally:
-        _row.depth = depth
-        if left is not None and not depth:
-            _row.left = left - (time.thread_time() - started)
-
-
-def _row_spent() -> str:
-    return (f"this customer's expressions and page together took more than {_row.seconds:g} s of CPU; a template must "
-            "not compute that much per customer (look for loops over large ranges in its texts, conditions and page)")
-
-
-@contextmanager
-def _sandboxed(source: str):
-    """Every way a template expression can fail, as one ExpressionError naming the expression, under the budget."""
-    try:
-        with _accounted(source):
-            yield
+        return budget.run(fn, limit, EVAL_MEMORY)
     except SecurityError as exc:
         raise ExpressionError(source, f"not allowed in a template ({exc})") from exc
     except JinjaTemplateError as exc:
@@ -288,30 +276,37 @@ def _sandboxed(source: str):
         raise ExpressionError(source, "calls itself without end (a macro that calls itself, or a page that includes "
                                       "itself); remove the loop") from None
     except OutOfTime:
+        if row_limited:
+            raise ExpressionError(source, _row_spent(account)) from None
         raise ExpressionError(source, f"took more than {EVAL_SECONDS:g} s of CPU; a template must not loop that long "
                                       "(look for nested loops over large ranges)") from None
     except (OutOfMemory, MemoryError):
         raise ExpressionError(source, f"needed more than {EVAL_MEMORY // 2**20} MiB of memory; a template must not "
                                       "build values that large") from None
+    finally:
+        if account is not None:
+            account.left -= time.thread_time() - started
+
+
+def _row_spent(account: _Account) -> str:
+    return (f"this customer's expressions and page together took more than {account.seconds:g} s of CPU; a template "
+            "must not compute that much per customer (look for loops over large ranges in its texts, conditions and page)")
 
 
 def evaluate_text(source: str, context: Mapping[str, Any]) -> str:
     """A Jinja text evaluated in the sandbox (no pixels: :func:`renderer.text.draw_text` draws)."""
     if "{" not in source:
         return source
-    with _sandboxed(source):
-        return capped(compile_text(source).generate(context))
+    return _evaluate(source, lambda: capped(compile_text(source).generate(context)))
 
 
 def evaluate_condition(source: str, context: Mapping[str, Any]) -> bool:
-    with _sandboxed(source):
-        return bool(compile_condition(source)(**context))
+    return _evaluate(source, lambda: bool(compile_condition(source)(**context)))
 
 
 def render_page(env: ImmutableSandboxedEnvironment, name: str, context: Mapping[str, Any]) -> str:
     """The page ``name`` from :func:`page_env`'s ``env``, under the same bounds and budget as an expression."""
-    with _sandboxed(name):
-        return capped(env.get_template(name).generate(context))
+    return _evaluate(name, lambda: capped(env.get_template(name).generate(context)))
 
 
 def include_cycle(loader: FolderLoader, name: str) -> list[str]:

@@ -356,3 +356,36 @@ def test_checking_a_template_is_bounded_in_cpu(tmp_path, monkeypatch):
     root = write_tiny(tmp_path / "tiny", TINY.replace('text: "{{ first_name }}"', f'text: "{text}"'))
     with pytest.raises(TemplateError, match=r"checking this template took more than 0.2 s of CPU"):
         load.load_template(root)
+
+
+def test_the_watchdogs_exception_never_escapes_an_evaluation_nor_outlives_its_row(monkeypatch):
+    """The watchdog's exception lands at whatever bytecode the thread is at. Fired by the thousand, just as
+    evaluations end, each must come out as an ExpressionError (or not at all, when the evaluation was done), and
+    leave nothing registered or pending: with ``with budget():`` it once landed in contextlib's ``__exit__``,
+    escaped as a bare OutOfTime and left a row account that failed every later expression of the process (CI)."""
+    import random
+    import sys
+    import threading
+
+    from tailorcast import budget
+
+    monkeypatch.setattr(budget, "TICK_S", 0.0001)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.00005)  # let the watchdog in between any two bytecodes, not every 5 ms
+    rng, outcomes = random.Random(7), {"ok": 0, "refused": 0}
+    spin = "{% for j in range(n) %}{% endfor %}{{ n }}"
+    try:
+        for _ in range(1500):
+            with expressions.row_budget(0.0012):  # the third evaluation of three (0.3-1.2 ms each) runs out
+                for _ in range(3):
+                    try:
+                        evaluate_text(spin, {"n": rng.randint(10_000, 40_000)})
+                        outcomes["ok"] += 1
+                    except ExpressionError:
+                        outcomes["refused"] += 1
+            assert not budget.active()
+    finally:
+        sys.setswitchinterval(interval)
+    assert outcomes["ok"] > 100 and outcomes["refused"] > 100, outcomes
+    assert evaluate_text(spin, {"n": 10}) == "10"  # outside a row: no account left behind
+    assert threading.get_ident() not in budget._jobs

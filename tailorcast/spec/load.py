@@ -19,7 +19,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from ..budget import OutOfMemory, OutOfTime, budget
+from .. import budget
+from ..budget import OutOfMemory, OutOfTime
 from ..errors import Problem, TemplateError
 from ..expressions import EVAL_MEMORY
 from ..paths import SCHEMA_PATH
@@ -37,16 +38,18 @@ def load_template(folder: Path | str) -> Template:
     spec_path = root / "template.yaml"
     if not spec_path.is_file():
         raise TemplateError(name, [Problem(str(spec_path), "no template.yaml here; is this a template folder?")])
-    try:
-        with budget(CHECK_SECONDS, EVAL_MEMORY):  # staff edit templates in the studio's browser: bounded like a row
-            try:
-                doc = load_located(spec_path, "template.yaml")
-            except yaml.YAMLError as exc:
-                raise TemplateError(name, [Problem("template.yaml", f"not valid YAML: {exc}")]) from exc
-            problems = _schema_problems(doc)
-            if problems:
-                raise TemplateError(name, problems)
-            return _build(root, doc)
+    def check() -> Template:
+        try:
+            doc = load_located(spec_path, "template.yaml")
+        except yaml.YAMLError as exc:
+            raise TemplateError(name, [Problem("template.yaml", f"not valid YAML: {exc}")]) from exc
+        problems = _schema_problems(doc)
+        if problems:
+            raise TemplateError(name, problems)
+        return _build(root, doc)
+
+    try:  # staff edit templates in the studio's browser: bounded like a row
+        return budget.run(check, CHECK_SECONDS, EVAL_MEMORY)
     except OutOfTime:
         raise TemplateError(name, [Problem("template.yaml", f"checking this template took more than {CHECK_SECONDS:g} s of CPU "
                                            "(the samples take 0.1 s): its texts, conditions or page are far too long or too "
