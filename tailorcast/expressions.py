@@ -253,9 +253,8 @@ def _evaluate(source: str, fn: Callable[[], T]) -> T:
     the row's account when that is less (inside :func:`row_budget`), and :data:`EVAL_MEMORY`. Every way it can
     fail is one ExpressionError naming ``source``. An evaluation inside another (a string a page asks for) runs
     under the outer one's budget and account."""
-    account = getattr(_row, "account", None)
-    if account is not None and budget.active():
-        account = None  # the outer evaluation is accounted
+    nested = budget.active()
+    account = None if nested else getattr(_row, "account", None)  # an inner evaluation: the outer one is accounted
     limit, row_limited = EVAL_SECONDS, False
     if account is not None:
         if account.left <= 0:
@@ -275,12 +274,14 @@ def _evaluate(source: str, fn: Callable[[], T]) -> T:
     except RecursionError:
         raise ExpressionError(source, "calls itself without end (a macro that calls itself, or a page that includes "
                                       "itself); remove the loop") from None
-    except OutOfTime:
-        if row_limited:
-            raise ExpressionError(source, _row_spent(account)) from None
-        raise ExpressionError(source, f"took more than {EVAL_SECONDS:g} s of CPU; a template must not loop that long "
-                                      "(look for nested loops over large ranges)") from None
-    except (OutOfMemory, MemoryError):
+    except (OutOfTime, OutOfMemory, MemoryError) as exc:
+        if nested and not isinstance(exc, MemoryError):  # the outer budget's (a page's, or checking a template's): it says so
+            raise
+        if isinstance(exc, OutOfTime):
+            if row_limited:
+                raise ExpressionError(source, _row_spent(account)) from None
+            raise ExpressionError(source, f"took more than {EVAL_SECONDS:g} s of CPU; a template must not loop that "
+                                          "long (look for nested loops over large ranges)") from None
         raise ExpressionError(source, f"needed more than {EVAL_MEMORY // 2**20} MiB of memory; a template must not "
                                       "build values that large") from None
     finally:

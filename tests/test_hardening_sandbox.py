@@ -389,3 +389,15 @@ def test_the_watchdogs_exception_never_escapes_an_evaluation_nor_outlives_its_ro
     assert outcomes["ok"] > 100 and outcomes["refused"] > 100, outcomes
     assert evaluate_text(spin, {"n": 10}) == "10"  # outside a row: no account left behind
     assert threading.get_ident() not in budget._jobs
+
+
+def test_an_evaluation_inside_an_outer_budget_leaves_running_out_to_the_outer_one():
+    """Checking a template (CHECK_SECONDS) is an outer budget: when it runs out inside an expression, the check
+    reports its own limit, not the expression's EVAL_SECONDS."""
+    from tailorcast import budget
+    from tailorcast.budget import OutOfTime
+
+    with pytest.raises(OutOfTime):
+        budget.run(lambda: evaluate_text(SPIN, {**CTX, "n": 10_000}), 0.05, 2**30)
+    assert not budget.active()
+    assert evaluate_text(SPIN, {**CTX, "n": 2}) == "2"
