@@ -72,6 +72,7 @@ class Progress:
     failures: list = field(default_factory=list)  # (row, reason), the first few
     seconds: float = 0.0
     log_tail: str = ""
+    reason: str = ""  # why a failed run stopped: its last ``error:`` line, else its exit status
 
     @property
     def done(self) -> int:
@@ -90,7 +91,8 @@ class Progress:
     def as_json(self) -> dict:
         return {"state": self.state, "total": self.total, "done": self.done, "counts": self.counts, "failures": self.failures[:50],
                 "seconds": round(self.seconds, 1), "rate": None if self.rate is None else round(self.rate, 3),
-                "eta": None if self.eta is None else round(self.eta), "log_tail": self.log_tail}
+                "eta": None if self.eta is None else round(self.eta), "log_tail": self.log_tail,
+                "reason": self.reason}
 
 
 @dataclass
@@ -272,6 +274,8 @@ class Launcher:
             if status in ("failed", "invalid") and len(p.failures) < 200:
                 p.failures.append((row, record.get("error") or record.get("reason") or ""))
         self._read_log(folder / "log.txt", p)
+        if run.state == "failed":
+            p.reason = _stopped_because(p.log_tail, run.exit_code)
         local = self.local_run_file(run, "summary.json")
         # a bucket is asked only once the run ended (the page polls every second while it runs)
         data = self._summary(run) if (local is not None and local.is_file()) or (local is None and run.state in FINAL) else None
@@ -317,6 +321,19 @@ def _readable_log(text: str) -> str:
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "\n")
     lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
     return "\n".join(lines[-40:])
+
+
+def _stopped_because(log_tail: str, exit_code: int | None) -> str:
+    """The CLI's own words for why a run stopped (its last ``error:`` line: a busy run id, an unreadable export, a
+    template that is not valid), else what the exit status says."""
+    for line in reversed(log_tail.splitlines()):
+        if line.startswith("error: "):
+            return line[len("error: "):]
+    if exit_code is None:
+        return "the run's process ended while no studio watched it, without a summary; see the log"
+    if exit_code < 0 or exit_code in (137, 143):
+        return f"the run's process was stopped by a signal (exit status {exit_code}); see the log"
+    return f"the run's process ended with exit status {exit_code}; see the log"
 
 
 def _utc(ts: float) -> dt.datetime:

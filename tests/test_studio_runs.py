@@ -256,6 +256,33 @@ def test_a_run_of_a_few_rows_finishes_and_its_manifest_downloads(app, tmp_path):
     assert ("olga", "start-run") in actions and ("olga", "download") in actions
 
 
+def test_a_run_that_stops_says_why_on_its_page(app, tmp_path):
+    """A run the CLI refuses (here an export without the template's columns; a busy run id alike) is failed, and
+    its page says why in the CLI's own words, not only in the log."""
+    v = _approve(app)
+    olga = Staff(app, "olga")
+    resp = olga.post("/runs", {"version": v.id, "customers": (io.BytesIO(b"foo,bar\r\n1,2\r\n"), "export.csv"), "out": str(tmp_path / "pub")},
+                     content_type="multipart/form-data")
+    url = resp.headers["Location"]
+    done = _wait(olga, url, lambda d: d["state"] != "running", 120)
+    assert done["state"] == "failed", done
+    assert done["reason"].startswith("customers ") and "missing columns customer_id" in done["reason"], done
+    page = olga.get(url).get_data(as_text=True)
+    assert re.search(r'<p class="problem" id="run-why">Why it stopped: <span id="run-reason">customers [^<]*missing columns customer_id', page)
+
+
+def test_a_failed_run_without_an_error_line_names_its_exit_status(app, tmp_path):
+    st = state(app)
+    v = st.versions.latest("payment-reminder")
+    st.runs.add("r-9", v.id, "payment-reminder", "upload: x.csv", str(tmp_path / "pub"), str(tmp_path), "olga", st.now())
+    st.launcher.folder("r-9").mkdir(parents=True)
+    (st.launcher.folder("r-9") / "log.txt").write_text("starting Ray…\nrow 4 said error: not at a line's start\n")
+    run = st.runs.finish("r-9", "failed", 137, st.now())
+    assert st.launcher.progress(run).reason == "the run's process was stopped by a signal (exit status 137); see the log"
+    done = st.runs.finish("r-9", "done", 0, st.now())  # the first ending stays: still failed
+    assert st.launcher.progress(done).reason.startswith("the run's process was stopped")
+
+
 @pytest.mark.e2e
 def test_a_long_run_is_cancelled_and_its_processes_end(app, tmp_path):
     v = _approve(app, "bill-explainer")

@@ -91,6 +91,7 @@
       const list = $("run-failures"); list.textContent = "";
       d.failures.forEach(([row, reason]) => { const li = document.createElement("li"); li.textContent = "row " + row + ": " + reason; list.append(li); });
       $("run-log").textContent = d.log_tail;
+      $("run-reason").textContent = d.reason || ""; $("run-why").hidden = !d.reason;
       if (d.state !== "running") { const c = $("cancel"); if (c) c.disabled = true; }
       return d.state === "running";
     });
