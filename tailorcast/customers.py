@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -31,6 +31,7 @@ _LIST_SPLIT = re.compile(r"[;|]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CENT = Decimal("0.01")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no one types these; tab and line breaks are kept
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: a JSON escape like \ud800 alone; no text has one
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,15 @@ def _number_text(value: Any, mark: str) -> str:
     raise ValueError(f"is a {type(value).__name__}, not a number")
 
 
+def _shown(value: Any) -> str:
+    """A cell as a message quotes it: text in quotes, a number from JSON or Parquet as written (not ``Decimal('12.5')``);
+    a long one cut, so that the error report's line stays a line."""
+    text = str(value)
+    if len(text) > 40:
+        text = f"{text[:30]}… ({len(text):,} characters)"
+    return repr(text) if isinstance(value, str) else text
+
+
 def _text(f: Field, text: Any, mark: str) -> str:
     s = str(text)
     if f.max_length and len(s) > f.max_length:
@@ -73,22 +83,25 @@ def _integer(f: Field, text: Any, mark: str) -> int:
     except ValueError:
         d = Decimal("NaN")
     if not d.is_finite() or d != d.to_integral_value():
-        raise ValueError(f"{text!r} is not a whole number")
+        raise ValueError(f"{_shown(text)} is not a whole number")
     return int(d)
 
 
 def _decimal(f: Field, text: Any, mark: str) -> Decimal:
     d = Decimal(_number_text(text, mark))
     if not d.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
+        raise ValueError(f"{_shown(text)} is not a finite number")
     return d
 
 
 def _money(f: Field, text: Any, mark: str) -> Decimal:
     d = _decimal(f, text, mark)
-    cents = d.quantize(_CENT)
+    try:
+        cents = d.quantize(_CENT)
+    except InvalidOperation:  # more digits than Decimal's 28
+        raise ValueError(f"{_shown(text)} is too large for an amount; write the amount as the bill shows it") from None
     if d != cents:
-        raise ValueError(f"{text!r} has more than 2 decimals")
+        raise ValueError(f"{_shown(text)} has more than 2 decimals")
     return cents
 
 
@@ -100,13 +113,14 @@ def _date(f: Field, text: Any, mark: str) -> dt.date:
     if isinstance(text, dt.date):
         return text
     if not isinstance(text, str):
-        raise ValueError(f"is a {type(text).__name__}; write the date as text YYYY-MM-DD")
+        raise ValueError(f"is the number {text}; write the date as text YYYY-MM-DD" if isinstance(text, (int, float, Decimal))
+                         else f"is a {type(text).__name__}; write the date as text YYYY-MM-DD")
     try:
         if _ISO_DATE.fullmatch(text):  # fromisoformat also takes 20261215 and week dates
             return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+    raise ValueError(f"{_shown(text)} is not a date; write it as YYYY-MM-DD")
 
 
 def _locale(f: Field, text: Any, mark: str) -> str:
@@ -116,7 +130,7 @@ def _locale(f: Field, text: Any, mark: str) -> str:
 
 def _email(f: Field, text: Any, mark: str) -> str:
     if not _EMAIL.fullmatch(str(text)):
-        raise ValueError(f"{text!r} is not an e-mail address")
+        raise ValueError(f"{_shown(text)} is not an e-mail address")
     return str(text)
 
 
@@ -148,6 +162,10 @@ def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
         control = _CONTROL.search(text)
         if control:
             raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export")
+        half = _SURROGATE.search(text)
+        if half:
+            raise ValueError(f"holds U+{ord(half.group()):04X} at character {half.start() + 1}, half of a UTF-16 pair and no character; "
+                             "fix that \\u escape in the export")
     elif isinstance(raw, bool) or (isinstance(raw, (list, tuple, dict)) and f.type != "numbers"):
         raise ValueError(f"is {'a list' if isinstance(raw, (list, tuple)) else 'an object' if isinstance(raw, dict) else str(raw).lower()}; "
                          f"one {f.type} value is needed here")
@@ -169,7 +187,7 @@ def validate_row(template: Template, row: int, raw: Mapping[str, Any], decimal: 
         empty = cell is None or (isinstance(cell, str) and not cell.strip())
         if empty:
             if f.required:
-                raise RowError(row, cid, f.name, f"is empty; every row needs a {f.type} here")
+                raise RowError(row, cid, f.name, f"is empty; every row needs {'an' if f.type[0] in 'aeiou' else 'a'} {f.type} here")
             values[f.name] = _convert(f, f.default) if f.default is not None else None
             continue
         try:

@@ -26,6 +26,7 @@ DELIMITERS = (",", ";", "\t", "|")
 DECIMAL_MARKS = (".", ",")
 UTF8_BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 ENCODING_HINT = "cp1252 (Excel on Windows) or latin-1"
 
 _SEP_LINE = re.compile(r"sep=(.)\r?\n?")
@@ -49,11 +50,18 @@ def row_bytes_handler() -> str:
 
 
 def check_encoding(name: str, where: str) -> str:
-    """``name`` if Python knows that encoding; InputError with examples otherwise."""
+    """``name`` if Python knows that encoding and can read text line by line with it; InputError with examples otherwise."""
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
         raise InputError(where, f"unknown encoding {name!r}; name the export's character set, e.g. {ENCODING_HINT}, or leave out --encoding for UTF-8") from None
+    try:  # rot13, base64, zlib… are codecs but not character sets; idna cannot keep undecodable bytes; utf-16 needs its byte order mark
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(name)
+        codecs.getincrementaldecoder(name)(errors=row_bytes_handler()).decode(b"customer_id;\xff\r\n")
+    except Exception:  # noqa: BLE001 - whatever the codec says, it cannot read an export line by line
+        raise InputError(where, f"--encoding {name} is not a character set a customers file can be read in; name the export's character set, "
+                                f"e.g. {ENCODING_HINT} (utf-16-le or utf-16-be for UTF-16 without a byte order mark), or leave out --encoding for UTF-8") from None
     return name
 
 
@@ -63,6 +71,8 @@ def encoding_for(head: bytes, requested: str | None, where: str) -> str:
         if requested and codecs.lookup(check_encoding(requested, where)).name != "utf-8":
             raise InputError(where, f"the file starts with a UTF-8 byte order mark, so it is UTF-8 text; leave out --encoding {requested}")
         return "utf-8-sig"
+    if head.startswith(UTF32_BOMS):  # before UTF-16: the UTF-32 LE mark starts with the UTF-16 LE one
+        return "utf-32"
     if head.startswith(UTF16_BOMS):
         return "utf-16"
     return check_encoding(requested, where) if requested else "utf-8"
@@ -77,7 +87,10 @@ def sep_line(line: str) -> str | None:
 def detect_delimiter(header_line: str, names: Collection[str]) -> str:
     """The delimiter that splits ``header_line`` into the most of ``names`` (then into the most cells)."""
     def score(d: str) -> tuple[int, int, int]:
-        cells = [c.strip() for c in next(csv.reader([header_line], delimiter=d), [])]
+        try:
+            cells = [c.strip() for c in next(csv.reader([header_line], delimiter=d), [])]
+        except csv.Error:  # a "cell" over the size limit: the header of 100,000 columns, split by another delimiter
+            return -1, 0, -DELIMITERS.index(d)
         return sum(c in names for c in cells), len(cells), -DELIMITERS.index(d)
 
     return max(DELIMITERS, key=score)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from decimal import Decimal
 from collections.abc import Callable, Collection
 from typing import Any, BinaryIO, Iterator
@@ -138,11 +139,17 @@ def _csv_table(fh: BinaryIO, where: str, encoding: str | None, names: Collection
     text = io.TextIOWrapper(fh, encoding=enc, errors=row_bytes_handler(), newline="")
     line, named = _header(text, where)
     delimiter = named or detect_delimiter(line, names)
-    header = [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+    if line.count("\x00") > len(line) // 4:  # every other byte of a column name is 0: UTF-16 (or UTF-32) without its byte order mark
+        raise InputError(where, "the header row holds NUL characters, so the file is probably UTF-16 without a byte order mark; "
+                                "pass --encoding utf-16-le (or utf-16-be), or save it as UTF-8")
+    try:
+        header = [c.strip().strip("\ufeff") for c in next(csv.reader([line], delimiter=delimiter))]  # a second byte order mark: files joined
+    except csv.Error as exc:
+        raise InputError(where, f"the header row cannot be read as CSV ({exc}); is this a CSV file with the column names on its first line?") from None
     bad = undecoded(line, enc)
     if bad:
         raise InputError(where, f"the header row has {bad}; if the export is not UTF-8, pass --encoding {ENCODING_HINT}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    dupes = sorted(h for h, k in Counter(header).items() if h and k > 1)  # not header.count: a header may have 100,000 columns
     if dupes:
         raise InputError(where, f"the header names {', '.join(dupes)} more than once; keep one column of each name")
     check_header(header)
@@ -150,7 +157,7 @@ def _csv_table(fh: BinaryIO, where: str, encoding: str | None, names: Collection
 
 
 def _encoding_hint(encoding: str) -> str:
-    if encoding_name(encoding) in ("UTF-8", "utf-16"):
+    if encoding_name(encoding) in ("UTF-8", "utf-16", "utf-32"):
         return f"if the whole export is in another encoding, pass --encoding {ENCODING_HINT}"
     return f"no character has that byte in {encoding_name(encoding)}: check that --encoding names the export's encoding"
 
@@ -163,7 +170,8 @@ def _cell_id(cells: list[str], at: int | None) -> str:
 
 def _first_line_id(line: str, delimiter: str, at: int | None) -> str:
     try:
-        return _cell_id(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), []), at)
+        cid = _cell_id(next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), []), at)
+        return "" if delimiter in cid or "\n" in cid or "\r" in cid else cid  # the unclosed quote's cell: the rest of the line, not an id
     except csv.Error:  # a cell over the size limit: the cells before the id's are plain, most likely
         return _cell_id(line.split(delimiter, (at or 0) + 1), at).strip('"') if at is not None else ""
 
@@ -221,8 +229,8 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
 
 def _jsonl_rows(template: Template, fh: BinaryIO, where: str, encoding: str | None) -> Iterator[Row | RowError]:
     enc = encoding_for(fh.peek(4)[:4], encoding, where)
-    if enc == "utf-16":
-        raise InputError(where, "JSON Lines must be UTF-8 (this file is UTF-16); save it as UTF-8")
+    if enc in ("utf-16", "utf-32"):
+        raise InputError(where, f"JSON Lines must be UTF-8 (this file is {enc.upper()}); save it as UTF-8")
     first: tuple[int, bytes | None] | None = None
     n = 0
     while first is None:
@@ -263,6 +271,9 @@ def _jsonl_records(fh: BinaryIO, first: tuple[int, bytes | None], encoding: str)
             n += 1
 
 
+_JSON_TYPES = {str: "string", int: "number", float: "number", Decimal: "number", bool: "boolean", type(None): "null"}  # not Python's names
+
+
 def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
     try:
         line = raw.decode(encoding)
@@ -273,8 +284,12 @@ def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
         rec = json.loads(line, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         return RowError(n, "", "", f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        return RowError(n, "", "", "not usable JSON (a number has more than 4,300 digits); write the values as the bill shows them")
+    except RecursionError:
+        return RowError(n, "", "", "not usable JSON (lists or objects nested too deep); each line must be one JSON object of plain values")
     if not isinstance(rec, dict):
-        return RowError(n, "", "", f"is a JSON {type(rec).__name__}; each line must be one JSON object")
+        return RowError(n, "", "", f"is a JSON {_JSON_TYPES.get(type(rec), type(rec).__name__)}; each line must be one JSON object")
     return n, rec
 
 
@@ -330,6 +345,9 @@ def _parquet_rows(template: Template, source: Source) -> Iterator[Row | RowError
     except (pa.ArrowException, OSError) as exc:
         raise InputError(where, f"not a readable Parquet file ({exc}); export it again, or as .csv") from None
     schema = pf.schema_arrow
+    dupes = sorted(n for n, k in Counter(schema.names).items() if k > 1)
+    if dupes:
+        raise InputError(where, f"the file has column {', '.join(dupes)} more than once; keep one column of each name")
     _missing_columns(template, where, schema.names)
     wrong = [f"column '{f.name}' is {schema.field(f.name).type}, but template '{template.name}' reads it as {_WANTS.get(f.type, f.type)}"
              for f in template.fields if f.name in schema.names and not _fits(f.type, schema.field(f.name).type)]
@@ -348,15 +366,50 @@ def _parquet_records(pf, columns: list[str]) -> Iterator[Row | RowError]:
         size, done = pf.metadata.row_group(group).num_rows, 0
         try:
             for batch in pf.iter_batches(batch_size=BATCH, row_groups=[group], columns=columns, use_threads=False):
-                for rec in batch.to_pylist():
+                for rec in _batch_records(batch):
                     row += 1
                     done += 1
-                    yield row, rec
+                    yield (row, rec) if isinstance(rec, dict) else RowError(row, *rec)
         except (pa.ArrowException, OSError) as exc:
             reason = f"is in Parquet row group {group}, which cannot be read ({' '.join(str(exc).split())}); export the file again"
             for _ in range(size - done):
                 row += 1
                 yield RowError(row, "", "", reason)
+
+
+def _batch_records(batch) -> Iterator[dict[str, Any] | tuple[str, str, str]]:
+    """A batch's rows as dicts; (customer id, column, reason) for a row with a cell Python cannot hold (a date
+    past year 9999, text that is not UTF-8), so that it costs its row only."""
+    try:
+        records = batch.to_pylist()
+    except (ArithmeticError, ValueError):
+        pass
+    else:
+        yield from records
+        return
+    for i in range(batch.num_rows):
+        rec: dict[str, Any] = {}
+        bad: tuple[str, str] | None = None
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            try:
+                rec[name] = column[i].as_py()
+            except (ArithmeticError, ValueError) as exc:
+                bad = bad or (name, _unreadable(column.type, exc))
+        if bad is None:
+            yield rec
+        else:
+            cid = rec.get(ID)
+            yield ("" if cid is None else str(cid).strip(), *bad)
+
+
+def _unreadable(t, exc: Exception) -> str:
+    import pyarrow as pa
+
+    if isinstance(exc, UnicodeDecodeError):
+        return f"holds bytes that are not UTF-8 text ({exc.reason}); export the file again"
+    if pa.types.is_date(t) or pa.types.is_timestamp(t):
+        return f"is a date outside 0001-01-01 to 9999-12-31 ({exc}); check the dates in the export"
+    return f"cannot be read ({exc}); export the file again"
 
 
 def count_rows(source: Source) -> int | None:

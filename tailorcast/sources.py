@@ -46,6 +46,8 @@ class Source:
         path = Path(self.location)
         if path.is_dir():
             raise InputError(self.location, "is a folder; pass the CRM export file with --customers")
+        if path.exists() and not path.is_file():
+            raise InputError(self.location, "is not a regular file (a named pipe or a device, which cannot be read twice); save the export to a file and pass that")
         if not path.is_file():
             raise InputError(self.location, "file not found; pass the CRM export with --customers")
 
