@@ -47,7 +47,7 @@ class _Job:
 
 _lock = threading.Lock()
 _jobs: dict[int, _Job] = {}
-_watchdog: threading.Thread | None = None
+_watchdog_pid: int | None = None  # the process whose watchdog thread runs (_watch never returns)
 
 
 def _rss() -> int | None:
@@ -75,7 +75,11 @@ def _watch() -> None:
             for tid, job in _jobs.items():
                 if job.fired:
                     continue
-                if _now(job.clock) - job.started > job.seconds:
+                try:
+                    spent = _now(job.clock) - job.started
+                except OSError:  # the thread is gone (its CPU clock with it): nothing to stop
+                    continue
+                if spent > job.seconds:
                     job.fired = True
                     _raise_in(tid, OutOfTime)
                 elif job.rss_limit is not None and rss is not None and rss > job.rss_limit:
@@ -103,6 +107,7 @@ def run(fn: Callable[[], T], seconds: float, memory_bytes: int) -> T:
     raises, nothing is pending and nothing stays registered."""
     tid = threading.get_ident()
     job: _Job | None = None
+    delivered = False  # the watchdog's exception came (then there is none to clear)
     try:
         with _lock:
             if tid not in _jobs:
@@ -114,22 +119,35 @@ def run(fn: Callable[[], T], seconds: float, memory_bytes: int) -> T:
                 job = _Job(clock, _now(clock), seconds, None if rss is None else rss + memory_bytes)
                 _jobs[tid] = job
                 _start_watchdog()
-        return fn()
+        try:
+            return fn()
+        except OverBudget:
+            delivered = True
+            raise
     finally:
+        deferred: BaseException | None = None
         while job is not None:
             try:
                 with _lock:
                     if _jobs.get(tid) is job:
                         del _jobs[tid]
-                    if job.fired:
-                        _raise_in(tid, None)  # one sent but not yet delivered must not fire outside the budget
+                    if job.fired and not delivered:  # sent, not yet delivered: it must not fire outside the budget
+                        _raise_in(tid, None)  # (clearing costs every thread a slower path until the next one: only then)
                 job = None
             except OverBudget:  # sent just as ``fn`` ended: taken here (the result stands), then released
+                delivered = True
                 continue
+            except BaseException as exc:  # a signal handler's SystemExit or KeyboardInterrupt: release, then raise it
+                deferred = exc
+                continue
+        if deferred is not None:
+            raise deferred
 
 
 def _start_watchdog() -> None:
-    global _watchdog
-    if _watchdog is None or not _watchdog.is_alive():
-        _watchdog = threading.Thread(target=_watch, name="tailorcast-budget", daemon=True)
-        _watchdog.start()
+    """Once per process (a forked child has no threads: it starts its own). Not ``Thread.is_alive()`` on every
+    call: a signal handler's exception landing inside it marks a live thread stopped (3.11's threading)."""
+    global _watchdog_pid
+    if _watchdog_pid != os.getpid():
+        threading.Thread(target=_watch, name="tailorcast-budget", daemon=True).start()
+        _watchdog_pid = os.getpid()

@@ -251,8 +251,8 @@ def compile_condition(source: str):
 def _evaluate(source: str, fn: Callable[[], T]) -> T:
     """``fn()`` (one evaluation of ``source``) in the sandbox's budget: :data:`EVAL_SECONDS`, or what is left of
     the row's account when that is less (inside :func:`row_budget`), and :data:`EVAL_MEMORY`. Every way it can
-    fail is one ExpressionError naming ``source``. An evaluation inside another (a string a page asks for) runs
-    under the outer one's budget and account."""
+    fail is one ExpressionError naming ``source``. An evaluation inside an outer budget (checking a template, in
+    spec/load.py) runs under the outer one, which reports running out with its own limit."""
     nested = budget.active()
     account = None if nested else getattr(_row, "account", None)  # an inner evaluation: the outer one is accounted
     limit, row_limited = EVAL_SECONDS, False
