@@ -30,7 +30,7 @@ _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CENT = Decimal("0.01")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no one types these; tab and line breaks are kept
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no one types these; tab and line breaks are kept
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: a JSON escape like \ud800 alone; no text has one
 
 
@@ -124,6 +124,8 @@ def _date(f: Field, text: Any, mark: str) -> dt.date:
 
 
 def _locale(f: Field, text: Any, mark: str) -> str:
+    if len(str(text)) > 40:  # no locale code is that long; parse_locale's message would quote all of it
+        raise ValueError(f"{_shown(text)} is not a locale; use a code like 'it', 'fr_FR' or 'tr'")
     parse_locale(str(text))  # raises ValueError with a fix
     return str(text).replace("-", "_")
 
@@ -161,7 +163,8 @@ def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
         text = raw.strip()
         control = _CONTROL.search(text)
         if control:
-            raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export")
+            c1 = "" if control.group() <= "\x7f" else "; an export read as latin-1 that is cp1252 has them (€ is 0x80 there): then pass --encoding cp1252"
+            raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export{c1}")
         half = _SURROGATE.search(text)
         if half:
             raise ValueError(f"holds U+{ord(half.group()):04X} at character {half.start() + 1}, half of a UTF-16 pair and no character; "

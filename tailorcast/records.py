@@ -198,7 +198,12 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
                 reader = csv.reader(lines, delimiter=delimiter)
                 continue
             except csv.Error as exc:
-                problem = _UNCLOSED if len(lines.record) > 1 else f"cannot be read as CSV ({exc}); check the quotes in this row"
+                if len(lines.record) > 1:
+                    problem = _UNCLOSED
+                elif "field larger than field limit" in str(exc):  # a plain cell can be that long too: no quote to check
+                    problem = f"has a cell longer than {csv.field_size_limit():,} characters; is a delimiter or a line end missing?"
+                else:
+                    problem = f"cannot be read as CSV ({exc}); check the quotes in this row"
             row += 1
             if problem:
                 yield RowError(row, _first_line_id(lines.record[0], delimiter, at) if lines.record else "", "", problem)

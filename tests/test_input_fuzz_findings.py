@@ -208,3 +208,28 @@ def test_validate_reports_them_without_a_traceback(tmp_path):
     assert "Traceback" not in result.output and "customers: 1 valid, 2 invalid of 3 rows" in result.output
     result = CliRunner().invoke(main, ["validate", str(REMINDER_DIR), "--customers", str(path), "--encoding", "rot13"])
     assert result.exit_code == 2 and "is not a character set" in result.output, result.output
+
+
+def test_a_cp1252_export_read_as_latin1_is_not_silently_accepted(reminder, tmp_path):
+    # "€" is 0x80 in cp1252 and U+0080 (a C1 control) in latin-1: the name was accepted and drawn as nothing
+    data = (f"{HEADER}\n" + _row(1, first_name="Café €") + "\n").encode("cp1252")
+    (row, cid, column, reason), = _errors(_read(reminder, tmp_path, data, encoding="latin-1"))
+    assert (row, cid, column) == (2, "R-1", "first_name")
+    assert "control character U+0080 at character 6" in reason and "pass --encoding cp1252" in reason
+    assert _valid(_read(reminder, tmp_path, data, encoding="cp1252")) == [2]
+
+
+def test_a_plain_cell_over_the_csv_size_limit_does_not_blame_quotes(reminder, tmp_path):
+    data = f"{HEADER}\n{_row(1, amount_due='x' * 200_000)}\n{_row(2)}\n".encode()
+    items = _read(reminder, tmp_path, data)
+    (row, cid, column, reason), = _errors(items)
+    assert (row, cid) == (2, "R-1") and reason.startswith("has a cell longer than 131,072 characters") and "quote" not in reason
+    assert _valid(items) == [3]
+
+
+@pytest.mark.parametrize("column", ["amount_due", "locale", "due_date", "email"])
+def test_a_long_bad_cell_is_not_quoted_whole(reminder, tmp_path, column):
+    # the reason quoted the whole cell: a 100,000-character line in the error report and on the terminal
+    data = f"{HEADER}\n{_row(1, **{column: 'x' * 100_000})}\n".encode()
+    (row, cid, col, reason), = _errors(_read(reminder, tmp_path, data))
+    assert (row, col) == (2, column) and "(100,000 characters)" in reason and len(reason) < 250
