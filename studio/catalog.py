@@ -113,8 +113,7 @@ def upload():
     if len(sent) != 1 or not sent[0].filename:
         abort(400, description="choose one .zip file of a template folder")
     files = read_zip(sent[0].stream.read(st.config.max_upload_bytes + 1))
-    for path, data in files.items():
-        inputs.check_yaml(path, data)
+    inputs.check_yaml_files(files)
     name = inputs.text("name", 41, required=False).strip() or _yaml_name(files["template.yaml"])
     inputs.template_name(name)
     files["template.yaml"] = _with_name(files["template.yaml"], name)

@@ -7,7 +7,9 @@ import re
 import yaml
 from flask import abort, request
 
+from tailorcast import budget
 from tailorcast.errors import StudioRefused
+from tailorcast.expressions import EVAL_MEMORY
 
 TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9-]{1,40}")  # used with fullmatch: "$" would accept a trailing newline
 
@@ -55,12 +57,36 @@ def template_name(value: str) -> str:
 
 
 MAX_YAML_ALIASES = 200  # a template has little reason for aliases; thousands of them expand exponentially when checked
+YAML_SCAN_SECONDS = 3.0  # CPU seconds to scan what one request sends; the samples take milliseconds, but PyYAML's time grows
+# with the square of the nesting ("[" * 20000 took 20 s), and a zip holds up to 64 MB of YAML
 
 
 def check_yaml(path: str, data: bytes) -> None:
-    """Refuse a YAML file whose aliases could make checking it explode (a "billion laughs"); the scan is linear."""
-    if not path.endswith((".yaml", ".yml")):
-        return
+    """Refuse a YAML file whose aliases could make checking it explode (a "billion laughs"), or that takes too long
+    to scan (far too long or too nested); the scan is linear in the events, bounded in CPU time."""
+    check_yaml_files({path: data})
+
+
+def check_yaml_files(files: dict[str, bytes]) -> None:
+    """:func:`check_yaml` for each file, all of them within one :data:`YAML_SCAN_SECONDS` budget."""
+    scanning = ""
+
+    def scan() -> None:
+        nonlocal scanning
+        for path, data in files.items():
+            if path.endswith((".yaml", ".yml")):
+                scanning = path
+                _scan(path, data)
+
+    try:
+        budget.run(scan, YAML_SCAN_SECONDS, EVAL_MEMORY)
+    except budget.OverBudget:
+        raise StudioRefused(scanning, f"reading this YAML took more than {YAML_SCAN_SECONDS:g} s of CPU (the samples take "
+                                      "milliseconds): it is far too long or nested far too deeply ([ ] or { } inside each "
+                                      "other); shorten it") from None
+
+
+def _scan(path: str, data: bytes) -> None:
     aliases = 0
     try:
         for event in yaml.parse(data.decode("utf-8", errors="replace")):

@@ -118,8 +118,8 @@ def timeline_json(name: str):
     st = studio_state()
     version = version_or_404(name, inputs.number("v", 0))
     _source, choice = choice_from(request.args, version)
-    template = st.workspace.template(version)
     try:
+        template = st.workspace.template(version)
         line = timeline(template, context(template, choice), choice.rendition)
     except (TailorcastError, KeyError) as exc:
         abort(422, description=str(exc).strip("'\""))
@@ -158,6 +158,8 @@ def render(name: str):
     st = studio_state()
     version = version_or_404(name, inputs.number("v", source=request.form))
     _source, choice = choice_from(request.form, version)
+    if not st.workspace.check(version).valid:
+        abort(409, description=f"version {version.short} has problems; fix them on the template's page before rendering it")
     template = st.workspace.template(version)
     settings = Settings(state_dir=st.config.state_dir, secret=derive_key(st.config.review_secret, "preview"))  # tokens unlike a run's
     try:

@@ -9,8 +9,10 @@ kind a template does not hold (no code).
 from __future__ import annotations
 
 import io
+import lzma
 import stat
 import zipfile
+import zlib
 from pathlib import PurePosixPath
 from typing import Mapping
 
@@ -19,6 +21,8 @@ from tailorcast.errors import StudioRefused
 MAX_FILES = 200
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
+# what reading an entry raises for a bad CRC, a cut or corrupt stream, a compression method zipfile lacks
+UNREADABLE = (zipfile.BadZipFile, NotImplementedError, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, RuntimeError)
 SUFFIXES = frozenset({".yaml", ".yml", ".html", ".css", ".csv", ".jsonl", ".json", ".txt", ".md", ".png", ".jpg", ".jpeg",
                       ".webp", ".gif", ".woff2", ".ttf", ".otf", ".mp3", ".m4a", ".aac", ".wav", ".mp4", ".webm", ".vtt"})
 
@@ -70,8 +74,12 @@ def read_zip(data: bytes) -> dict[str, bytes]:
             raise StudioRefused("upload", f"'{info.filename}' is {reason}")
         if info.file_size > MAX_FILE_BYTES:
             raise StudioRefused("upload", f"'{info.filename}' is {info.file_size} bytes; at most {MAX_FILE_BYTES} per file")
-        with archive.open(info) as fh:
-            body = fh.read(MAX_FILE_BYTES + 1)  # the declared size may lie
+        try:
+            with archive.open(info) as fh:
+                body = fh.read(MAX_FILE_BYTES + 1)  # the declared size may lie
+        except UNREADABLE as exc:
+            raise StudioRefused("upload", f"'{info.filename}' cannot be read ({exc}); zip the template folder again "
+                                          "(plain deflate) and upload that") from None
         if len(body) > MAX_FILE_BYTES:
             raise StudioRefused("upload", f"'{info.filename}' is larger than {MAX_FILE_BYTES} bytes")
         total += len(body)
