@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+
+_DIGITS = re.compile(r"[0-9]{1,20}")  # used with fullmatch: "$" would accept a trailing newline
 
 
 def _sign(secret: bytes, version_id: int, expires: int) -> str:
@@ -23,7 +26,8 @@ def make_link(secret: bytes, version_id: int, expires: int) -> str:
 def read_link(secret: bytes, token: str, now: float) -> tuple[int | None, str]:
     """(version id, "") for a good link, else (None, why): ``malformed``, ``signature`` or ``expired``."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 120:
+    # ASCII digits only: str.isdigit() takes '²', which int() refuses (a 500 for anyone without an account)
+    if len(parts) != 3 or not _DIGITS.fullmatch(parts[0]) or not _DIGITS.fullmatch(parts[1]) or len(token) > 120:
         return None, "malformed"
     version_id, expires = int(parts[0]), int(parts[1])
     if not hmac.compare_digest(parts[2], _sign(secret, version_id, expires)):

@@ -77,3 +77,9 @@ def test_a_timeline_or_a_render_of_a_version_with_problems_says_so(app, dana):
     assert resp.status_code == 422 and "bogus" in resp.get_json()["error"]
     resp = dana.post("/t/payment-reminder/render", {"v": str(bad.id), "row": "2"})
     assert resp.status_code == 409 and "has problems" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("token", ["².1.x", "1.².x", "١.1.x", "9" * 30 + ".1.x"])
+def test_a_review_link_with_digits_int_refuses_or_that_are_not_ascii_is_not_a_review_link(app, token):
+    resp = app.test_client().get(f"/r/{token}")
+    assert resp.status_code == 403 and "this is not a review link" in resp.get_data(as_text=True)
