@@ -72,6 +72,8 @@ def read_zip(data: bytes) -> dict[str, bytes]:
             continue
         if reason:
             raise StudioRefused("upload", f"'{info.filename}' is {reason}")
+        if name in files:  # a zip may hold a name twice: which one is the template would be a guess
+            raise StudioRefused("upload", f"'{info.filename}' is in the zip twice; zip the template folder again")
         if info.file_size > MAX_FILE_BYTES:
             raise StudioRefused("upload", f"'{info.filename}' is {info.file_size} bytes; at most {MAX_FILE_BYTES} per file")
         try:

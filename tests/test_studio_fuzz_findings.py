@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import time
 import zipfile
@@ -83,3 +84,15 @@ def test_a_timeline_or_a_render_of_a_version_with_problems_says_so(app, dana):
 def test_a_review_link_with_digits_int_refuses_or_that_are_not_ascii_is_not_a_review_link(app, token):
     resp = app.test_client().get(f"/r/{token}")
     assert resp.status_code == 403 and "this is not a review link" in resp.get_data(as_text=True)
+
+
+def test_a_zip_that_holds_a_name_twice_is_refused(app, dana):
+    files = _files(app)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(f"t/{path}", data)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("t/template.yaml", b"name: other\n")  # the second would have won, silently
+    resp = _upload(dana, buf.getvalue())
+    assert resp.status_code == 409 and "'t/template.yaml' is in the zip twice" in html.unescape(resp.get_data(as_text=True))
