@@ -348,7 +348,7 @@ def _parquet_rows(template: Template, source: Source) -> Iterator[Row | RowError
         # buffer_size: read column chunks page by page, so memory does not follow the row group's size
         pf = pq.ParquetFile(fh, buffer_size=1 << 20, pre_buffer=False)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(where, f"not a readable Parquet file ({exc}); export it again, or as .csv") from None
+        raise InputError(where, f"not a readable Parquet file ({' '.join(str(exc).split())}); export it again, or as .csv") from None  # one line
     schema = pf.schema_arrow
     dupes = sorted(n for n, k in Counter(schema.names).items() if k > 1)
     if dupes:

@@ -233,3 +233,14 @@ def test_a_long_bad_cell_is_not_quoted_whole(reminder, tmp_path, column):
     data = f"{HEADER}\n{_row(1, **{column: 'x' * 100_000})}\n".encode()
     (row, cid, col, reason), = _errors(_read(reminder, tmp_path, data))
     assert (row, col) == (2, column) and "(100,000 characters)" in reason and len(reason) < 250
+
+
+def test_a_damaged_parquet_footer_is_one_line(reminder, tmp_path):
+    # Arrow's thrift messages end in a line break (and may hold control bytes): the error was split over two lines
+    import struct
+
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"PAR1" + b"\x00" * 16 + struct.pack("<i", 16) + b"PAR1")
+    with pytest.raises(InputError, match="not a readable Parquet file") as err:
+        read_customers(reminder, path)
+    assert "\n" not in str(err.value) and str(err.value).endswith("; export it again, or as .csv")
