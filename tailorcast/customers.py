@@ -30,6 +30,7 @@ _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 _LIST_SPLIT = re.compile(r"[;|]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CENT = Decimal("0.01")
+MAX_INTEGER = Decimal(10) ** 18  # days overdue, counts: a cell of thousands of digits is no count (and costs to print)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no one types these; tab and line breaks are kept
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: a JSON escape like \ud800 alone; no text has one
 
@@ -84,6 +85,8 @@ def _integer(f: Field, text: Any, mark: str) -> int:
         d = Decimal("NaN")
     if not d.is_finite() or d != d.to_integral_value():
         raise ValueError(f"{_shown(text)} is not a whole number")
+    if abs(d) >= MAX_INTEGER:
+        raise ValueError(f"{_shown(text)} is too large; a whole number here has at most 18 digits")
     return int(d)
 
 
@@ -165,6 +168,10 @@ def _convert(f: Field, raw: Any, mark: str = ".") -> Any:
         if control:
             c1 = "" if control.group() <= "\x7f" else "; an export read as latin-1 that is cp1252 has them (€ is 0x80 there): then pass --encoding cp1252"
             raise ValueError(f"holds the control character U+{ord(control.group()):04X} at character {control.start() + 1}; remove it from the export{c1}")
+        mark_at = text.find("\ufeff")
+        if mark_at >= 0:  # a byte order mark inside the file (two exports joined): invisible, and "R-1" would not equal it
+            raise ValueError(f"holds a byte order mark (U+FEFF) at character {mark_at + 1}, where files joined together "
+                             "meet; remove it (or export the file again in one piece)")
         half = _SURROGATE.search(text)
         if half:
             raise ValueError(f"holds U+{ord(half.group()):04X} at character {half.start() + 1}, half of a UTF-16 pair and no character; "

@@ -74,7 +74,13 @@ def _missing_columns(template: Template, where: str, names: list[str]) -> None:
     missing = [f.name for f in template.fields if f.required and f.name not in names]
     if missing:
         raise InputError(where, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that template '{template.name}' requires; "
-                                f"the header has: {', '.join(names)}")
+                                f"the header has: {_some(names)}")
+
+
+def _some(names: list[str], most: int = 50) -> str:
+    """Column names for a message: the first ``most`` (a header of 100,000 columns is not a message)."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most:,} more"
 
 
 # CSV
@@ -382,9 +388,21 @@ def _parquet_records(pf, columns: list[str]) -> Iterator[Row | RowError]:
                 yield RowError(row, "", "", reason)
 
 
+def _narrow_floats_as_text(batch):
+    """float16/float32 columns as Arrow writes them (the shortest text that reads back: 69.3), not as Python's
+    float64 of the same bits (69.30000305175781: "more than 2 decimals" for an amount that has one)."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_float16(c.type) or pa.types.is_float32(c.type) for c in batch.columns):
+        return batch
+    return pa.RecordBatch.from_arrays([c.cast(pa.string()) if pa.types.is_float16(c.type) or pa.types.is_float32(c.type) else c
+                                       for c in batch.columns], names=batch.schema.names)
+
+
 def _batch_records(batch) -> Iterator[dict[str, Any] | tuple[str, str, str]]:
     """A batch's rows as dicts; (customer id, column, reason) for a row with a cell Python cannot hold (a date
     past year 9999, text that is not UTF-8), so that it costs its row only."""
+    batch = _narrow_floats_as_text(batch)
     try:
         records = batch.to_pylist()
     except (ArithmeticError, ValueError):

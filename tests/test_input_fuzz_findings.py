@@ -244,3 +244,37 @@ def test_a_damaged_parquet_footer_is_one_line(reminder, tmp_path):
     with pytest.raises(InputError, match="not a readable Parquet file") as err:
         read_customers(reminder, path)
     assert "\n" not in str(err.value) and str(err.value).endswith("; export it again, or as .csv")
+
+
+def test_float32_amounts_in_parquet_are_read_as_written(reminder, tmp_path):
+    # 69.3 in float32 is 69.30000305175781 as a Python float: "more than 2 decimals" for a valid amount
+    import pyarrow as pa
+
+    path = _parquet(tmp_path / "x.parquet", amount_due=pa.array([69.3, 120.5, 69.301], pa.float32()))
+    items = list(read_customers(reminder, path))
+    assert [str(c.values["amount_due"]) for c in items if isinstance(c, Customer)] == ["69.30", "120.50"]
+    (row, _, column, reason), = _errors(items)
+    assert (row, column) == (3, "amount_due") and "has more than 2 decimals" in reason
+
+
+def test_a_byte_order_mark_inside_a_cell_is_a_row_error(reminder, tmp_path):
+    # two exports joined: the second one's mark lands in its first id, which then equals no other id
+    data = "\n".join([HEADER, _row(1), "\ufeff" + _row(2), _row(3)]).encode()
+    items = _read(reminder, tmp_path, data)
+    (row, _, column, reason), = _errors(items)
+    assert (row, column) == (3, "customer_id") and reason.startswith("holds a byte order mark (U+FEFF) at character 1")
+    assert _valid(items) == [2, 4]
+
+
+def test_a_whole_number_of_thousands_of_digits_is_a_row_error(reminder, tmp_path):
+    items = _read(reminder, tmp_path, "\n".join([HEADER, _row(1, days_overdue="9" * 5000), _row(2, days_overdue="9" * 18)]).encode())
+    (row, _, column, reason), = _errors(items)
+    assert (row, column) == (2, "days_overdue") and "is too large; a whole number here has at most 18 digits" in reason
+    assert len(reason) < 200 and _valid(items) == [3]
+
+
+def test_a_missing_column_message_names_at_most_fifty_of_a_huge_header(reminder, tmp_path):
+    data = (",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("x" for _ in range(100_000)) + "\n").encode()
+    with pytest.raises(InputError) as info:
+        _read(reminder, tmp_path, data)
+    assert "the header has: c0, c1," in str(info.value) and "c49 and 99,950 more" in str(info.value) and len(str(info.value)) < 1000
