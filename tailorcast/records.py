@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from decimal import Decimal
 from collections.abc import Callable, Collection
@@ -73,8 +74,16 @@ def open_rows(template: Template, source: Source, encoding: str | None = None) -
 def _missing_columns(template: Template, where: str, names: list[str]) -> None:
     missing = [f.name for f in template.fields if f.required and f.name not in names]
     if missing:
-        raise InputError(where, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that template '{template.name}' requires; "
-                                f"the header has: {_some(names)}")
+        near = {_plain(n): n for n in names}
+        close = [f"{near[_plain(m)]!r} for {m!r}" for m in missing if _plain(m) in near]
+        hint = f" ({'; '.join(close[:5])}: column names must match exactly, in case, spaces and invisible characters)" if close else ""
+        raise InputError(where, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} that template '{template.name}' requires"
+                                f"{hint}; the header has: {_some(names)}")
+
+
+def _plain(name: str) -> str:
+    """A column name without case, spaces, quotes and invisible characters: to say what a near miss differs in."""
+    return re.sub(r"[\s\"'\u200b-\u200f\u2060\ufeff\x00-\x1f]", "", name).casefold()
 
 
 def _some(names: list[str], most: int = 50) -> str:
@@ -218,6 +227,9 @@ def _csv_records(text: io.TextIOWrapper, header: list[str], delimiter: str, enco
                 continue
             if not any(c.strip() for c in cells):
                 continue  # a blank row (Excel writes ';;;;' for one)
+            if cells == header:
+                yield RowError(row, "", "", "repeats the header row (two exports joined into one file?); remove this line")
+                continue
             cid = _cell_id(cells, at)
             if has_undecoded("".join(cells)):
                 column, cell = next((h, c) for h, c in zip(header + [""] * len(cells), cells, strict=False) if has_undecoded(c))
@@ -285,6 +297,18 @@ def _jsonl_records(fh: BinaryIO, first: tuple[int, bytes | None], encoding: str)
 _JSON_TYPES = {str: "string", int: "number", float: "number", Decimal: "number", bool: "boolean", type(None): "null"}  # not Python's names
 
 
+class _TwiceNamed(ValueError):
+    """A JSON object with a key twice: which value the export meant is a guess."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    rec = dict(pairs)
+    if len(rec) != len(pairs):
+        seen: set[str] = set()
+        raise _TwiceNamed(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return rec
+
+
 def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
     try:
         line = raw.decode(encoding)
@@ -292,7 +316,9 @@ def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
         return RowError(n, "", "", f"byte 0x{raw[exc.start]:02x} (byte {exc.start + 1} of the line) is not {encoding_name(encoding)} text; "
                                    "JSON Lines must be UTF-8")
     try:
-        rec = json.loads(line, parse_float=Decimal)
+        rec = json.loads(line, parse_float=Decimal, object_pairs_hook=_object)
+    except _TwiceNamed as exc:
+        return RowError(n, "", str(exc), "names this key twice (JSON keeps only the last); write each key once per line")
     except json.JSONDecodeError as exc:
         return RowError(n, "", "", f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
     except ValueError:  # Python reads no integer of more than 4,300 digits

@@ -278,3 +278,25 @@ def test_a_missing_column_message_names_at_most_fifty_of_a_huge_header(reminder,
     with pytest.raises(InputError) as info:
         _read(reminder, tmp_path, data)
     assert "the header has: c0, c1," in str(info.value) and "c49 and 99,950 more" in str(info.value) and len(str(info.value)) < 1000
+
+
+def test_a_header_repeated_as_a_row_says_so(reminder, tmp_path):
+    items = _read(reminder, tmp_path, "\n".join([HEADER, _row(1), HEADER, _row(2)]).encode())
+    assert _errors(items) == [(3, "", "", "repeats the header row (two exports joined into one file?); remove this line")]
+    assert _valid(items) == [2, 4]
+
+
+def test_a_json_line_that_names_a_key_twice_is_a_row_error(reminder, tmp_path):
+    line = json.dumps(_record(1))[:-1] + ', "amount_due": "5.00"}'
+    items = _read(reminder, tmp_path, (line + "\n" + json.dumps(_record(2)) + "\n").encode(), "x.jsonl")
+    assert _errors(items) == [(1, "", "amount_due", "names this key twice (JSON keeps only the last); write each key once per line")]
+    assert _valid(items) == [2]
+
+
+def test_a_column_name_that_differs_in_case_or_invisible_characters_is_pointed_at(reminder, tmp_path):
+    header = HEADER.replace("email", "Email").replace("locale", "lo\u200bcale")
+    with pytest.raises(InputError) as info:
+        _read(reminder, tmp_path, (header + "\n" + _row(1) + "\n").encode())
+    message = str(info.value)
+    assert "missing columns email, locale" in message
+    assert "'Email' for 'email'; 'lo\\u200bcale' for 'locale': column names must match exactly" in message
