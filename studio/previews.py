@@ -59,6 +59,14 @@ def choice_from(args, version: VersionRow, default_source: str | None = None) ->
     return source, Choice(path, row, rendition, locale, variant)
 
 
+def said(exc: Exception) -> str:
+    """An error as a page shows it: a customers file by its name, not the server's path to it (a KeyError without
+    its quotes)."""
+    if isinstance(exc, InputError):
+        return f"customers file '{Path(exc.source).name}': {exc.message}"
+    return str(exc).strip("'\"")
+
+
 def listed_rows(template, path: Path) -> list[tuple[int, str, str]]:
     """(row, customer id, locale or the row's problem) of the file's first rows."""
     out = []
@@ -69,7 +77,7 @@ def listed_rows(template, path: Path) -> list[tuple[int, str, str]]:
             else:
                 out.append((item.row, item.customer_id, item.locale))
     except InputError as exc:
-        abort(400, description=str(exc))
+        abort(400, description=said(exc))
     return out
 
 
@@ -92,7 +100,7 @@ def page(name: str):
         line = timeline(template, context(template, choice), choice.rendition)
         problem = None
     except (TailorcastError, KeyError) as exc:
-        line, problem = None, str(exc).strip("'\"")
+        line, problem = None, said(exc)
     return render_template("preview.html", name=name, version=version, check=check, template=template, rows=rows, choice=choice,
                            source=source, sources=sources(version), line=line, problem=problem, review=None)
 
@@ -109,7 +117,7 @@ def still_response(version: VersionRow, choice: Choice, at: float) -> Response:
     try:
         png, scene_id, local = st.previews.still(version, choice, at)
     except (TailorcastError, KeyError) as exc:
-        abort(422, description=str(exc).strip("'\""))
+        abort(422, description=said(exc))
     return Response(png, mimetype="image/png", headers={"X-Scene": scene_id, "X-Scene-Time": f"{local:.3f}", "Cache-Control": "private, max-age=300"})
 
 
@@ -122,7 +130,7 @@ def timeline_json(name: str):
         template = st.workspace.template(version)
         line = timeline(template, context(template, choice), choice.rendition)
     except (TailorcastError, KeyError) as exc:
-        abort(422, description=str(exc).strip("'\""))
+        abort(422, description=said(exc))
     return jsonify(duration=line.duration, fps=line.fps, scenes=[s.__dict__ for s in line.scenes])
 
 
@@ -165,7 +173,7 @@ def render(name: str):
     try:
         job = st.renders.start(template, version.id, choice.customers, choice.row, choice.locale, settings, choice.variant)
     except (RenderError, ValueError) as exc:  # a row out of range, a locale or variant the template does not have, a broken line
-        abort(422, description=str(exc).strip("'\""))
+        abort(422, description=said(exc))
     st.record("render", f"{name}@{version.short}", f"row {choice.row}" + "".join(f" {k}={v}" for k, v in (("locale", job.locale), ("variant", job.variant)) if v))
     return redirect(url_for("previews.rendering", key=job.key), 303)
 

@@ -8,7 +8,7 @@ from store.versions import VersionRow
 from tailorcast.errors import TailorcastError
 
 from .previewer import Choice, context, timeline
-from .previews import UPLOAD_SUFFIXES, listed_rows, still_response
+from .previews import UPLOAD_SUFFIXES, listed_rows, said, still_response
 from . import inputs
 from .review_links import read_link
 from .state import studio_state
@@ -54,7 +54,7 @@ def watch(token: str):
     try:
         line, problem = timeline(template, context(template, choice), choice.rendition), None
     except (TailorcastError, KeyError) as exc:
-        line, problem = None, str(exc).strip("'\"")
+        line, problem = None, said(exc)
     source = "sample:" + choice.customers.name if choice.customers.parent == st.workspace.folder(version) else ""
     return render_template("preview.html", name=version.template, version=version, check=check, template=template, rows=rows,
                            choice=choice, source=source, sources=[f"sample:{p}" for p in sorted(version.files) if p.endswith(UPLOAD_SUFFIXES)],

@@ -96,3 +96,16 @@ def test_a_zip_that_holds_a_name_twice_is_refused(app, dana):
             archive.writestr("t/template.yaml", b"name: other\n")  # the second would have won, silently
     resp = _upload(dana, buf.getvalue())
     assert resp.status_code == 409 and "'t/template.yaml' is in the zip twice" in html.unescape(resp.get_data(as_text=True))
+
+
+def test_a_customers_file_that_cannot_be_used_is_named_by_its_name_not_the_servers_path(app, dana):
+    import re
+
+    v = state(app).versions.latest("bill-explainer")  # (the tests above leave payment-reminder with problems)
+    resp = dana.post("/t/bill-explainer/preview/upload", {"v": v.id, "customers": (io.BytesIO(b"foo,bar\n1,2\n"), "mine.csv")},
+                     content_type="multipart/form-data")
+    source = re.search(r"source=(upload[^&]+)", resp.headers["Location"]).group(1).replace("%3A", ":")
+    for url in (f"/t/bill-explainer/preview?v={v.id}&source={source}", f"/t/bill-explainer/timeline?v={v.id}&source={source}&row=2"):
+        page = html.unescape(dana.get(url).get_data(as_text=True))
+        assert re.search(r"customers file '[\w-]+\.csv': missing columns customer_id", page), (url, page[-800:])
+        assert str(state(app).config.work_dir) not in page
