@@ -320,7 +320,10 @@ def _json_record(n: int, raw: bytes, encoding: str) -> Row | RowError:
     except _TwiceNamed as exc:
         return RowError(n, "", str(exc), "names this key twice (JSON keeps only the last); write each key once per line")
     except json.JSONDecodeError as exc:
-        return RowError(n, "", "", f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
+        lone_cr = "\r" in line.rstrip("\r\n").replace("\r\n", "")
+        hint = ("; its lines end in a carriage return alone (an old Mac's line ends): save the file with line feeds"
+                if lone_cr and exc.msg == "Extra data" else "; each line must be one JSON object")
+        return RowError(n, "", "", f"not valid JSON ({exc.msg} at column {exc.colno}){hint}")
     except ValueError:  # Python reads no integer of more than 4,300 digits
         return RowError(n, "", "", "not usable JSON (a number has more than 4,300 digits); write the values as the bill shows them")
     except RecursionError:

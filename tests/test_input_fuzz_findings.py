@@ -300,3 +300,9 @@ def test_a_column_name_that_differs_in_case_or_invisible_characters_is_pointed_a
     message = str(info.value)
     assert "missing columns email, locale" in message
     assert "'Email' for 'email'; 'lo\\u200bcale' for 'locale': column names must match exactly" in message
+
+
+def test_jsonl_with_lone_carriage_returns_says_how_its_lines_end(reminder, tmp_path):
+    data = "\r".join(json.dumps(_record(i)) for i in (1, 2)).encode() + b"\r"
+    (row, _, _, reason), = _errors(_read(reminder, tmp_path, data, "x.jsonl"))
+    assert row == 1 and reason.startswith("not valid JSON (Extra data at column ") and "end in a carriage return alone" in reason
