@@ -92,10 +92,10 @@ def page(name: str):
     source, choice = choice_from(request.args, version)
     rows = listed_rows(template, choice.customers)
     if not choice.row:
-        first = next((r for r in rows if not r[2].startswith("invalid")), None)
+        first = first_valid_row(rows)
         if first is None:
             return render_template("preview.html", name=name, version=version, check=check, problem="no valid row in this file")
-        choice = Choice(choice.customers, first[0], choice.rendition, choice.locale, choice.variant)
+        choice = Choice(choice.customers, first, choice.rendition, choice.locale, choice.variant)
     try:
         line = timeline(template, context(template, choice), choice.rendition)
         problem = None
@@ -105,11 +105,29 @@ def page(name: str):
                            source=source, sources=sources(version), line=line, problem=problem, review=None)
 
 
+def first_valid_row(rows: list[tuple[int, str, str]]) -> int | None:
+    return next((row for row, _cid, what in rows if not what.startswith("invalid")), None)
+
+
+def with_a_row(version: VersionRow, choice: Choice) -> Choice:
+    """``choice``, its row the file's first valid one when none was asked for (as the preview page picks)."""
+    if choice.row:
+        return choice
+    try:
+        template = studio_state().workspace.template(version)
+    except TailorcastError as exc:
+        abort(422, description=said(exc))
+    first = first_valid_row(listed_rows(template, choice.customers))
+    if first is None:
+        abort(422, description="no valid row in this file; pick a row (row=N) or another file")
+    return Choice(choice.customers, first, choice.rendition, choice.locale, choice.variant)
+
+
 @bp.get("/t/<name>/still.png")
 def still(name: str):
     version = version_or_404(name, inputs.number("v", 0))
     _source, choice = choice_from(request.args, version)
-    return still_response(version, choice, inputs.seconds("at"))
+    return still_response(version, with_a_row(version, choice), inputs.seconds("at"))
 
 
 def still_response(version: VersionRow, choice: Choice, at: float) -> Response:
@@ -126,6 +144,7 @@ def timeline_json(name: str):
     st = studio_state()
     version = version_or_404(name, inputs.number("v", 0))
     _source, choice = choice_from(request.args, version)
+    choice = with_a_row(version, choice)
     try:
         template = st.workspace.template(version)
         line = timeline(template, context(template, choice), choice.rendition)

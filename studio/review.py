@@ -8,7 +8,7 @@ from store.versions import VersionRow
 from tailorcast.errors import TailorcastError
 
 from .previewer import Choice, context, timeline
-from .previews import UPLOAD_SUFFIXES, listed_rows, said, still_response
+from .previews import UPLOAD_SUFFIXES, first_valid_row, listed_rows, said, still_response, with_a_row
 from . import inputs
 from .review_links import read_link
 from .state import studio_state
@@ -49,8 +49,7 @@ def watch(token: str):
     choice = _choice(version)
     rows = listed_rows(template, choice.customers)
     if not choice.row:
-        first = next((r for r in rows if not r[2].startswith("invalid")), None)
-        choice = Choice(choice.customers, first[0] if first else 2, choice.rendition, choice.locale, choice.variant)
+        choice = Choice(choice.customers, first_valid_row(rows) or 2, choice.rendition, choice.locale, choice.variant)
     try:
         line, problem = timeline(template, context(template, choice), choice.rendition), None
     except (TailorcastError, KeyError) as exc:
@@ -64,4 +63,4 @@ def watch(token: str):
 @bp.get("/r/<token>/still.png")
 def still(token: str):
     version = _version(token)
-    return still_response(version, _choice(version), inputs.seconds("at"))
+    return still_response(version, with_a_row(version, _choice(version)), inputs.seconds("at"))

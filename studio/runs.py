@@ -17,8 +17,8 @@ from .auth import require
 from .state import studio_state
 
 bp = Blueprint("runs", __name__)
-INPUT_SUFFIXES = (".csv", ".jsonl")
-BUCKET_PATH = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}/[^\s]{1,900}\.(csv|jsonl)")  # used with fullmatch: "$" would accept a trailing newline
+INPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+BUCKET_PATH = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,62}/[^\s]{1,900}\.(csv|jsonl|parquet)")  # used with fullmatch: "$" would accept a trailing newline
 DOWNLOAD_TYPES = {"manifest.csv": "text/csv; charset=utf-8", "errors.csv": "text/csv; charset=utf-8", "summary.json": "application/json"}
 OUT = re.compile(r"(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]{0,500})?|[A-Za-z0-9_./-]{1,300})")  # used with fullmatch: "$" would accept a trailing newline
 
@@ -49,16 +49,16 @@ def start():
     if bool(sent) == bool(bucket_path):
         abort(400, description="give either a CRM file to upload or a bucket path (s3://bucket/key.csv), not both and not neither")
     if bucket_path and not BUCKET_PATH.fullmatch(bucket_path):
-        abort(400, description="the bucket path must look like s3://bucket/path/export.csv (or .jsonl)")
+        abort(400, description="the bucket path must look like s3://bucket/path/export.csv (or .jsonl, .parquet)")
     from .launcher import new_run_id
 
+    suffix = PurePosixPath(sent[0].filename).suffix.lower() if sent else ""
+    if sent and (len(sent) != 1 or suffix not in INPUT_SUFFIXES):
+        abort(400, description="upload one .csv, .jsonl or .parquet CRM export")
     run_id = new_run_id(version.template, st.clock())
     folder = st.launcher.folder(run_id)
-    (folder / "input").mkdir(parents=True)
+    (folder / "input").mkdir(parents=True)  # after every check: a refused start leaves no folder
     if sent:
-        suffix = PurePosixPath(sent[0].filename).suffix.lower()
-        if len(sent) != 1 or suffix not in INPUT_SUFFIXES:
-            abort(400, description="upload one .csv or .jsonl CRM export")
         path = folder / "input" / f"customers{suffix}"
         sent[0].save(path)
         customers, source = str(path), f"upload: {PurePosixPath(sent[0].filename).name[:200]}"
@@ -121,8 +121,17 @@ def run_file(run_id: str, name: str):
     return resp
 
 
-def _estimate_rows(path: Path) -> int:
-    """Rows in an uploaded export, by its line ends: what the page shows until the run's own count arrives."""
+def _estimate_rows(path: Path) -> int | None:
+    """Rows in an uploaded export, by its line ends (a Parquet file: its footer; None when it has none that can be
+    read, and the run says why): what the page shows until the run's own count arrives."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowException, OSError):
+            return None
     with open(path, "rb") as fh:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
     return max(lines - 1, 0) if path.suffix.lower() == ".csv" else lines

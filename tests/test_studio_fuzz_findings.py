@@ -109,3 +109,12 @@ def test_a_customers_file_that_cannot_be_used_is_named_by_its_name_not_the_serve
         page = html.unescape(dana.get(url).get_data(as_text=True))
         assert re.search(r"customers file '[\w-]+\.csv': missing columns customer_id", page), (url, page[-800:])
         assert str(state(app).config.work_dir) not in page
+
+
+def test_a_still_or_timeline_without_a_row_is_of_the_files_first_valid_row(app, dana):
+    v = state(app).versions.latest("bill-explainer")
+    for url in (f"/t/bill-explainer/still.png?v={v.id}&at=1", f"/t/bill-explainer/timeline?v={v.id}"):
+        resp = dana.get(url)
+        assert resp.status_code == 200, (url, resp.get_data(as_text=True)[-500:])  # was 422 "no row 0"
+    first = dana.get(f"/t/bill-explainer/still.png?v={v.id}&at=1")
+    assert first.data == dana.get(f"/t/bill-explainer/still.png?v={v.id}&at=1&row=2").data  # row 2 of the sample is valid

@@ -256,6 +256,38 @@ def test_a_run_of_a_few_rows_finishes_and_its_manifest_downloads(app, tmp_path):
     assert ("olga", "start-run") in actions and ("olga", "download") in actions
 
 
+@pytest.mark.e2e
+def test_a_run_of_an_uploaded_parquet_export_finishes_with_its_rows_counted_from_the_footer(app, tmp_path):
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    v = _approve(app)
+    rows = pick_rows(REMINDER_DIR / "sample-customers.csv", ["R-0001", "R-0002"], tmp_path / "two.csv")
+    with open(rows, encoding="utf-8", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "two.parquet")
+    olga = Staff(app, "olga")
+    resp = olga.post("/runs", {"version": v.id, "customers": (io.BytesIO((tmp_path / "two.parquet").read_bytes()), "export.parquet"),
+                               "out": str(tmp_path / "pub")}, content_type="multipart/form-data")
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    run_id = resp.headers["Location"].rsplit("/", 1)[1]
+    assert json.loads((state(app).launcher.folder(run_id) / "meta.json").read_text()) == {"rows": 2}
+    done = _wait(olga, resp.headers["Location"], lambda d: d["state"] != "running", 400)
+    assert done["state"] == "done" and done["counts"]["ok"] == 2, done
+
+
+def test_a_start_refused_for_its_file_leaves_no_folder_behind(app, tmp_path):
+    v = _approve(app)
+    before = set(state(app).launcher.folder("x").parent.glob("*")) if state(app).launcher.folder("x").parent.exists() else set()
+    resp = Staff(app, "olga").post("/runs", {"version": v.id, "customers": (io.BytesIO(b"x"), "export.xlsx"), "out": str(tmp_path / "pub")},
+                                   content_type="multipart/form-data")
+    assert resp.status_code == 400 and ".csv, .jsonl or .parquet" in resp.get_data(as_text=True)
+    parent = state(app).launcher.folder("x").parent
+    assert (set(parent.glob("*")) if parent.exists() else set()) == before
+
+
 def test_a_run_that_stops_says_why_on_its_page(app, tmp_path):
     """A run the CLI refuses (here an export without the template's columns; a busy run id alike) is failed, and
     its page says why in the CLI's own words, not only in the log."""
