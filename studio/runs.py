@@ -11,6 +11,8 @@ from flask import Blueprint, Response, abort, g, jsonify, redirect, render_templ
 
 from store.runs import FINAL
 from tailorcast.errors import StorageError
+from tailorcast.records import count_rows
+from tailorcast.sources import source_of
 
 from . import inputs
 from .auth import require
@@ -62,7 +64,7 @@ def start():
         path = folder / "input" / f"customers{suffix}"
         sent[0].save(path)
         customers, source = str(path), f"upload: {PurePosixPath(sent[0].filename).name[:200]}"
-        (folder / "meta.json").write_text(json.dumps({"rows": _estimate_rows(path)}))
+        (folder / "meta.json").write_text(json.dumps({"rows": count_rows(source_of(path))}))  # what the page shows until the run counts
     else:
         customers, source = bucket_path, bucket_path
     export = st.workspace.folder(version)
@@ -119,19 +121,3 @@ def run_file(run_id: str, name: str):
     resp.headers["Content-Disposition"] = f'attachment; filename="{run_id}-{name}"'
     resp.call_on_close(getattr(found.chunks, "close", lambda: None))
     return resp
-
-
-def _estimate_rows(path: Path) -> int | None:
-    """Rows in an uploaded export, by its line ends (a Parquet file: its footer; None when it has none that can be
-    read, and the run says why): what the page shows until the run's own count arrives."""
-    if path.suffix.lower() == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.ParquetFile(path).metadata.num_rows
-        except (pa.ArrowException, OSError):
-            return None
-    with open(path, "rb") as fh:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    return max(lines - 1, 0) if path.suffix.lower() == ".csv" else lines
