@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .csvfile import write_input_csv
-from .dialects import DECIMAL_MARKS, number_text
+from .dialects import DECIMAL_MARKS, number_text, shown_cell
 from .errors import InputError, RowError
 from .formatting import parse_locale
 from .idset import SeenIds
@@ -62,15 +62,6 @@ def _number_text(value: Any, mark: str) -> str:
     raise ValueError(f"is a {type(value).__name__}, not a number")
 
 
-def _shown(value: Any) -> str:
-    """A cell as a message quotes it: text in quotes, a number from JSON or Parquet as written (not ``Decimal('12.5')``);
-    a long one cut, so that the error report's line stays a line."""
-    text = str(value)
-    if len(text) > 40:
-        text = f"{text[:30]}… ({len(text):,} characters)"
-    return repr(text) if isinstance(value, str) else text
-
-
 def _text(f: Field, text: Any, mark: str) -> str:
     s = str(text)
     if f.max_length and len(s) > f.max_length:
@@ -84,16 +75,16 @@ def _integer(f: Field, text: Any, mark: str) -> int:
     except ValueError:
         d = Decimal("NaN")
     if not d.is_finite() or d != d.to_integral_value():
-        raise ValueError(f"{_shown(text)} is not a whole number")
+        raise ValueError(f"{shown_cell(text)} is not a whole number")
     if abs(d) >= MAX_INTEGER:
-        raise ValueError(f"{_shown(text)} is too large; a whole number here has at most 18 digits")
+        raise ValueError(f"{shown_cell(text)} is too large; a whole number here has at most 18 digits")
     return int(d)
 
 
 def _decimal(f: Field, text: Any, mark: str) -> Decimal:
     d = Decimal(_number_text(text, mark))
     if not d.is_finite():
-        raise ValueError(f"{_shown(text)} is not a finite number")
+        raise ValueError(f"{shown_cell(text)} is not a finite number")
     return d
 
 
@@ -102,9 +93,9 @@ def _money(f: Field, text: Any, mark: str) -> Decimal:
     try:
         cents = d.quantize(_CENT)
     except InvalidOperation:  # more digits than Decimal's 28
-        raise ValueError(f"{_shown(text)} is too large for an amount; write the amount as the bill shows it") from None
+        raise ValueError(f"{shown_cell(text)} is too large for an amount; write the amount as the bill shows it") from None
     if d != cents:
-        raise ValueError(f"{_shown(text)} has more than 2 decimals")
+        raise ValueError(f"{shown_cell(text)} has more than 2 decimals")
     return cents
 
 
@@ -123,19 +114,19 @@ def _date(f: Field, text: Any, mark: str) -> dt.date:
             return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    raise ValueError(f"{_shown(text)} is not a date; write it as YYYY-MM-DD")
+    raise ValueError(f"{shown_cell(text)} is not a date; write it as YYYY-MM-DD")
 
 
 def _locale(f: Field, text: Any, mark: str) -> str:
     if len(str(text)) > 40:  # no locale code is that long; parse_locale's message would quote all of it
-        raise ValueError(f"{_shown(text)} is not a locale; use a code like 'it', 'fr_FR' or 'tr'")
+        raise ValueError(f"{shown_cell(text)} is not a locale; use a code like 'it', 'fr_FR' or 'tr'")
     parse_locale(str(text))  # raises ValueError with a fix
     return str(text).replace("-", "_")
 
 
 def _email(f: Field, text: Any, mark: str) -> str:
     if not _EMAIL.fullmatch(str(text)):
-        raise ValueError(f"{_shown(text)} is not an e-mail address")
+        raise ValueError(f"{shown_cell(text)} is not an e-mail address")
     return str(text)
 
 

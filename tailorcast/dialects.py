@@ -19,6 +19,7 @@ import functools
 import re
 from collections.abc import Collection
 from decimal import Decimal
+from typing import Any
 
 from .errors import InputError
 
@@ -115,9 +116,13 @@ def has_undecoded(text: str) -> bool:
     return _UNDECODED.search(text) is not None
 
 
-def _quoted(text: str) -> str:
-    """A cell as a message quotes it; a long one cut, so that the error report's line stays a line."""
-    return repr(text if len(text) <= 40 else f"{text[:30]}… ({len(text):,} characters)")
+def shown_cell(value: Any) -> str:
+    """A cell as a message quotes it: text in quotes, a number from JSON or Parquet as written (not ``Decimal('12.5')``);
+    a long one cut, so that the error report's line stays a line."""
+    text = str(value)
+    if len(text) > 40:
+        text = f"{text[:30]}… ({len(text):,} characters)"
+    return repr(text) if isinstance(value, str) else text
 
 
 def number_text(text: str, mark: str = ".") -> str:
@@ -129,12 +134,12 @@ def number_text(text: str, mark: str = ".") -> str:
         s = s.translate(_SPACES)
     if mark == ",":
         if not _COMMA_NUMBER.fullmatch(s):
-            raise ValueError(f"{_quoted(text)} is not a number with a decimal comma; write it like 1.234,56 or 84,20 (no currency sign), "
+            raise ValueError(f"{shown_cell(text)} is not a number with a decimal comma; write it like 1.234,56 or 84,20 (no currency sign), "
                              "or leave out --decimal , if the export writes 84.20")
         return s.replace(".", "").replace(",", ".")
     if not _POINT_NUMBER.fullmatch(s):
         hint = "; if the export writes decimal commas (84,20), pass --decimal ," if "," in s else ""
-        raise ValueError(f"{_quoted(text)} is not a number; write it like 84.20 (dot for decimals, no currency sign){hint}")
+        raise ValueError(f"{shown_cell(text)} is not a number; write it like 84.20 (dot for decimals, no currency sign){hint}")
     return s
 
 

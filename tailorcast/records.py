@@ -86,6 +86,11 @@ def _plain(name: str) -> str:
     return re.sub(r"[\s\"'\u200b-\u200f\u2060\ufeff\x00-\x1f]", "", name).casefold()
 
 
+def _named_twice(names: list[str]) -> list[str]:
+    """Column names that occur more than once (not ``names.count``: a header may have 100,000 columns)."""
+    return sorted(n for n, k in Counter(names).items() if k > 1)
+
+
 def _some(names: list[str], most: int = 50) -> str:
     """Column names for a message: the first ``most`` (a header of 100,000 columns is not a message)."""
     shown = ", ".join(names[:most])
@@ -164,7 +169,7 @@ def _csv_table(fh: BinaryIO, where: str, encoding: str | None, names: Collection
     bad = undecoded(line, enc)
     if bad:
         raise InputError(where, f"the header row has {bad}; if the export is not UTF-8, pass --encoding {ENCODING_HINT}")
-    dupes = sorted(h for h, k in Counter(header).items() if h and k > 1)  # not header.count: a header may have 100,000 columns
+    dupes = _named_twice([h for h in header if h])  # empty names: trailing delimiters, Excel writes them
     if dupes:
         raise InputError(where, f"the header names {', '.join(dupes)} more than once; keep one column of each name")
     check_header(header)
@@ -385,7 +390,7 @@ def _parquet_rows(template: Template, source: Source) -> Iterator[Row | RowError
     except (pa.ArrowException, OSError) as exc:
         raise InputError(where, f"not a readable Parquet file ({' '.join(str(exc).split())}); export it again, or as .csv") from None  # one line
     schema = pf.schema_arrow
-    dupes = sorted(n for n, k in Counter(schema.names).items() if k > 1)
+    dupes = _named_twice(schema.names)
     if dupes:
         raise InputError(where, f"the file has column {', '.join(dupes)} more than once; keep one column of each name")
     _missing_columns(template, where, schema.names)
